@@ -1,0 +1,174 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Track sources, as the server names them.
+const (
+	SourceCamera     = "camera"
+	SourceMicrophone = "microphone"
+	SourceScreen     = "screen"
+)
+
+// LocalTrack is a track this client publishes: one RTP stream, or several simulcast layers
+// (lowest first) of the same source.
+type LocalTrack struct {
+	Source string
+	Layers []*webrtc.TrackLocalStaticRTP
+	// keyframe is signalled when the server asks for a keyframe on any layer.
+	keyframe chan struct{}
+}
+
+// NewLocalTrack returns a track of the given codec. With rids (such as "q", "h", "f") it
+// is a simulcast track with one layer per rid.
+func NewLocalTrack(codec webrtc.RTPCodecCapability, source string, rids ...string) (*LocalTrack, error) {
+	id := "t-" + randomID()
+	stream := "s-" + randomID()
+	t := &LocalTrack{Source: source, keyframe: make(chan struct{}, 1)}
+	if len(rids) == 0 {
+		l, err := webrtc.NewTrackLocalStaticRTP(codec, id, stream)
+		if err != nil {
+			return nil, err
+		}
+		t.Layers = append(t.Layers, l)
+		return t, nil
+	}
+	for _, rid := range rids {
+		l, err := webrtc.NewTrackLocalStaticRTP(codec, id, stream, webrtc.WithRTPStreamID(rid))
+		if err != nil {
+			return nil, err
+		}
+		t.Layers = append(t.Layers, l)
+	}
+	return t, nil
+}
+
+// ID is the track's id on this client's side.
+func (t *LocalTrack) ID() string { return t.Layers[0].ID() }
+
+// Publish adds tracks to the publisher connection and negotiates it.
+func (c *Client) Publish(ctx context.Context, tracks ...*LocalTrack) error {
+	c.mu.Lock()
+	if c.pub == nil {
+		pc, err := c.newPeerConnection()
+		if err != nil {
+			c.mu.Unlock()
+			return err
+		}
+		pc.OnICECandidate(c.onCandidate("publisher"))
+		c.pub = pc
+	}
+	pc := c.pub
+	c.mu.Unlock()
+
+	sources := map[string]string{}
+	for _, t := range tracks {
+		if len(t.Layers) == 0 {
+			return errors.New("client: track has no layers")
+		}
+		sources[t.ID()] = t.Source
+		tr, err := pc.AddTransceiverFromTrack(t.Layers[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			return fmt.Errorf("add track: %w", err)
+		}
+		for _, l := range t.Layers[1:] {
+			if err := tr.Sender().AddEncoding(l); err != nil {
+				return fmt.Errorf("add simulcast layer: %w", err)
+			}
+		}
+		for _, l := range t.Layers {
+			go t.readRTCP(tr.Sender(), l.RID())
+		}
+	}
+	if err := c.send(message{Type: "sources", Sources: sources}); err != nil {
+		return err
+	}
+	return c.negotiatePublisher(ctx, false)
+}
+
+// negotiatePublisher offers the publisher connection and applies the server's answer.
+func (c *Client) negotiatePublisher(ctx context.Context, iceRestart bool) error {
+	c.mu.Lock()
+	pc := c.pub
+	c.mu.Unlock()
+	offer, err := pc.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
+	if err != nil {
+		return err
+	}
+	c.offerMu.Lock()
+	err = pc.SetLocalDescription(offer)
+	if err == nil {
+		err = c.send(message{Type: "offer", Target: "publisher", SDP: offer.SDP})
+	}
+	c.offerMu.Unlock()
+	if err != nil {
+		return err
+	}
+	select {
+	case m := <-c.pubAnswer:
+		return pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP})
+	case e := <-c.errs:
+		return e
+	case <-c.closed:
+		return errors.New("client: session closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// WaitConnected waits until every connection the client has is connected.
+func (c *Client) WaitConnected(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		pub, sub := c.ConnectionStates()
+		okPub := pub == webrtc.PeerConnectionStateNew || pub == webrtc.PeerConnectionStateConnected
+		okSub := sub == webrtc.PeerConnectionStateNew || sub == webrtc.PeerConnectionStateConnected
+		if okPub && okSub && (pub == webrtc.PeerConnectionStateConnected || sub == webrtc.PeerConnectionStateConnected) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("connections publisher=%s subscriber=%s: %w", pub, sub, ctx.Err())
+		case <-c.closed:
+			return errors.New("client: session closed")
+		case <-t.C:
+		}
+	}
+}
+
+// KeyframeRequests delivers a signal whenever the server asks for a keyframe.
+func (t *LocalTrack) KeyframeRequests() <-chan struct{} { return t.keyframe }
+
+// readRTCP reads one layer's RTCP so the sender's interceptors (NACK responder, reports)
+// run, and passes on keyframe requests.
+func (t *LocalTrack) readRTCP(s *webrtc.RTPSender, rid string) {
+	for {
+		var pkts []rtcp.Packet
+		var err error
+		if rid == "" {
+			pkts, _, err = s.ReadRTCP()
+		} else {
+			pkts, _, err = s.ReadSimulcastRTCP(rid)
+		}
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				select {
+				case t.keyframe <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,158 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+)
+
+// HTTPSession is a WHIP or WHEP session: a peer connection and its resource URL.
+type HTTPSession struct {
+	PC       *webrtc.PeerConnection
+	Resource string
+	token    string
+}
+
+// PublishWHIP publishes tracks into a room over WHIP (RFC 9725): endpoint is the server's
+// /whip/{room} URL.
+func PublishWHIP(ctx context.Context, endpoint, token string, loopbackOnly bool, tracks ...*LocalTrack) (*HTTPSession, error) {
+	pc, err := httpPeerConnection(loopbackOnly)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tracks {
+		tr, err := pc.AddTransceiverFromTrack(t.Layers[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			pc.Close()
+			return nil, err
+		}
+		for _, l := range t.Layers[1:] {
+			if err := tr.Sender().AddEncoding(l); err != nil {
+				pc.Close()
+				return nil, err
+			}
+		}
+		for _, l := range t.Layers {
+			go t.readRTCP(tr.Sender(), l.RID())
+		}
+	}
+	return exchangeHTTP(ctx, pc, endpoint, token)
+}
+
+// PlayWHEP watches a room over WHEP: endpoint is the server's /whep/{room} URL. onTrack
+// receives each track.
+func PlayWHEP(ctx context.Context, endpoint, token string, loopbackOnly bool, onTrack func(*webrtc.TrackRemote)) (*HTTPSession, error) {
+	pc, err := httpPeerConnection(loopbackOnly)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			pc.Close()
+			return nil, err
+		}
+	}
+	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { onTrack(t) })
+	return exchangeHTTP(ctx, pc, endpoint, token)
+}
+
+func httpPeerConnection(loopbackOnly bool) (*webrtc.PeerConnection, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, err
+	}
+	reg := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
+		return nil, err
+	}
+	se := webrtc.SettingEngine{}
+	if loopbackOnly {
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	}
+	se.SetICEMulticastDNSMode(0)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)).
+		NewPeerConnection(webrtc.Configuration{})
+}
+
+// exchangeHTTP posts a complete offer (no trickle) and applies the answer.
+func exchangeHTTP(ctx context.Context, pc *webrtc.PeerConnection, endpoint, token string) (*HTTPSession, error) {
+	fail := func(err error) (*HTTPSession, error) {
+		pc.Close()
+		return nil, err
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return fail(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return fail(err)
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewBufferString(pc.LocalDescription().SDP))
+	if err != nil {
+		return fail(err)
+	}
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fail(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fail(err)
+	}
+	if resp.StatusCode != http.StatusCreated {
+		var e Error
+		if json.Unmarshal(body, &e) == nil && e.Code != "" {
+			return fail(&e)
+		}
+		return fail(fmt.Errorf("%s: %s", endpoint, resp.Status))
+	}
+	loc, err := resp.Location()
+	if err != nil {
+		return fail(fmt.Errorf("no resource location: %w", err))
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
+		return fail(err)
+	}
+	return &HTTPSession{PC: pc, Resource: loc.String(), token: token}, nil
+}
+
+// Close ends the session on the server (DELETE on the resource) and locally.
+func (s *HTTPSession) Close(ctx context.Context) error {
+	defer s.PC.Close()
+	if _, err := url.Parse(s.Resource); err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, s.Resource, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("delete %s: %s", s.Resource, resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meridian-video/meridian/internal/config"
+	"github.com/meridian-video/meridian/internal/server"
+)
+
+func serveCmd() *cobra.Command {
+	var cfgPath string
+	var over config.Config
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cfgPath)
+			if err != nil {
+				return err
+			}
+			f := cmd.Flags()
+			if f.Changed("addr") {
+				cfg.Addr = over.Addr
+			}
+			if f.Changed("data") {
+				cfg.DataDir = over.DataDir
+			}
+			if f.Changed("log-level") {
+				cfg.LogLevel = over.LogLevel
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+				return err
+			}
+			log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			srv, err := server.Start(cfg, log)
+			if err != nil {
+				return err
+			}
+			werr := srv.Wait(ctx)
+			if err := srv.Close(); err != nil {
+				return err
+			}
+			return werr
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfgPath, "config", "", "YAML config file")
+	f.StringVar(&over.Addr, "addr", config.Default().Addr, "HTTP listen address")
+	f.StringVar(&over.DataDir, "data", config.Default().DataDir, "data directory")
+	f.StringVar(&over.LogLevel, "log-level", config.Default().LogLevel, "debug, info, warn or error")
+	return cmd
+}

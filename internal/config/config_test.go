@@ -1,0 +1,38 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestLoadOverridesDefaults(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.yaml")
+	os.WriteFile(path, []byte("addr: 127.0.0.1:9999\nmedia:\n  udp_port_min: 50000\n  udp_port_max: 50100\n"), 0o600)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9999" || c.DataDir != "./data" || c.Media.UDPPortMin != 50000 {
+		t.Fatalf("config = %+v", c)
+	}
+	if !c.MediaLoopbackOnly() {
+		t.Fatal("a loopback listener should restrict media to loopback")
+	}
+}
+
+func TestLoadRejectsMistakes(t *testing.T) {
+	for name, body := range map[string]string{
+		"unknown key": "adr: 1.2.3.4:5\n",
+		"bad addr":    "addr: nowhere\n",
+		"ports":       "media:\n  udp_port_min: 6\n  udp_port_max: 5\n",
+		"public ip":   "media:\n  public_ips: [not-an-ip]\n",
+		"log level":   "log_level: loud\n",
+	} {
+		path := filepath.Join(t.TempDir(), "m.yaml")
+		os.WriteFile(path, []byte(body), 0o600)
+		if _, err := Load(path); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -1,0 +1,59 @@
+// Package httpapi routes the server's HTTP endpoints: health, metrics, the signalling
+// WebSocket, and WHIP/WHEP.
+package httpapi
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Deps are the handlers and facts the router needs.
+type Deps struct {
+	Log      *slog.Logger
+	Gatherer prometheus.Gatherer
+	Signal   http.Handler
+	WHIP     http.Handler // serves /whip/ and /whep/; nil disables them
+	Ready    *atomic.Bool
+}
+
+// New returns the server's root handler.
+func New(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if d.Ready != nil && !d.Ready.Load() {
+			WriteError(w, http.StatusServiceUnavailable, "not_ready", "the server is starting or stopping")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	if d.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
+	}
+	if d.Signal != nil {
+		mux.Handle("GET /ws", d.Signal)
+	}
+	if d.WHIP != nil {
+		mux.Handle("/whip/", d.WHIP)
+		mux.Handle("/whep/", d.WHIP)
+	}
+	return mux
+}
+
+// Error is the JSON body of every error response: a stable code and a human message.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// WriteError writes an error response.
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(Error{Code: code, Message: msg})
+}

@@ -1,0 +1,87 @@
+package server_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/meridian-video/meridian/client"
+	"github.com/meridian-video/meridian/internal/config"
+	"github.com/meridian-video/meridian/internal/server"
+	"github.com/meridian-video/meridian/internal/token"
+)
+
+// startServer runs a real node on a free loopback port with its own data directory.
+func startServer(t *testing.T) *server.Server {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	level := slog.LevelWarn
+	if os.Getenv("MERIDIAN_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	srv, err := server.Start(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+func mint(t *testing.T, srv *server.Server, room, identity string, g token.Grants) string {
+	t.Helper()
+	tok, err := srv.Tokens.Mint(room, identity, identity, g, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+var pubSub = token.Grants{Publish: true, Subscribe: true}
+
+func join(t *testing.T, ctx context.Context, srv *server.Server, room, identity string, g token.Grants, opts client.Options) *client.Client {
+	t.Helper()
+	opts.URL = srv.URL()
+	opts.Token = mint(t, srv, room, identity, g)
+	opts.LoopbackOnly = true
+	c, err := client.Join(ctx, opts)
+	if err != nil {
+		t.Fatalf("%s join: %v", identity, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// publishAV publishes a synthetic camera (VP8) and microphone (Opus) track and keeps them
+// sending until ctx ends.
+func publishAV(t *testing.T, ctx context.Context, c *client.Client, videoBitrate int) {
+	t.Helper()
+	v, err := client.NewLocalTrack(client.VP8, client.SourceCamera)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := client.NewLocalTrack(client.Opus, client.SourceMicrophone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Publish(ctx, v, a); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	go (&client.VideoSource{Track: v, FPS: 30, Bitrate: videoBitrate, KeyframeInterval: time.Second}).Run(ctx)
+	go (&client.AudioSource{Track: a}).Run(ctx)
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,173 @@
+package sfu
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// downTrack sends one published track to one subscriber. It is the subscriber connection's
+// TrackLocal: it rewrites SSRC, payload type, sequence numbers and timestamps so that layer
+// switches are invisible to the receiver, and strips the publisher's header extensions,
+// whose ids mean nothing on the subscriber's connection.
+type downTrack struct {
+	track      *PublishedTrack
+	subscriber *Participant
+	id         string
+	streamID   string
+
+	mu          sync.Mutex
+	writer      webrtc.TrackLocalWriter
+	ssrc        uint32
+	payloadType uint8
+	current     int // layer being forwarded, -1 until the first keyframe
+	target      int // layer wanted
+	rw          rewriter
+	extBuf      [2]rtp.Extension
+
+	sender    *webrtc.RTPSender
+	maxHeight atomic.Int32
+	closed    atomic.Bool
+}
+
+func newDownTrack(t *PublishedTrack, sub *Participant) *downTrack {
+	d := &downTrack{track: t, subscriber: sub, id: t.info.ID, streamID: t.info.ParticipantID, current: -1}
+	if t.kind == webrtc.RTPCodecTypeAudio {
+		d.current = 0
+	}
+	return d
+}
+
+// errNoCodec is returned when the subscriber cannot receive the publisher's codec.
+var errNoCodec = errors.New("sfu: subscriber does not support the track's codec")
+
+// Bind is called by the subscriber connection once the codec is negotiated.
+func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	want := d.track.owner.codecOf(d.track)
+	for _, c := range ctx.CodecParameters() {
+		if !strings.EqualFold(c.MimeType, want.MimeType) {
+			continue
+		}
+		if strings.EqualFold(want.MimeType, webrtc.MimeTypeH264) && !sameH264Profile(c.SDPFmtpLine, want.SDPFmtpLine) {
+			continue
+		}
+		d.mu.Lock()
+		d.writer = ctx.WriteStream()
+		d.ssrc = uint32(ctx.SSRC())
+		d.payloadType = uint8(c.PayloadType)
+		d.mu.Unlock()
+		return c, nil
+	}
+	return webrtc.RTPCodecParameters{}, errNoCodec
+}
+
+// Unbind is called when the subscriber connection stops sending the track.
+func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.mu.Lock()
+	d.writer = nil
+	d.mu.Unlock()
+	return nil
+}
+
+func (d *downTrack) ID() string                { return d.id }
+func (d *downTrack) RID() string               { return "" }
+func (d *downTrack) StreamID() string          { return d.streamID }
+func (d *downTrack) Kind() webrtc.RTPCodecType { return d.track.kind }
+
+// setTarget chooses the layer to forward; the switch happens at that layer's next keyframe.
+func (d *downTrack) setTarget(rank int) {
+	d.mu.Lock()
+	changed := d.target != rank
+	d.target = rank
+	waiting := d.current != rank
+	d.mu.Unlock()
+	if changed && waiting && rank >= 0 {
+		d.track.requestKeyframe(rank)
+	}
+}
+
+// writeRTP forwards one packet of layer rank if it is the layer this subscriber receives,
+// switching layers on a keyframe of the target layer. It reports whether it sent.
+func (d *downTrack) writeRTP(rank int, pkt *rtp.Packet, keyframe bool, now int64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.writer == nil {
+		return false
+	}
+	if rank != d.current {
+		if rank != d.target || !keyframe {
+			return false
+		}
+		d.current = rank
+		d.rw.switchSource(pkt.SequenceNumber, pkt.Timestamp, now, d.track.clockRate)
+	} else if !d.rw.started {
+		d.rw.switchSource(pkt.SequenceNumber, pkt.Timestamp, now, d.track.clockRate)
+	}
+	seq, ts, ok := d.rw.rewrite(pkt.SequenceNumber, pkt.Timestamp, now)
+	if !ok {
+		return false
+	}
+	hdr := pkt.Header
+	hdr.SequenceNumber = seq
+	hdr.Timestamp = ts
+	hdr.SSRC = d.ssrc
+	hdr.PayloadType = d.payloadType
+	hdr.Extension = false
+	hdr.Extensions = d.extBuf[:0]
+	hdr.CSRC = nil
+	if _, err := d.writer.WriteRTP(&hdr, pkt.Payload); err != nil {
+		return false
+	}
+	return true
+}
+
+// rtcpLoop reads the subscriber's RTCP for this track: keyframe requests go to the
+// publisher; NACKs are answered by the connection's responder from its packet cache.
+func (d *downTrack) rtcpLoop() {
+	for {
+		pkts, _, err := d.sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				d.mu.Lock()
+				rank := d.current
+				if rank < 0 {
+					rank = d.target
+				}
+				d.mu.Unlock()
+				d.track.requestKeyframe(rank)
+			case *rtcp.TransportLayerNack:
+				d.track.metrics.NACKs.Inc()
+			}
+		}
+	}
+}
+
+// sameH264Profile compares the profile (not the level) of two H.264 fmtp lines, which is
+// what decides whether a decoder can take the stream.
+func sameH264Profile(a, b string) bool {
+	pa, pb := fmtpValue(a, "profile-level-id"), fmtpValue(b, "profile-level-id")
+	pm := fmtpValue(a, "packetization-mode") == fmtpValue(b, "packetization-mode")
+	if len(pa) < 4 || len(pb) < 4 {
+		return pm
+	}
+	return pm && strings.EqualFold(pa[:4], pb[:4])
+}
+
+func fmtpValue(line, key string) string {
+	for _, kv := range strings.Split(line, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if ok && strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,101 @@
+package sfu
+
+import (
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Sink receives a participant's events. Send must not block: the SFU calls it from its
+// forwarding and negotiation paths. A sink that cannot keep up should drop its participant.
+type Sink interface {
+	Send(Event)
+}
+
+// Event is something a participant is told about.
+type Event interface{ event() }
+
+// Target names one of a participant's two peer connections: it publishes on one (the
+// client offers) and subscribes on the other (the SFU offers), so neither side ever has to
+// resolve an offer collision.
+type Target string
+
+// Peer connection targets.
+const (
+	Publisher  Target = "publisher"
+	Subscriber Target = "subscriber"
+)
+
+// ParticipantInfo identifies a participant to the others.
+type ParticipantInfo struct {
+	ID       string `json:"id"`
+	Identity string `json:"identity"`
+	Name     string `json:"name"`
+}
+
+// TrackInfo describes a published track.
+type TrackInfo struct {
+	ID            string `json:"id"`
+	ParticipantID string `json:"participantId"`
+	Kind          string `json:"kind"`
+	Source        string `json:"source"`
+	MimeType      string `json:"mimeType"`
+	Simulcast     bool   `json:"simulcast"`
+}
+
+// Track sources a client may declare; anything else is stored as SourceUnknown.
+const (
+	SourceCamera      = "camera"
+	SourceMicrophone  = "microphone"
+	SourceScreen      = "screen"
+	SourceScreenAudio = "screen_audio"
+	SourceUnknown     = "unknown"
+)
+
+// SpeakerLevel is one participant's recent loudness, 0 (silence) to 1.
+type SpeakerLevel struct {
+	ParticipantID string  `json:"participantId"`
+	Level         float64 `json:"level"`
+}
+
+type (
+	// SubscriberOffer carries the SFU's offer for the subscriber connection and which
+	// published track each transceiver (by mid) carries.
+	SubscriberOffer struct {
+		SDP    string
+		Tracks map[string]string
+	}
+	// ICECandidate is a local candidate for one of the participant's connections.
+	ICECandidate struct {
+		Target    Target
+		Candidate webrtc.ICECandidateInit
+	}
+	// ParticipantJoined tells that someone entered the room.
+	ParticipantJoined struct{ Participant ParticipantInfo }
+	// ParticipantLeft tells that someone left the room.
+	ParticipantLeft struct{ ParticipantID string }
+	// TrackPublished tells that a track became available.
+	TrackPublished struct{ Track TrackInfo }
+	// TrackUnpublished tells that a track ended.
+	TrackUnpublished struct{ TrackID, ParticipantID string }
+	// ChatMessage is a message sent to everyone in the room.
+	ChatMessage struct {
+		From ParticipantInfo
+		Text string
+		At   time.Time
+	}
+	// ActiveSpeakers lists who is speaking, loudest first.
+	ActiveSpeakers struct{ Speakers []SpeakerLevel }
+	// Closed tells that the SFU ended the participant's session.
+	Closed struct{ Reason string }
+)
+
+func (SubscriberOffer) event()   {}
+func (ICECandidate) event()      {}
+func (ParticipantJoined) event() {}
+func (ParticipantLeft) event()   {}
+func (TrackPublished) event()    {}
+func (TrackUnpublished) event()  {}
+func (ChatMessage) event()       {}
+func (ActiveSpeakers) event()    {}
+func (Closed) event()            {}

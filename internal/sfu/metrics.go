@@ -1,0 +1,37 @@
+package sfu
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the SFU's Prometheus instruments.
+type Metrics struct {
+	Rooms, Participants, Tracks prometheus.Gauge
+	PacketsIn, PacketsOut       prometheus.Counter
+	BytesIn, BytesOut           prometheus.Counter
+	NACKs, PLIs                 prometheus.Counter
+	ForwardLatency              prometheus.Histogram
+}
+
+// NewMetrics creates the instruments and registers them with reg, if not nil.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Rooms:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_sfu_rooms", Help: "Live rooms on this node."}),
+		Participants: prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_sfu_participants", Help: "Participants connected to this node."}),
+		Tracks:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_sfu_tracks", Help: "Published tracks on this node."}),
+		PacketsIn:    prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_packets_in_total", Help: "RTP packets received from publishers."}),
+		PacketsOut:   prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_packets_out_total", Help: "RTP packets forwarded to subscribers."}),
+		BytesIn:      prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_bytes_in_total", Help: "RTP payload bytes received from publishers."}),
+		BytesOut:     prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_bytes_out_total", Help: "RTP payload bytes forwarded to subscribers."}),
+		NACKs:        prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_nacks_total", Help: "NACK packets received from subscribers."}),
+		PLIs:         prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_plis_total", Help: "Keyframe requests sent to publishers."}),
+		ForwardLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "meridian_sfu_forward_seconds",
+			Help:    "Time from reading a packet off a publisher to handing it to every subscriber.",
+			Buckets: []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 50e-3},
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Rooms, m.Participants, m.Tracks, m.PacketsIn, m.PacketsOut, m.BytesIn,
+			m.BytesOut, m.NACKs, m.PLIs, m.ForwardLatency)
+	}
+	return m
+}

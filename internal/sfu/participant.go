@@ -1,0 +1,563 @@
+package sfu
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Errors a client can cause; the signalling layer maps them to stable codes.
+var (
+	ErrNotAllowed    = errors.New("sfu: not allowed by the participant's grants")
+	ErrBadSDP        = errors.New("sfu: malformed or unacceptable session description")
+	ErrBadCandidate  = errors.New("sfu: malformed ICE candidate")
+	ErrBadChat       = errors.New("sfu: chat message empty, too long or not UTF-8")
+	ErrUnknownTrack  = errors.New("sfu: no such track")
+	ErrNoNegotiation = errors.New("sfu: no offer is awaiting an answer")
+)
+
+// audioBitrateReserve is the bandwidth kept back for each audio track a subscriber
+// receives before the rest is shared among video tracks.
+const audioBitrateReserve = 64_000
+
+// Participant is one member of a room with up to two peer connections: one on which it
+// publishes and one on which it subscribes.
+type Participant struct {
+	room *Room
+	info ParticipantInfo
+	opts JoinOptions
+	sink Sink
+
+	mu               sync.Mutex
+	pub              *webrtc.PeerConnection
+	sub              *webrtc.PeerConnection
+	negotiating      bool
+	pendingNegotiate bool
+	pendingRestart   bool
+	pendingCands     []webrtc.ICECandidateInit
+	published        map[string]*PublishedTrack // by the publisher's own track id
+	sources          map[string]string          // declared source by the publisher's track id
+	downs            map[string]*downTrack      // by published track id
+	closed           bool
+
+	estimator atomic.Pointer[bweHolder]
+}
+
+type bweHolder struct{ cc.BandwidthEstimator }
+
+func newParticipant(r *Room, info ParticipantInfo, opts JoinOptions, sink Sink) *Participant {
+	return &Participant{
+		room: r, info: info, opts: opts, sink: sink,
+		published: map[string]*PublishedTrack{},
+		sources:   map[string]string{},
+		downs:     map[string]*downTrack{},
+	}
+}
+
+// Info identifies the participant.
+func (p *Participant) Info() ParticipantInfo { return p.info }
+
+// Room is the participant's room.
+func (p *Participant) Room() *Room { return p.room }
+
+// DeclareSources records what the client says each of its tracks is (camera, microphone,
+// screen), by the client's own track id. It applies to tracks published afterwards.
+func (p *Participant) DeclareSources(sources map[string]string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, src := range sources {
+		if len(p.sources) >= 64 {
+			return
+		}
+		switch src {
+		case SourceCamera, SourceMicrophone, SourceScreen, SourceScreenAudio:
+		default:
+			src = SourceUnknown
+		}
+		p.sources[id] = src
+	}
+}
+
+// HandlePublisherOffer applies the client's offer for its publishing connection and returns
+// the answer. A later offer renegotiates (new tracks, removed tracks, ICE restart).
+func (p *Participant) HandlePublisherOffer(sdp string) (string, error) {
+	if !p.opts.CanPublish {
+		return "", ErrNotAllowed
+	}
+	pc, err := p.publisherPC()
+	if err != nil {
+		return "", err
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	return p.setLocal(pc, answer)
+}
+
+// setLocal applies a local description and returns it, complete with candidates for a
+// participant that does not trickle.
+func (p *Participant) setLocal(pc *webrtc.PeerConnection, desc webrtc.SessionDescription) (string, error) {
+	var gathered <-chan struct{}
+	if p.opts.NoTrickle {
+		gathered = webrtc.GatheringCompletePromise(pc)
+	}
+	if err := pc.SetLocalDescription(desc); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	if gathered != nil {
+		select {
+		case <-gathered:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	return pc.LocalDescription().SDP, nil
+}
+
+// HandleSubscriberOffer answers a client's offer to receive (WHEP): the answer carries the
+// room's current tracks.
+func (p *Participant) HandleSubscriberOffer(sdp string) (string, error) {
+	if !p.opts.CanSubscribe || !p.opts.ClientOffers {
+		return "", ErrNotAllowed
+	}
+	p.mu.Lock()
+	pc, err := p.subscriberPC()
+	p.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	for _, t := range p.room.publishedTracks() {
+		p.subscribe(t)
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	return p.setLocal(pc, answer)
+}
+
+// HandleSubscriberAnswer applies the client's answer to the SFU's last subscriber offer.
+func (p *Participant) HandleSubscriberAnswer(sdp string) error {
+	p.mu.Lock()
+	pc := p.sub
+	if pc == nil || !p.negotiating {
+		p.mu.Unlock()
+		return ErrNoNegotiation
+	}
+	p.mu.Unlock()
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	p.mu.Lock()
+	p.negotiating = false
+	again, restart := p.pendingNegotiate, p.pendingRestart
+	p.pendingNegotiate, p.pendingRestart = false, false
+	cands := p.pendingCands
+	p.pendingCands = nil
+	p.mu.Unlock()
+	for _, c := range cands {
+		_ = pc.AddICECandidate(c)
+	}
+	if again {
+		p.negotiate(restart)
+	}
+	return nil
+}
+
+// AddICECandidate adds a remote candidate to one of the participant's connections.
+func (p *Participant) AddICECandidate(target Target, c webrtc.ICECandidateInit) error {
+	p.mu.Lock()
+	var pc *webrtc.PeerConnection
+	switch target {
+	case Publisher:
+		pc = p.pub
+	case Subscriber:
+		pc = p.sub
+		if pc != nil && pc.RemoteDescription() == nil {
+			if len(p.pendingCands) < 64 {
+				p.pendingCands = append(p.pendingCands, c)
+			}
+			p.mu.Unlock()
+			return nil
+		}
+	}
+	p.mu.Unlock()
+	if pc == nil {
+		return ErrNoNegotiation
+	}
+	if err := pc.AddICECandidate(c); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadCandidate, err)
+	}
+	return nil
+}
+
+// RestartSubscriberICE renegotiates the subscriber connection with new ICE credentials,
+// for a client whose network changed.
+func (p *Participant) RestartSubscriberICE() { p.negotiate(true) }
+
+// SetVideoPreference sets the largest picture height the participant renders a track at;
+// the SFU sends no larger simulcast layer than that. Zero means no limit.
+func (p *Participant) SetVideoPreference(trackID string, maxHeight int) error {
+	p.mu.Lock()
+	d, ok := p.downs[trackID]
+	p.mu.Unlock()
+	if !ok {
+		return ErrUnknownTrack
+	}
+	d.maxHeight.Store(int32(max(0, min(maxHeight, 1<<14))))
+	return nil
+}
+
+// Close ends the participant's session; reason is told to the client.
+func (p *Participant) Close(reason string) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	pub, sub := p.pub, p.sub
+	published := make([]*PublishedTrack, 0, len(p.published))
+	for _, t := range p.published {
+		published = append(published, t)
+	}
+	downs := make([]*downTrack, 0, len(p.downs))
+	for _, d := range p.downs {
+		downs = append(downs, d)
+	}
+	p.downs = map[string]*downTrack{}
+	p.mu.Unlock()
+
+	for _, d := range downs {
+		d.closed.Store(true)
+		d.track.removeDown(d)
+	}
+	for _, t := range published {
+		p.room.unpublish(t)
+	}
+	if pub != nil {
+		_ = pub.Close()
+	}
+	if sub != nil {
+		_ = sub.Close()
+	}
+	p.room.leave(p)
+	if reason != "" {
+		p.sink.Send(Closed{Reason: reason})
+	}
+}
+
+func (p *Participant) publisherPC() (*webrtc.PeerConnection, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	if p.pub != nil {
+		return p.pub, nil
+	}
+	pc, err := p.room.sfu.newPeerConnection(nil)
+	if err != nil {
+		return nil, fmt.Errorf("publisher connection: %w", err)
+	}
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c != nil {
+			p.sink.Send(ICECandidate{Target: Publisher, Candidate: c.ToJSON()})
+		}
+	})
+	pc.OnTrack(p.onTrack)
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateFailed {
+			go p.Close("publisher connection failed")
+		}
+	})
+	p.pub = pc
+	return pc, nil
+}
+
+func (p *Participant) subscriberPC() (*webrtc.PeerConnection, error) {
+	if p.closed {
+		return nil, ErrClosed
+	}
+	if p.sub != nil {
+		return p.sub, nil
+	}
+	pc, err := p.room.sfu.newPeerConnection(func(e cc.BandwidthEstimator) {
+		p.estimator.Store(&bweHolder{e})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("subscriber connection: %w", err)
+	}
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c != nil {
+			p.sink.Send(ICECandidate{Target: Subscriber, Candidate: c.ToJSON()})
+		}
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateFailed {
+			go p.Close("subscriber connection failed")
+		}
+	})
+	p.sub = pc
+	return pc, nil
+}
+
+// onTrack receives a new incoming stream: a new track, or one more simulcast layer of a
+// track already announced.
+func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	rank := 0
+	if rid := remote.RID(); rid != "" {
+		r, ok := ridRank[rid]
+		if !ok {
+			return
+		}
+		rank = r
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	t, existing := p.published[remote.ID()]
+	if !existing {
+		if len(p.published) >= 16 {
+			p.mu.Unlock()
+			return
+		}
+		src := p.sources[remote.ID()]
+		if src == "" {
+			src = defaultSource(remote.Kind())
+		}
+		t = &PublishedTrack{
+			info: TrackInfo{
+				ID: newID(), ParticipantID: p.info.ID, Kind: remote.Kind().String(),
+				Source: src, MimeType: remote.Codec().MimeType, Simulcast: remote.RID() != "",
+			},
+			remoteID:  remote.ID(),
+			owner:     p,
+			kind:      remote.Kind(),
+			clockRate: remote.Codec().ClockRate,
+			metrics:   p.room.sfu.metrics,
+		}
+		p.published[remote.ID()] = t
+	}
+	p.mu.Unlock()
+
+	l := &layer{rank: rank, remote: remote}
+	for _, ext := range recv.GetParameters().HeaderExtensions {
+		if ext.URI == audioLevelURI {
+			l.audioExtID = uint8(ext.ID)
+		}
+	}
+	t.mu.Lock()
+	t.layers[rank] = l
+	t.mu.Unlock()
+	if !existing {
+		p.room.publish(t)
+	}
+	go p.drainRTCP(recv)
+	t.readLoop(l)
+	p.mu.Lock()
+	if p.published[t.remoteID] == t {
+		if remaining := t.layerList(); len(remaining) <= 1 {
+			delete(p.published, t.remoteID)
+			p.mu.Unlock()
+			p.room.unpublish(t)
+			return
+		}
+	}
+	p.mu.Unlock()
+	t.mu.Lock()
+	t.layers[rank] = nil
+	t.mu.Unlock()
+}
+
+// drainRTCP reads a receiver's RTCP so that its interceptors (reports, NACK generation) run.
+func (p *Participant) drainRTCP(recv *webrtc.RTPReceiver) {
+	buf := make([]byte, 1500)
+	for {
+		if _, _, err := recv.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+func defaultSource(k webrtc.RTPCodecType) string {
+	if k == webrtc.RTPCodecTypeAudio {
+		return SourceMicrophone
+	}
+	return SourceCamera
+}
+
+func (p *Participant) codecOf(t *PublishedTrack) webrtc.RTPCodecParameters {
+	if l := t.layerList(); len(l) > 0 {
+		return l[0].remote.Codec()
+	}
+	return webrtc.RTPCodecParameters{}
+}
+
+func (p *Participant) writePublisherRTCP(pkts []rtcp.Packet) {
+	p.mu.Lock()
+	pc := p.pub
+	p.mu.Unlock()
+	if pc != nil {
+		_ = pc.WriteRTCP(pkts)
+	}
+}
+
+// subscribe adds a published track to the subscriber connection; the caller renegotiates.
+func (p *Participant) subscribe(t *PublishedTrack) {
+	if t.owner == p {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.downs[t.info.ID]; ok {
+		return
+	}
+	pc, err := p.subscriberPC()
+	if err != nil {
+		return
+	}
+	d := newDownTrack(t, p)
+	sender, err := pc.AddTrack(d)
+	if err != nil {
+		p.room.sfu.log.Warn("subscribe failed", "participant", p.info.ID, "track", t.info.ID, "err", err)
+		return
+	}
+	d.sender = sender
+	p.downs[t.info.ID] = d
+	t.addDown(d)
+	go d.rtcpLoop()
+	if t.kind == webrtc.RTPCodecTypeVideo {
+		d.setTarget(p.initialLayer(t))
+	}
+}
+
+// initialLayer starts a new video subscription at the lowest layer, which arrives fastest;
+// the allocator raises it as soon as the bandwidth estimate allows.
+func (p *Participant) initialLayer(t *PublishedTrack) int {
+	for i, l := range t.layerStates(nowNanos()) {
+		if l.active {
+			return i
+		}
+	}
+	return 0
+}
+
+// unsubscribe removes a published track from the subscriber connection and reports whether
+// it had been subscribed.
+func (p *Participant) unsubscribe(t *PublishedTrack) bool {
+	p.mu.Lock()
+	d, ok := p.downs[t.info.ID]
+	if ok {
+		delete(p.downs, t.info.ID)
+	}
+	pc := p.sub
+	p.mu.Unlock()
+	if !ok {
+		return false
+	}
+	d.closed.Store(true)
+	t.removeDown(d)
+	if pc != nil && d.sender != nil {
+		_ = pc.RemoveTrack(d.sender)
+	}
+	return true
+}
+
+// negotiate sends a new subscriber offer, or queues one if an offer is already awaiting
+// its answer: one offer at a time keeps both sides' states in step.
+func (p *Participant) negotiate(iceRestart bool) {
+	p.mu.Lock()
+	if p.closed || !p.opts.CanSubscribe || p.opts.ClientOffers {
+		p.mu.Unlock()
+		return
+	}
+	if p.negotiating {
+		p.pendingNegotiate = true
+		p.pendingRestart = p.pendingRestart || iceRestart
+		p.mu.Unlock()
+		return
+	}
+	pc, err := p.subscriberPC()
+	if err != nil {
+		p.mu.Unlock()
+		return
+	}
+	p.negotiating = true
+	p.mu.Unlock()
+
+	offer, err := pc.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
+	if err == nil {
+		err = pc.SetLocalDescription(offer)
+	}
+	if err != nil {
+		p.room.sfu.log.Warn("subscriber offer failed", "participant", p.info.ID, "err", err)
+		p.mu.Lock()
+		p.negotiating = false
+		p.mu.Unlock()
+		return
+	}
+	tracks := map[string]string{}
+	for _, tr := range pc.GetTransceivers() {
+		if s := tr.Sender(); s != nil && s.Track() != nil && tr.Mid() != "" {
+			tracks[tr.Mid()] = s.Track().ID()
+		}
+	}
+	p.sink.Send(SubscriberOffer{SDP: pc.LocalDescription().SDP, Tracks: tracks})
+}
+
+// allocate shares the subscriber's estimated bandwidth among the video tracks it receives
+// and picks each one's simulcast layer.
+func (p *Participant) allocate(now int64) {
+	p.mu.Lock()
+	var video []*downTrack
+	audio := 0
+	for _, d := range p.downs {
+		if d.track.kind == webrtc.RTPCodecTypeVideo {
+			video = append(video, d)
+		} else {
+			audio++
+		}
+	}
+	p.mu.Unlock()
+	if len(video) == 0 {
+		return
+	}
+	budget := 0
+	if h := p.estimator.Load(); h != nil {
+		budget = max(1, (h.GetTargetBitrate()-audio*audioBitrateReserve)/len(video))
+	}
+	for _, d := range video {
+		if !d.track.info.Simulcast {
+			d.setTarget(0)
+			continue
+		}
+		if rank := selectLayer(d.track.layerStates(now), int(d.maxHeight.Load()), budget); rank >= 0 {
+			d.setTarget(rank)
+		}
+	}
+}
+
+// newID returns an unguessable identifier.
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return strings.TrimRight(base64.RawURLEncoding.EncodeToString(b[:]), "=")
+}

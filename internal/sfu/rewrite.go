@@ -1,0 +1,52 @@
+package sfu
+
+// rewriter maps the sequence numbers and timestamps of whichever source stream (simulcast
+// layer) a subscriber receives onto one continuous outgoing stream, so that the subscriber's
+// jitter buffer sees neither a gap nor a jump when the SFU switches layers.
+type rewriter struct {
+	started   bool
+	seqOffset uint16
+	tsOffset  uint32
+	firstSeq  uint16 // first source sequence number of the current source
+	lastSeq   uint16 // highest outgoing sequence number so far
+	lastTS    uint32 // outgoing timestamp of lastSeq
+	lastAt    int64  // when lastSeq was sent, unix nanoseconds
+}
+
+// switchSource starts mapping a new source stream whose first forwarded packet has the
+// given sequence number and timestamp. The timestamp advances by the wall-clock time since
+// the last packet so the playout timeline stays monotonic across the switch.
+func (r *rewriter) switchSource(seq uint16, ts uint32, now int64, clockRate uint32) {
+	r.firstSeq = seq
+	if !r.started {
+		r.started = true
+		r.seqOffset, r.tsOffset = 0, 0
+		r.lastSeq, r.lastTS, r.lastAt = seq-1, ts, now
+		return
+	}
+	elapsed := now - r.lastAt
+	if elapsed < 0 {
+		elapsed = 0
+	}
+	delta := uint32(uint64(elapsed) * uint64(clockRate) / 1e9)
+	if delta == 0 {
+		delta = 1
+	}
+	r.seqOffset = r.lastSeq + 1 - seq
+	r.tsOffset = r.lastTS + delta - ts
+}
+
+// rewrite returns the outgoing sequence number and timestamp of a source packet, and false
+// when the packet predates the current source and must be dropped (it would collide with
+// numbers already used by the previous source).
+func (r *rewriter) rewrite(seq uint16, ts uint32, now int64) (uint16, uint32, bool) {
+	if int16(seq-r.firstSeq) < 0 {
+		return 0, 0, false
+	}
+	outSeq := seq + r.seqOffset
+	outTS := ts + r.tsOffset
+	if int16(outSeq-r.lastSeq) > 0 {
+		r.lastSeq, r.lastTS, r.lastAt = outSeq, outTS, now
+	}
+	return outSeq, outTS, true
+}

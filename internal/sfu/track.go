@@ -1,0 +1,244 @@
+package sfu
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// maxLayers is the number of simulcast layers a track may have.
+const maxLayers = 3
+
+// keyframeInterval is the least time between two keyframe requests sent to a publisher for
+// one layer, however many subscribers ask: a keyframe costs the whole room bandwidth.
+const keyframeInterval = 500 * time.Millisecond
+
+// PublishedTrack is one track a participant publishes: one RTP stream, or up to three
+// simulcast layers of the same source.
+type PublishedTrack struct {
+	info      TrackInfo
+	remoteID  string // the publisher's own id for the track (msid)
+	owner     *Participant
+	kind      webrtc.RTPCodecType
+	clockRate uint32
+	metrics   *Metrics
+
+	mu     sync.Mutex
+	layers [maxLayers]*layer
+
+	// downs is replaced, never mutated, so the forwarding path reads it without a lock.
+	downs atomic.Pointer[[]*downTrack]
+}
+
+// layer is one received RTP stream of a track.
+type layer struct {
+	rank       int
+	remote     *webrtc.TrackRemote
+	audioExtID uint8
+	packets    atomic.Int64
+	bytes      atomic.Int64
+	lastPacket atomic.Int64 // unix nanoseconds
+	lastKeyReq atomic.Int64 // unix nanoseconds
+	height     atomic.Int32
+	levelSum   atomic.Int64 // sum of loudness (127 - dBov) over the current window
+	levelCount atomic.Int64
+	prevBytes  int64 // guarded by the room ticker, its only user
+	bitrate    atomic.Int64
+}
+
+// Info describes the track.
+func (t *PublishedTrack) Info() TrackInfo { return t.info }
+
+func (t *PublishedTrack) addDown(d *downTrack) {
+	for {
+		old := t.downs.Load()
+		var n []*downTrack
+		if old != nil {
+			n = make([]*downTrack, 0, len(*old)+1)
+			n = append(n, *old...)
+		}
+		n = append(n, d)
+		if t.downs.CompareAndSwap(old, &n) {
+			return
+		}
+	}
+}
+
+func (t *PublishedTrack) removeDown(d *downTrack) {
+	for {
+		old := t.downs.Load()
+		if old == nil {
+			return
+		}
+		n := make([]*downTrack, 0, len(*old))
+		for _, x := range *old {
+			if x != d {
+				n = append(n, x)
+			}
+		}
+		if t.downs.CompareAndSwap(old, &n) {
+			return
+		}
+	}
+}
+
+func (t *PublishedTrack) downTracks() []*downTrack {
+	if p := t.downs.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// layerStates samples what is known of each layer for layer selection.
+func (t *PublishedTrack) layerStates(now int64) []layerState {
+	var states [maxLayers]layerState
+	n := 0
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i, l := range t.layers {
+		if l == nil {
+			continue
+		}
+		n = i + 1
+		states[i] = layerState{
+			active:  now-l.lastPacket.Load() < int64(time.Second),
+			height:  int(l.height.Load()),
+			bitrate: int(l.bitrate.Load()),
+		}
+	}
+	return states[:n]
+}
+
+func (t *PublishedTrack) layerList() []*layer {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]*layer, 0, maxLayers)
+	for _, l := range t.layers {
+		if l != nil {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (t *PublishedTrack) layer(rank int) *layer {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if rank < 0 || rank >= maxLayers {
+		return nil
+	}
+	return t.layers[rank]
+}
+
+// requestKeyframe asks the publisher for a keyframe on one layer, at most once per
+// keyframeInterval.
+func (t *PublishedTrack) requestKeyframe(rank int) {
+	if t.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	l := t.layer(rank)
+	if l == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := l.lastKeyReq.Load()
+	if now-last < int64(keyframeInterval) || !l.lastKeyReq.CompareAndSwap(last, now) {
+		return
+	}
+	t.metrics.PLIs.Inc()
+	t.owner.writePublisherRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(l.remote.SSRC())}})
+}
+
+// readLoop receives one layer until its connection closes and forwards every packet.
+func (t *PublishedTrack) readLoop(l *layer) {
+	buf := make([]byte, 1500)
+	var pkt rtp.Packet
+	mime := l.remote.Codec().MimeType
+	isVideo := t.kind == webrtc.RTPCodecTypeVideo
+	isVP8 := strings.EqualFold(mime, webrtc.MimeTypeVP8)
+	for {
+		n, _, err := l.remote.Read(buf)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.owner.room.sfu.log.Debug("track read ended", "track", t.info.ID, "err", err)
+			}
+			return
+		}
+		if err := pkt.Unmarshal(buf[:n]); err != nil {
+			continue
+		}
+		start := time.Now()
+		now := start.UnixNano()
+		l.packets.Add(1)
+		l.bytes.Add(int64(len(pkt.Payload)))
+		l.lastPacket.Store(now)
+		t.metrics.PacketsIn.Inc()
+		t.metrics.BytesIn.Add(float64(len(pkt.Payload)))
+		keyframe := false
+		if isVideo {
+			keyframe = isKeyframe(mime, pkt.Payload)
+			if keyframe && isVP8 {
+				if h := vp8Height(pkt.Payload); h > 0 {
+					l.height.Store(int32(h))
+				}
+			}
+		} else if l.audioExtID != 0 {
+			if ext := pkt.GetExtension(l.audioExtID); len(ext) > 0 {
+				l.levelSum.Add(int64(127 - ext[0]&0x7f))
+				l.levelCount.Add(1)
+			}
+		}
+		t.forward(l.rank, &pkt, keyframe, now)
+		t.metrics.ForwardLatency.Observe(time.Since(start).Seconds())
+	}
+}
+
+// forward hands one received packet to every subscriber of the track.
+func (t *PublishedTrack) forward(rank int, pkt *rtp.Packet, keyframe bool, now int64) {
+	sent := 0
+	for _, d := range t.downTracks() {
+		if d.writeRTP(rank, pkt, keyframe, now) {
+			sent++
+		}
+	}
+	if sent > 0 {
+		t.metrics.PacketsOut.Add(float64(sent))
+		t.metrics.BytesOut.Add(float64(sent * len(pkt.Payload)))
+	}
+}
+
+// vp8Height reads the frame height from a VP8 keyframe's uncompressed header (RFC 6386
+// section 9.1), which follows the payload descriptor; 0 if the packet does not hold it.
+func vp8Height(p []byte) int {
+	i := 1
+	if len(p) > 1 && p[0]&0x80 != 0 {
+		ext := p[1]
+		i = 2
+		if ext&0x80 != 0 {
+			if len(p) > i && p[i]&0x80 != 0 {
+				i += 2
+			} else {
+				i++
+			}
+		}
+		if ext&0x40 != 0 {
+			i++
+		}
+		if ext&0x30 != 0 {
+			i++
+		}
+	}
+	if len(p) < i+10 || p[i+3] != 0x9d || p[i+4] != 0x01 || p[i+5] != 0x2a {
+		return 0
+	}
+	return int(uint16(p[i+8])|uint16(p[i+9])<<8) & 0x3fff
+}
+
+func nowNanos() int64 { return time.Now().UnixNano() }

@@ -1,0 +1,336 @@
+package signal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/meridian-video/meridian/internal/sfu"
+	"github.com/meridian-video/meridian/internal/token"
+)
+
+const (
+	// joinTimeout is how long a new connection may take to send its join.
+	joinTimeout = 10 * time.Second
+	// outboxSize is how many messages may wait for a slow client before it is dropped.
+	outboxSize = 512
+	// pingInterval keeps NAT bindings and proxies open and detects dead clients.
+	pingInterval = 15 * time.Second
+)
+
+// Verifier checks join tokens.
+type Verifier interface {
+	Verify(tok string) (*token.Claims, error)
+}
+
+// Handler serves the signalling WebSocket.
+type Handler struct {
+	SFU    *sfu.SFU
+	Tokens Verifier
+	Log    *slog.Logger
+	Now    func() time.Time
+	// OriginPatterns are the browser origins allowed besides the server's own host.
+	OriginPatterns []string
+}
+
+// ServeHTTP upgrades the request and runs one participant's session until it ends.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.OriginPatterns})
+	if err != nil {
+		return
+	}
+	conn.SetReadLimit(MaxMessageSize)
+	s := &session{
+		h:       h,
+		conn:    conn,
+		outbox:  make(chan any, outboxSize),
+		done:    make(chan struct{}),
+		dropped: make(chan struct{}),
+		chat:    rate.NewLimiter(5, 20),
+		errs:    rate.NewLimiter(10, 20),
+		log:     h.Log.With("remote", r.RemoteAddr),
+	}
+	s.run(r.Context())
+}
+
+// session is one client's signalling connection. States: awaiting join (only join, ping),
+// joined (everything else), closed.
+type session struct {
+	h    *Handler
+	conn *websocket.Conn
+	log  *slog.Logger
+
+	outbox    chan any
+	done      chan struct{}
+	closeOnce sync.Once
+	dropOnce  sync.Once
+	dropped   chan struct{} // closed when the outbox overflowed
+
+	chat, errs *rate.Limiter
+
+	participant *sfu.Participant
+	claims      *token.Claims
+}
+
+func (s *session) run(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.writeLoop(ctx)
+		cancel()
+	}()
+
+	reason := s.readLoop(ctx)
+	if s.participant != nil {
+		s.participant.Close("")
+	}
+	s.closeOnce.Do(func() { close(s.done) })
+	wg.Wait()
+	s.conn.Close(websocket.StatusNormalClosure, reason)
+}
+
+// Send implements sfu.Sink. It never blocks: a client that cannot keep up is dropped
+// rather than allowed to hold up the room.
+func (s *session) Send(ev sfu.Event) {
+	msg := eventMessage(ev)
+	if msg == nil {
+		return
+	}
+	select {
+	case <-s.done:
+	case s.outbox <- msg:
+	default:
+		s.dropOnce.Do(func() { close(s.dropped) })
+	}
+}
+
+func (s *session) writeLoop(ctx context.Context) {
+	ping := time.NewTicker(pingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-s.done:
+			s.flush(ctx)
+			return
+		case <-s.dropped:
+			s.write(ctx, errorMessage(CodeSlowConsumer, "too many messages are waiting; reconnect"))
+			s.conn.Close(websocket.StatusPolicyViolation, CodeSlowConsumer)
+			return
+		case msg := <-s.outbox:
+			if err := s.write(ctx, msg); err != nil {
+				return
+			}
+			if c, ok := msg.(closedMsg); ok {
+				s.conn.Close(websocket.StatusNormalClosure, c.Reason)
+				return
+			}
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, pingInterval)
+			err := s.conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return
+			}
+		}
+	}
+}
+
+// flush writes what is already queued, such as a final error, before closing.
+func (s *session) flush(ctx context.Context) {
+	for {
+		select {
+		case msg := <-s.outbox:
+			if s.write(ctx, msg) != nil {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (s *session) write(ctx context.Context, msg any) error {
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return s.conn.Write(wctx, websocket.MessageText, b)
+}
+
+func (s *session) queue(msg any) {
+	select {
+	case s.outbox <- msg:
+	default:
+		s.dropOnce.Do(func() { close(s.dropped) })
+	}
+}
+
+func (s *session) fail(err error) {
+	code, msg := errorCode(err)
+	if code == CodeInternal {
+		s.log.Error("signalling request failed", "err", err)
+	}
+	s.queue(errorMessage(code, msg))
+}
+
+// readLoop handles client messages until the client leaves or misbehaves, and returns the
+// close reason.
+func (s *session) readLoop(ctx context.Context) string {
+	joinCtx, cancel := context.WithTimeout(ctx, joinTimeout)
+	defer cancel()
+	for {
+		rctx := ctx
+		if s.participant == nil {
+			rctx = joinCtx
+		}
+		_, data, err := s.conn.Read(rctx)
+		if err != nil {
+			if s.participant == nil && errors.Is(joinCtx.Err(), context.DeadlineExceeded) {
+				s.queue(errorMessage(CodeJoinTimeout, "no join message within 10s"))
+				return CodeJoinTimeout
+			}
+			if websocket.CloseStatus(err) == -1 && ctx.Err() == nil {
+				s.queue(errorMessage(CodeBadMessage, "message too large or not a WebSocket frame"))
+			}
+			return "read ended"
+		}
+		req, err := Decode(data)
+		if err != nil {
+			if !s.errs.Allow() {
+				return CodeRateLimited
+			}
+			s.fail(err)
+			continue
+		}
+		if req.Type == TypeLeave {
+			return "left"
+		}
+		if err := s.handle(req); err != nil {
+			var pe *ProtocolError
+			if errors.As(err, &pe) && (pe.Code == CodeTokenInvalid || pe.Code == CodeTokenExpired) {
+				s.fail(err)
+				return pe.Code
+			}
+			if !s.errs.Allow() {
+				return CodeRateLimited
+			}
+			s.fail(err)
+		}
+	}
+}
+
+func (s *session) handle(req *Request) error {
+	if req.Type == TypePing {
+		s.queue(pongMsg{Type: "pong"})
+		return nil
+	}
+	if req.Type == TypeJoin {
+		return s.join(req.Token)
+	}
+	p := s.participant
+	if p == nil {
+		return &ProtocolError{Code: CodeNotJoined, Message: "send join first"}
+	}
+	switch req.Type {
+	case TypeOffer:
+		answer, err := p.HandlePublisherOffer(req.SDP)
+		if err != nil {
+			return sfuError(err)
+		}
+		s.queue(sdpMsg{Type: "answer", Target: "publisher", SDP: answer})
+	case TypeAnswer:
+		return sfuError(p.HandleSubscriberAnswer(req.SDP))
+	case TypeCandidate:
+		return sfuError(p.AddICECandidate(sfu.Target(req.Target), *req.Candidate))
+	case TypeRestartICE:
+		p.RestartSubscriberICE()
+	case TypeSources:
+		p.DeclareSources(req.Sources)
+	case TypeVideoPref:
+		return sfuError(p.SetVideoPreference(req.TrackID, req.MaxHeight))
+	case TypeChat:
+		if !s.chat.Allow() {
+			return &ProtocolError{Code: CodeRateLimited, Message: "too many chat messages; slow down"}
+		}
+		return sfuError(p.Room().Chat(p.Info(), req.Text, s.h.now()))
+	}
+	return nil
+}
+
+func (s *session) join(tok string) error {
+	if s.participant != nil {
+		return &ProtocolError{Code: CodeAlreadyJoined, Message: "this connection has already joined"}
+	}
+	claims, err := s.h.Tokens.Verify(tok)
+	switch {
+	case errors.Is(err, token.ErrExpired):
+		s.log.Info("join refused", "reason", "token expired")
+		return &ProtocolError{Code: CodeTokenExpired, Message: "the join token has expired; get a new one"}
+	case err != nil:
+		s.log.Info("join refused", "reason", "token invalid")
+		return &ProtocolError{Code: CodeTokenInvalid, Message: "the join token is not valid"}
+	case !claims.Publish && !claims.Subscribe:
+		return &ProtocolError{Code: CodeNotAllowed, Message: "the token grants neither publish nor subscribe"}
+	}
+	info := sfu.ParticipantInfo{ID: newSessionID(), Identity: claims.Identity, Name: claims.Name}
+	room := s.h.SFU.Room(claims.Room)
+	// The joined message must precede any event the SFU sends once the participant exists,
+	// so it is queued by the sink wrapper before Join returns.
+	gate := &joinGate{s: s}
+	p, snap, err := room.Join(info, sfu.JoinOptions{CanPublish: claims.Publish, CanSubscribe: claims.Subscribe}, gate)
+	if errors.Is(err, sfu.ErrClosed) {
+		return &ProtocolError{Code: CodeRoomClosed, Message: "the room is closing; try again"}
+	}
+	if err != nil {
+		return err
+	}
+	s.participant, s.claims = p, claims
+	gate.open(joinedMsg{Type: "joined", Participant: info, Room: claims.Room, Participants: snap.Participants, Tracks: snap.Tracks,
+		Grants: grantsMsg{Publish: claims.Publish, Subscribe: claims.Subscribe, Host: claims.Host}})
+	s.log = s.log.With("room", claims.Room, "participant", info.ID)
+	s.log.Info("joined", "identity", claims.Identity)
+	return nil
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// sfuError maps SFU errors to protocol errors.
+func sfuError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sfu.ErrNotAllowed):
+		return &ProtocolError{Code: CodeNotAllowed, Message: "your grants do not allow this"}
+	case errors.Is(err, sfu.ErrBadSDP):
+		return &ProtocolError{Code: CodeBadSDP, Message: err.Error()}
+	case errors.Is(err, sfu.ErrBadCandidate):
+		return &ProtocolError{Code: CodeBadCandidate, Message: err.Error()}
+	case errors.Is(err, sfu.ErrBadChat):
+		return &ProtocolError{Code: CodeBadChat, Message: "chat text must be 1 to 4096 bytes of UTF-8"}
+	case errors.Is(err, sfu.ErrUnknownTrack):
+		return &ProtocolError{Code: CodeUnknownTrack, Message: "no such track"}
+	case errors.Is(err, sfu.ErrNoNegotiation):
+		return &ProtocolError{Code: CodeNoNegotiation, Message: "nothing to answer or no connection for this target"}
+	case errors.Is(err, sfu.ErrClosed):
+		return &ProtocolError{Code: CodeRoomClosed, Message: "the session has ended"}
+	}
+	return err
+}
