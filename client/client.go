@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -432,6 +433,27 @@ func (c *Client) ConnectionStates() (pub, sub webrtc.PeerConnectionState) {
 		sub = c.sub.ConnectionState()
 	}
 	return pub, sub
+}
+
+// LocalUfrags returns the ICE username fragments of the publisher and subscriber
+// connections' current local descriptions ("" where there is none); an ICE restart changes
+// them.
+func (c *Client) LocalUfrags() (pub, sub string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return ufrag(c.pub), ufrag(c.sub)
+}
+
+func ufrag(pc *webrtc.PeerConnection) string {
+	if pc == nil || pc.CurrentLocalDescription() == nil {
+		return ""
+	}
+	for _, line := range strings.Split(pc.CurrentLocalDescription().SDP, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "a=ice-ufrag:"); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // SendRaw sends an arbitrary text frame on the signalling connection. It exists to test a

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -24,6 +27,52 @@ type LocalTrack struct {
 	Layers []*webrtc.TrackLocalStaticRTP
 	// keyframe is signalled when the server asks for a keyframe on any layer.
 	keyframe chan struct{}
+
+	// Simulcast layers are told apart by the receiver from the mid and rid header
+	// extensions, which the sender must add itself; their ids are negotiated.
+	mu          sync.Mutex
+	transceiver *webrtc.RTPTransceiver
+	mid         string
+	midExt      uint8
+	ridExt      uint8
+}
+
+// WriteRTP sends a packet on one layer (0 unless simulcast), adding the mid and rid header
+// extensions that let the receiver tell simulcast layers apart.
+func (t *LocalTrack) WriteRTP(layer int, pkt *rtp.Packet) error {
+	l := t.Layers[layer]
+	if rid := l.RID(); rid != "" {
+		t.mu.Lock()
+		mid, midExt, ridExt := t.mid, t.midExt, t.ridExt
+		t.mu.Unlock()
+		if midExt != 0 && ridExt != 0 {
+			if err := pkt.SetExtension(midExt, []byte(mid)); err != nil {
+				return err
+			}
+			if err := pkt.SetExtension(ridExt, []byte(rid)); err != nil {
+				return err
+			}
+		}
+	}
+	return l.WriteRTP(pkt)
+}
+
+// learnExtensions records the negotiated mid and the header extension ids.
+func (t *LocalTrack) learnExtensions() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.transceiver == nil {
+		return
+	}
+	t.mid = t.transceiver.Mid()
+	for _, e := range t.transceiver.Sender().GetParameters().HeaderExtensions {
+		switch e.URI {
+		case sdp.SDESMidURI:
+			t.midExt = uint8(e.ID)
+		case sdp.SDESRTPStreamIDURI:
+			t.ridExt = uint8(e.ID)
+		}
+	}
 }
 
 // NewLocalTrack returns a track of the given codec. With rids (such as "q", "h", "f") it
@@ -83,6 +132,9 @@ func (c *Client) Publish(ctx context.Context, tracks ...*LocalTrack) error {
 				return fmt.Errorf("add simulcast layer: %w", err)
 			}
 		}
+		t.mu.Lock()
+		t.transceiver = tr
+		t.mu.Unlock()
 		for _, l := range t.Layers {
 			go t.readRTCP(tr.Sender(), l.RID())
 		}
@@ -90,7 +142,13 @@ func (c *Client) Publish(ctx context.Context, tracks ...*LocalTrack) error {
 	if err := c.send(message{Type: "sources", Sources: sources}); err != nil {
 		return err
 	}
-	return c.negotiatePublisher(ctx, false)
+	if err := c.negotiatePublisher(ctx, false); err != nil {
+		return err
+	}
+	for _, t := range tracks {
+		t.learnExtensions()
+	}
+	return nil
 }
 
 // negotiatePublisher offers the publisher connection and applies the server's answer.

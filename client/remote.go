@@ -29,13 +29,13 @@ type RemoteTrack struct {
 
 // TrackStats are a remote track's receive statistics.
 type TrackStats struct {
-	Packets, Bytes   int64
-	Duplicates       int64
-	Corrupt          int64 // synthetic payloads whose checksum failed
-	Expected         int64 // sequence numbers from the first to the highest received
-	FirstPacket      time.Duration
-	FirstKeyframe    time.Duration // since Join began; 0 until one arrives
-	FirstKeyframeAt  time.Time
+	Packets, Bytes  int64
+	Duplicates      int64
+	Corrupt         int64 // synthetic payloads whose checksum failed
+	Expected        int64 // sequence numbers from the first to the highest received
+	FirstPacket     time.Duration
+	FirstKeyframe   time.Duration // since Join began; 0 until one arrives
+	FirstKeyframeAt time.Time
 }
 
 // Lost is how many packets never arrived, even after retransmission.

@@ -158,7 +158,7 @@ func (v *VideoSource) Run(ctx context.Context) error {
 				pkt.Marker = off >= size
 				pkt.Payload = p
 				l.seq++
-				if err := v.Track.Layers[i].WriteRTP(&pkt); err != nil {
+				if err := v.Track.WriteRTP(i, &pkt); err != nil {
 					return err
 				}
 			}
@@ -202,10 +202,8 @@ func (a *AudioSource) Run(ctx context.Context) error {
 		pkt.Payload = payload
 		pkt.SequenceNumber++
 		pkt.Timestamp += 960
-		for _, l := range a.Track.Layers {
-			if err := l.WriteRTP(&pkt); err != nil {
-				return err
-			}
+		if err := a.Track.WriteRTP(0, &pkt); err != nil {
+			return err
 		}
 	}
 }

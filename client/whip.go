@@ -40,11 +40,21 @@ func PublishWHIP(ctx context.Context, endpoint, token string, loopbackOnly bool,
 				return nil, err
 			}
 		}
+		t.mu.Lock()
+		t.transceiver = tr
+		t.mu.Unlock()
 		for _, l := range t.Layers {
 			go t.readRTCP(tr.Sender(), l.RID())
 		}
 	}
-	return exchangeHTTP(ctx, pc, endpoint, token)
+	s, err := exchangeHTTP(ctx, pc, endpoint, token)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tracks {
+		t.learnExtensions()
+	}
+	return s, nil
 }
 
 // PlayWHEP watches a room over WHEP: endpoint is the server's /whep/{room} URL. onTrack

@@ -2,8 +2,12 @@ package server_test
 
 import (
 	"context"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,9 +20,14 @@ import (
 // startServer runs a real node on a free loopback port with its own data directory.
 func startServer(t *testing.T) *server.Server {
 	t.Helper()
+	return startServerIn(t, t.TempDir())
+}
+
+func startServerIn(t *testing.T, dataDir string) *server.Server {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
+	cfg.DataDir = dataDir
 	level := slog.LevelWarn
 	if os.Getenv("MERIDIAN_TEST_DEBUG") != "" {
 		level = slog.LevelDebug
@@ -84,4 +93,26 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// metricValue reads a counter or gauge from the server's /metrics endpoint.
+func metricValue(t *testing.T, srv *server.Server, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(srv.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric %s: %v", name, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("metric %s not exported", name)
+	return 0
 }

@@ -370,7 +370,7 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	if !existing {
 		p.room.publish(t)
 	}
-	go p.drainRTCP(recv)
+	go drainRTCP(recv, remote.RID())
 	t.readLoop(l)
 	p.mu.Lock()
 	if p.published[t.remoteID] == t {
@@ -387,11 +387,18 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	t.mu.Unlock()
 }
 
-// drainRTCP reads a receiver's RTCP so that its interceptors (reports, NACK generation) run.
-func (p *Participant) drainRTCP(recv *webrtc.RTPReceiver) {
+// drainRTCP reads the RTCP of one received stream so that its interceptors (reports, NACK
+// generation) run.
+func drainRTCP(recv *webrtc.RTPReceiver, rid string) {
 	buf := make([]byte, 1500)
 	for {
-		if _, _, err := recv.Read(buf); err != nil {
+		var err error
+		if rid == "" {
+			_, _, err = recv.Read(buf)
+		} else {
+			_, _, err = recv.ReadSimulcast(buf, rid)
+		}
+		if err != nil {
 			return
 		}
 	}

@@ -118,6 +118,13 @@ func (r *Room) Participants() []ParticipantInfo {
 	return out
 }
 
+// TrackCount is the number of tracks published in the room.
+func (r *Room) TrackCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.tracks)
+}
+
 // Chat sends a message from a participant to everyone in the room, including the sender, so
 // that every client shows the same conversation in the same order.
 func (r *Room) Chat(from ParticipantInfo, text string, now time.Time) error {

@@ -1,0 +1,246 @@
+package server_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/meridian-video/meridian/client"
+	"github.com/meridian-video/meridian/internal/token"
+)
+
+// A subscriber on a link that loses 5% of media packets still receives every packet: its
+// NACKs are answered from the SFU's packet cache.
+func TestNACKRecoversLoss(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pub := join(t, ctx, srv, "lossy", "pub", token.Grants{Publish: true}, client.Options{})
+	publishAV(t, ctx, pub, 1_000_000)
+
+	lossy, err := newLossyNet(0.05)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := join(t, ctx, srv, "lossy", "sub", token.Grants{Subscribe: true}, client.Options{Net: lossy})
+	video := waitTrack(t, sub, "video")
+	time.Sleep(3 * time.Second)
+	cancel()
+	time.Sleep(500 * time.Millisecond) // last retransmissions
+
+	st := video.Stats()
+	if lossy.dropped.Load() < 10 {
+		t.Fatalf("the lossy link dropped only %d packets; the test proves nothing", lossy.dropped.Load())
+	}
+	if st.Lost() != 0 || st.Corrupt != 0 {
+		t.Fatalf("after %d drops: lost %d of %d, corrupt %d", lossy.dropped.Load(), st.Lost(), st.Expected, st.Corrupt)
+	}
+	if nacks := metricValue(t, srv, "meridian_sfu_nacks_total"); nacks == 0 {
+		t.Fatal("no NACK reached the SFU")
+	}
+	t.Logf("dropped %d, received %d of %d expected", lossy.dropped.Load(), st.Packets-st.Duplicates, st.Expected)
+}
+
+// A subscriber receives the simulcast layer that fits the size it renders at, and the
+// switch between layers leaves no gap in sequence numbers.
+func TestSimulcastLayerSwitching(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pub := join(t, ctx, srv, "sim", "pub", token.Grants{Publish: true}, client.Options{})
+	v, err := client.NewLocalTrack(client.VP8, client.SourceCamera, "q", "h", "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	// Low enough that every layer fits the initial bandwidth estimate.
+	go (&client.VideoSource{Track: v, FPS: 30, Bitrate: 400_000, KeyframeInterval: 10 * time.Second}).Run(ctx)
+
+	sub := join(t, ctx, srv, "sim", "sub", token.Grants{Subscribe: true}, client.Options{})
+	video := waitTrack(t, sub, "video")
+	heights := make(chan int, 1024)
+	var lastSeq uint16
+	var lastTS uint32
+	var started bool
+	gaps, backwards := 0, 0
+	video.SetHandler(func(p *rtp.Packet) {
+		if started {
+			if p.SequenceNumber != lastSeq+1 {
+				gaps++
+			}
+			if int32(p.Timestamp-lastTS) < 0 {
+				backwards++
+			}
+		}
+		started, lastSeq, lastTS = true, p.SequenceNumber, p.Timestamp
+		if h := keyframeHeight(p.Payload); h > 0 {
+			select {
+			case heights <- h:
+			default:
+			}
+		}
+	})
+	waitHeight := func(want int) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case h := <-heights:
+				if h == want {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no keyframe of height %d arrived", want)
+			}
+		}
+	}
+	if err := sub.SetVideoPreference(video.Info.ID, 180); err != nil {
+		t.Fatal(err)
+	}
+	waitHeight(180)
+	if err := sub.SetVideoPreference(video.Info.ID, 720); err != nil {
+		t.Fatal(err)
+	}
+	waitHeight(720)
+	if err := sub.SetVideoPreference(video.Info.ID, 360); err != nil {
+		t.Fatal(err)
+	}
+	waitHeight(360)
+	if gaps != 0 || backwards != 0 {
+		t.Fatalf("across layer switches: %d sequence gaps, %d timestamps going back", gaps, backwards)
+	}
+}
+
+// keyframeHeight reads the height of a synthetic VP8 keyframe (1-byte descriptor).
+func keyframeHeight(p []byte) int {
+	if len(p) < 11 || p[0]&0x10 == 0 || p[1]&0x01 != 0 || p[4] != 0x9d {
+		return 0
+	}
+	return int(p[9]) | int(p[10])<<8
+}
+
+// Media published over WHIP plays back over WHEP, intact.
+func TestWHIPToWHEP(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := client.NewLocalTrack(client.VP8, client.SourceCamera)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := client.NewLocalTrack(client.Opus, client.SourceMicrophone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubTok := mint(t, srv, "obs", "encoder", token.Grants{Publish: true})
+	whip, err := client.PublishWHIP(ctx, srv.URL()+"/whip/obs", pubTok, true, v, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendCtx, stopSend := context.WithCancel(ctx)
+	defer stopSend()
+	go (&client.VideoSource{Track: v, Bitrate: 500_000, KeyframeInterval: time.Second}).Run(sendCtx)
+	go (&client.AudioSource{Track: a}).Run(sendCtx)
+	eventually(t, 10*time.Second, "the WHIP tracks to be published", func() bool {
+		r, ok := srv.SFU.LookupRoom("obs")
+		return ok && len(r.Participants()) == 1 && r.TrackCount() == 2
+	})
+
+	type result struct {
+		kind          string
+		intact, total int
+	}
+	results := make(chan result, 2)
+	viewTok := mint(t, srv, "obs", "viewer", token.Grants{Subscribe: true})
+	whep, err := client.PlayWHEP(ctx, srv.URL()+"/whep/obs", viewTok, true, func(tr *webrtc.TrackRemote) {
+		r := result{kind: tr.Kind().String()}
+		for r.total < 40 {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				break
+			}
+			r.total++
+			if m, ok := client.ParseMarker(p.Payload); ok && m.Intact {
+				r.intact++
+			}
+		}
+		results <- r
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		select {
+		case r := <-results:
+			if r.total < 40 || r.intact != r.total {
+				t.Errorf("%s: %d of %d packets intact", r.kind, r.intact, r.total)
+			}
+		case <-ctx.Done():
+			t.Fatal("WHEP viewer did not receive both tracks")
+		}
+	}
+	if err := whep.Close(ctx); err != nil {
+		t.Errorf("WHEP delete: %v", err)
+	}
+	if err := whip.Close(ctx); err != nil {
+		t.Errorf("WHIP delete: %v", err)
+	}
+	eventually(t, 5*time.Second, "the room to empty", func() bool {
+		_, ok := srv.SFU.LookupRoom("obs")
+		return !ok
+	})
+}
+
+// After an ICE restart on both connections, media keeps flowing.
+func TestICERestart(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a := join(t, ctx, srv, "ice", "a", pubSub, client.Options{})
+	b := join(t, ctx, srv, "ice", "b", pubSub, client.Options{})
+	publishAV(t, ctx, a, 300_000)
+	publishAV(t, ctx, b, 300_000)
+	va := waitTrack(t, b, "video")
+	waitTrack(t, a, "video")
+
+	ufrags := func(c *client.Client) (string, string) {
+		pub, sub := c.LocalUfrags()
+		return pub, sub
+	}
+	oldPub, oldSub := ufrags(b)
+	if err := b.RestartICE(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "new ICE credentials on both connections", func() bool {
+		p, s := ufrags(b)
+		return p != oldPub && s != oldSub && p != "" && s != ""
+	})
+	before := va.Stats().Packets
+	time.Sleep(time.Second)
+	if got := va.Stats().Packets - before; got < 20 {
+		t.Fatalf("after ICE restart b received %d video packets in 1s", got)
+	}
+	if err := b.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitTrack(t *testing.T, c *client.Client, kind string) *client.RemoteTrack {
+	t.Helper()
+	var found *client.RemoteTrack
+	eventually(t, 10*time.Second, kind+" track", func() bool {
+		for _, rt := range c.RemoteTracks() {
+			if rt.Info.Kind == kind && rt.Stats().Packets > 0 {
+				found = rt
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
