@@ -36,6 +36,8 @@ type Options struct {
 	OnTrack func(*RemoteTrack)
 	// OnChat is called for every chat message, including the client's own.
 	OnChat func(Chat)
+	// OnSpeakers is called when the set of active speakers changes, loudest first.
+	OnSpeakers func([]SpeakerLevel)
 	// Log receives debug output; nil discards it.
 	Log *slog.Logger
 }
@@ -63,6 +65,15 @@ type Chat struct {
 	Text string      `json:"text"`
 	At   time.Time   `json:"at"`
 }
+
+// SpeakerLevel is a participant's recent loudness, 0 (silence) to 1.
+type SpeakerLevel struct {
+	ParticipantID string  `json:"participantId"`
+	Level         float64 `json:"level"`
+}
+
+// audioLevelURI is the RTP header extension carrying a packet's audio level (RFC 6464).
+const audioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 
 // Error is an error the server reported, with its stable code.
 type Error struct {
@@ -93,6 +104,7 @@ type message struct {
 	Track         *TrackInfo               `json:"track,omitempty"`
 	From          *Participant             `json:"from,omitempty"`
 	At            time.Time                `json:"at,omitzero"`
+	Speakers      []SpeakerLevel           `json:"speakers,omitempty"`
 }
 
 // Client is a participant connected to a room.
@@ -286,6 +298,10 @@ func (c *Client) handle(m message) error {
 		if c.opts.OnChat != nil && m.From != nil {
 			c.opts.OnChat(Chat{From: *m.From, Text: m.Text, At: m.At})
 		}
+	case "speakers":
+		if c.opts.OnSpeakers != nil {
+			c.opts.OnSpeakers(m.Speakers)
+		}
 	case "error":
 		select {
 		case c.errs <- &Error{Code: m.Code, Message: m.Message}:
@@ -302,7 +318,7 @@ func (c *Client) newPeerConnection() (*webrtc.PeerConnection, error) {
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
 	}
-	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: "urn:ietf:params:rtp-hdrext:ssrc-audio-level"}, webrtc.RTPCodecTypeAudio); err != nil {
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: audioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
 	}
 	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {

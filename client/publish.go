@@ -35,6 +35,7 @@ type LocalTrack struct {
 	mid         string
 	midExt      uint8
 	ridExt      uint8
+	levelExt    uint8
 }
 
 // WriteRTP sends a packet on one layer (0 unless simulcast), adding the mid and rid header
@@ -57,6 +58,14 @@ func (t *LocalTrack) WriteRTP(layer int, pkt *rtp.Packet) error {
 	return l.WriteRTP(pkt)
 }
 
+// audioLevelExtensionID is the negotiated id of the audio level header extension, 0 if
+// none was negotiated.
+func (t *LocalTrack) audioLevelExtensionID() uint8 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.levelExt
+}
+
 // learnExtensions records the negotiated mid and the header extension ids.
 func (t *LocalTrack) learnExtensions() {
 	t.mu.Lock()
@@ -71,6 +80,8 @@ func (t *LocalTrack) learnExtensions() {
 			t.midExt = uint8(e.ID)
 		case sdp.SDESRTPStreamIDURI:
 			t.ridExt = uint8(e.ID)
+		case audioLevelURI:
+			t.levelExt = uint8(e.ID)
 		}
 	}
 }

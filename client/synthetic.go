@@ -170,6 +170,9 @@ func (v *VideoSource) Run(ctx context.Context) error {
 type AudioSource struct {
 	Track   *LocalTrack
 	Bitrate int // bits per second; 32 kbps when zero
+	// Level is the audio level each packet announces, in -dBov (0 loudest, 127 silence),
+	// through the audio level header extension; the SFU's active speaker detection reads it.
+	Level uint8
 }
 
 // Run sends until ctx ends or the track is closed.
@@ -200,6 +203,11 @@ func (a *AudioSource) Run(ctx context.Context) error {
 		}
 		putMarker(payload, time.Now(), n)
 		pkt.Payload = payload
+		if id := a.Track.audioLevelExtensionID(); id != 0 {
+			if err := pkt.SetExtension(id, []byte{a.Level & 0x7f}); err != nil {
+				return err
+			}
+		}
 		pkt.SequenceNumber++
 		pkt.Timestamp += 960
 		if err := a.Track.WriteRTP(0, &pkt); err != nil {

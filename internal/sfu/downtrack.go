@@ -36,9 +36,9 @@ type downTrack struct {
 }
 
 func newDownTrack(t *PublishedTrack, sub *Participant) *downTrack {
-	d := &downTrack{track: t, subscriber: sub, id: t.info.ID, streamID: t.info.ParticipantID, current: -1}
+	d := &downTrack{track: t, subscriber: sub, id: t.info.ID, streamID: t.info.ParticipantID, current: -1, target: -1}
 	if t.kind == webrtc.RTPCodecTypeAudio {
-		d.current = 0
+		d.current, d.target = 0, 0
 	}
 	return d
 }
@@ -60,7 +60,10 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		d.writer = ctx.WriteStream()
 		d.ssrc = uint32(ctx.SSRC())
 		d.payloadType = uint8(c.PayloadType)
+		target := d.target
 		d.mu.Unlock()
+		// Until now nothing could be sent: the subscriber needs a keyframe to start.
+		d.track.requestKeyframe(target)
 		return c, nil
 	}
 	return webrtc.RTPCodecParameters{}, errNoCodec
@@ -91,8 +94,22 @@ func (d *downTrack) setTarget(rank int) {
 	}
 }
 
+// keepWaiting asks again for the keyframe a subscriber waits for to start or switch
+// layers, in case the earlier request or its keyframe was lost.
+func (d *downTrack) keepWaiting() {
+	d.mu.Lock()
+	target, waiting := d.target, d.target != d.current && d.writer != nil
+	d.mu.Unlock()
+	if waiting && target >= 0 {
+		d.track.requestKeyframe(target)
+	}
+}
+
 // writeRTP forwards one packet of layer rank if it is the layer this subscriber receives,
 // switching layers on a keyframe of the target layer. It reports whether it sent.
+//
+// pkt belongs to the caller's read loop, which hands it to one subscriber after another:
+// writeRTP rewrites the packet's header for the write and restores it before returning.
 func (d *downTrack) writeRTP(rank int, pkt *rtp.Packet, keyframe bool, now int64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -112,7 +129,11 @@ func (d *downTrack) writeRTP(rank int, pkt *rtp.Packet, keyframe bool, now int64
 	if !ok {
 		return false
 	}
-	hdr := pkt.Header
+	// Writing a copy of the header would move the copy to the heap (it goes through an
+	// interface): one allocation per packet per subscriber. The writer (pion's interceptors,
+	// then SRTP) copies what it keeps, so the packet's own header is lent to it instead.
+	orig := pkt.Header
+	hdr := &pkt.Header
 	hdr.SequenceNumber = seq
 	hdr.Timestamp = ts
 	hdr.SSRC = d.ssrc
@@ -120,10 +141,9 @@ func (d *downTrack) writeRTP(rank int, pkt *rtp.Packet, keyframe bool, now int64
 	hdr.Extension = false
 	hdr.Extensions = d.extBuf[:0]
 	hdr.CSRC = nil
-	if _, err := d.writer.WriteRTP(&hdr, pkt.Payload); err != nil {
-		return false
-	}
-	return true
+	_, err := d.writer.WriteRTP(hdr, pkt.Payload)
+	pkt.Header = orig
+	return err == nil
 }
 
 // rtcpLoop reads the subscriber's RTCP for this track: keyframe requests go to the

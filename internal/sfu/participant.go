@@ -554,11 +554,10 @@ func (p *Participant) allocate(now int64) {
 	for _, d := range video {
 		if !d.track.info.Simulcast {
 			d.setTarget(0)
-			continue
-		}
-		if rank := selectLayer(d.track.layerStates(now), int(d.maxHeight.Load()), budget); rank >= 0 {
+		} else if rank := selectLayer(d.track.layerStates(now), int(d.maxHeight.Load()), budget); rank >= 0 {
 			d.setTarget(rank)
 		}
+		d.keepWaiting()
 	}
 }
 
