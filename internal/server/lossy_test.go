@@ -3,7 +3,9 @@ package server_test
 import (
 	"math/rand/v2"
 	"net"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/stdnet"
@@ -15,6 +17,33 @@ type lossyNet struct {
 	*stdnet.Net
 	rate    float64
 	dropped atomic.Int64
+
+	// capBits, when not zero, limits inbound media to this many bits per second, like a
+	// narrow last mile: what exceeds it is dropped.
+	capBits atomic.Int64
+	mu      sync.Mutex
+	tokens  float64
+	last    time.Time
+}
+
+// overCap reports whether a datagram of n bytes exceeds the bandwidth cap.
+func (n *lossyNet) overCap(size int) bool {
+	capBits := n.capBits.Load()
+	if capBits == 0 {
+		return false
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := time.Now()
+	if !n.last.IsZero() {
+		n.tokens = min(n.tokens+now.Sub(n.last).Seconds()*float64(capBits)/8, float64(capBits)/8/10)
+	}
+	n.last = now
+	if n.tokens < float64(size) {
+		return true
+	}
+	n.tokens -= float64(size)
+	return false
 }
 
 func newLossyNet(rate float64) (*lossyNet, error) {
@@ -45,7 +74,7 @@ const mediaSize = 600
 func (c *lossyConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.UDPConn.ReadFrom(b)
-		if err != nil || n < mediaSize || rand.Float64() >= c.net.rate {
+		if err != nil || n < mediaSize || (rand.Float64() >= c.net.rate && !c.net.overCap(n)) {
 			return n, addr, err
 		}
 		c.net.dropped.Add(1)

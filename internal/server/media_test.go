@@ -244,3 +244,75 @@ func waitTrack(t *testing.T, c *client.Client, kind string) *client.RemoteTrack 
 	})
 	return found
 }
+
+// A subscriber whose link narrows is moved down to the simulcast layer its estimated
+// bandwidth carries, while a subscriber on a good link keeps the top layer.
+func TestBandwidthEstimationLowersLayer(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pub := join(t, ctx, srv, "bwe", "pub", token.Grants{Publish: true}, client.Options{})
+	v, err := client.NewLocalTrack(client.VP8, client.SourceCamera, "q", "h", "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	// Top layer 800 kbps (inside the initial estimate), middle 200, low 50.
+	go (&client.VideoSource{Track: v, FPS: 30, Bitrate: 800_000, KeyframeInterval: 2 * time.Second}).Run(ctx)
+
+	narrow, err := newLossyNet(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch := func(identity string, n *lossyNet) chan int {
+		heights := make(chan int, 4096)
+		opts := client.Options{OnTrack: func(rt *client.RemoteTrack) {
+			rt.SetHandler(func(p *rtp.Packet) {
+				if h := keyframeHeight(p.Payload); h > 0 {
+					select {
+					case heights <- h:
+					default:
+					}
+				}
+			})
+		}}
+		if n != nil {
+			opts.Net = n
+		}
+		join(t, ctx, srv, "bwe", identity, token.Grants{Subscribe: true}, opts)
+		return heights
+	}
+	good := watch("good", nil)
+	poor := watch("poor", narrow)
+	waitFor := func(ch chan int, want int, within time.Duration) bool {
+		deadline := time.After(within)
+		for {
+			select {
+			case h := <-ch:
+				if h == want || (want < 0 && h < -want) {
+					return true
+				}
+			case <-deadline:
+				return false
+			}
+		}
+	}
+	if !waitFor(good, 720, 10*time.Second) || !waitFor(poor, 720, 10*time.Second) {
+		t.Fatal("subscribers never reached the top layer on an open link")
+	}
+	for len(poor) > 0 {
+		<-poor
+	}
+	narrow.capBits.Store(400_000)
+	if !waitFor(poor, -720, 15*time.Second) { // any layer below the top
+		t.Fatal("the subscriber on a 400 kbps link was not moved below the 800 kbps layer")
+	}
+	for len(good) > 0 {
+		<-good
+	}
+	if !waitFor(good, 720, 5*time.Second) {
+		t.Fatal("the subscriber on a good link lost the top layer")
+	}
+}
