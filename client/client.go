@@ -177,6 +177,12 @@ func Join(ctx context.Context, opts Options) (*Client, error) {
 		}
 		if m.Type == "joined" && m.Participant != nil {
 			c.self = *m.Participant
+			var tracks []TrackInfo
+			if len(m.Tracks) > 0 && json.Unmarshal(m.Tracks, &tracks) == nil {
+				for _, t := range tracks {
+					c.trackInfo[t.ID] = t
+				}
+			}
 			break
 		}
 	}

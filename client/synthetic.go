@@ -30,7 +30,10 @@ type Marker struct {
 	Intact bool // the filler matched its checksum
 }
 
-func putMarker(b []byte, sent time.Time, frame uint32) {
+// PutMarker writes a marker at the start of b covering the rest of b, which must hold at
+// least the marker's 20 bytes: a sender of its own packets uses it to let receivers check
+// latency and integrity.
+func PutMarker(b []byte, sent time.Time, frame uint32) {
 	copy(b, markerMagic)
 	binary.BigEndian.PutUint64(b[4:], uint64(sent.UnixNano()))
 	binary.BigEndian.PutUint32(b[12:], frame)
@@ -151,7 +154,7 @@ func (v *VideoSource) Run(ctx context.Context) error {
 				for j := markerSize; j < len(body); j++ {
 					body[j] = byte(frameNo) + byte(j)
 				}
-				putMarker(body, time.Now(), frameNo)
+				PutMarker(body, time.Now(), frameNo)
 				off += chunk
 				pkt.SequenceNumber = l.seq
 				pkt.Timestamp = ts
@@ -201,7 +204,7 @@ func (a *AudioSource) Run(ctx context.Context) error {
 		for j := markerSize; j < size; j++ {
 			payload[j] = byte(n) ^ byte(j)
 		}
-		putMarker(payload, time.Now(), n)
+		PutMarker(payload, time.Now(), n)
 		pkt.Payload = payload
 		if id := a.Track.audioLevelExtensionID(); id != 0 {
 			if err := pkt.SetExtension(id, []byte{a.Level & 0x7f}); err != nil {
