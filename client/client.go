@@ -317,9 +317,14 @@ func (c *Client) handle(m message) error {
 	return nil
 }
 
-// newPeerConnection builds a connection with pion's default codecs and interceptors (NACK,
-// RTCP reports, TWCC), plus simulcast header extensions.
+// newPeerConnection builds a connection with the client's network options.
 func (c *Client) newPeerConnection() (*webrtc.PeerConnection, error) {
+	return newPeerConnection(c.opts.LoopbackOnly, c.opts.Net)
+}
+
+// newPeerConnection builds a connection with pion's default codecs and interceptors (NACK,
+// RTCP reports, TWCC), plus the audio level and simulcast header extensions.
+func newPeerConnection(loopbackOnly bool, network transport.Net) (*webrtc.PeerConnection, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -331,13 +336,13 @@ func (c *Client) newPeerConnection() (*webrtc.PeerConnection, error) {
 		return nil, err
 	}
 	se := webrtc.SettingEngine{}
-	if c.opts.LoopbackOnly {
+	if loopbackOnly {
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	}
-	if c.opts.Net != nil {
-		se.SetNet(c.opts.Net)
+	if network != nil {
+		se.SetNet(network)
 	}
 	se.SetICEMulticastDNSMode(0)
 	reg := &interceptor.Registry{}

@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -24,7 +22,7 @@ type HTTPSession struct {
 // PublishWHIP publishes tracks into a room over WHIP (RFC 9725): endpoint is the server's
 // /whip/{room} URL.
 func PublishWHIP(ctx context.Context, endpoint, token string, loopbackOnly bool, tracks ...*LocalTrack) (*HTTPSession, error) {
-	pc, err := httpPeerConnection(loopbackOnly)
+	pc, err := newPeerConnection(loopbackOnly, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +58,7 @@ func PublishWHIP(ctx context.Context, endpoint, token string, loopbackOnly bool,
 // PlayWHEP watches a room over WHEP: endpoint is the server's /whep/{room} URL. onTrack
 // receives each track.
 func PlayWHEP(ctx context.Context, endpoint, token string, loopbackOnly bool, onTrack func(*webrtc.TrackRemote)) (*HTTPSession, error) {
-	pc, err := httpPeerConnection(loopbackOnly)
+	pc, err := newPeerConnection(loopbackOnly, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -72,26 +70,6 @@ func PlayWHEP(ctx context.Context, endpoint, token string, loopbackOnly bool, on
 	}
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { onTrack(t) })
 	return exchangeHTTP(ctx, pc, endpoint, token)
-}
-
-func httpPeerConnection(loopbackOnly bool) (*webrtc.PeerConnection, error) {
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		return nil, err
-	}
-	reg := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
-		return nil, err
-	}
-	se := webrtc.SettingEngine{}
-	if loopbackOnly {
-		se.SetIncludeLoopbackCandidate(true)
-		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	}
-	se.SetICEMulticastDNSMode(0)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)).
-		NewPeerConnection(webrtc.Configuration{})
 }
 
 // exchangeHTTP posts a complete offer (no trickle) and applies the answer.
