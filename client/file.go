@@ -11,7 +11,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
@@ -55,12 +54,12 @@ type FileTrack struct {
 
 // Limits that keep a damaged file from exhausting memory or stalling Run for ever.
 const (
-	maxIVFFrame  = 32 << 20
-	maxFrameGap  = 10 * time.Second
-	defaultFrame = time.Second / 30
-	// maxPaceLag is how far Run may fall behind its schedule (a paused process, a slow
+	fileMaxIVFFrame  = 32 << 20
+	fileMaxGap       = 10 * time.Second
+	fileDefaultFrame = time.Second / 30
+	// fileMaxLag is how far Run may fall behind its schedule (a paused process, a slow
 	// disk) before it stops catching up in a burst and restarts the schedule.
-	maxPaceLag = time.Second
+	fileMaxLag = time.Second
 )
 
 // NewFileTrack inspects the file at path and returns a track of its codec. source is the
@@ -121,9 +120,9 @@ func (t *FileTrack) ID() string { return t.Track.ID() }
 // Samples written before the track is negotiated are dropped, so start Run after
 // PublishFile. Run must not be called twice at once.
 func (t *FileTrack) Run(ctx context.Context) error {
-	p := &pacer{wait: t.wait}
+	p := &filePacer{wait: t.wait}
 	if p.wait == nil {
-		p.wait = sleepCtx
+		p.wait = fileSleep
 	}
 	for {
 		var n int
@@ -146,14 +145,14 @@ func (t *FileTrack) Run(ctx context.Context) error {
 	}
 }
 
-// pacer holds the schedule on which samples are sent.
-type pacer struct {
+// filePacer holds the schedule on which samples are sent.
+type filePacer struct {
 	wait func(context.Context, time.Duration) error
 	next time.Time
 }
 
 // write sends one sample and waits until the next one is due.
-func (t *FileTrack) write(ctx context.Context, p *pacer, data []byte, d time.Duration) error {
+func (t *FileTrack) write(ctx context.Context, p *filePacer, data []byte, d time.Duration) error {
 	s := media.Sample{Data: data, Duration: d}
 	if err := t.Track.WriteSample(s); err != nil {
 		return err
@@ -162,14 +161,14 @@ func (t *FileTrack) write(ctx context.Context, p *pacer, data []byte, d time.Dur
 		t.onSample(s)
 	}
 	now := time.Now()
-	if p.next.IsZero() || now.Sub(p.next) > maxPaceLag {
+	if p.next.IsZero() || now.Sub(p.next) > fileMaxLag {
 		p.next = now
 	}
 	p.next = p.next.Add(d)
 	return p.wait(ctx, p.next.Sub(now))
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+func fileSleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -185,7 +184,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // playIVF sends every frame of an IVF file once and returns how many it sent. A frame
 // lasts until the next frame's timestamp; the last one as long as the one before it.
-func (t *FileTrack) playIVF(ctx context.Context, p *pacer) (int, error) {
+func (t *FileTrack) playIVF(ctx context.Context, p *filePacer) (int, error) {
 	f, err := os.Open(t.Path)
 	if err != nil {
 		return 0, err
@@ -208,7 +207,7 @@ func (t *FileTrack) playIVF(ctx context.Context, p *pacer) (int, error) {
 		return 0, err
 	}
 	n := 0
-	last := defaultFrame
+	last := fileDefaultFrame
 	for frame != nil {
 		next, nextPTS, err := nextIVFFrame(br, r)
 		if err != nil {
@@ -217,7 +216,7 @@ func (t *FileTrack) playIVF(ctx context.Context, p *pacer) (int, error) {
 		d := last
 		if next != nil && nextPTS > pts {
 			if dd := toDuration(nextPTS - pts); dd > 0 {
-				d = min(dd, maxFrameGap)
+				d = min(dd, fileMaxGap)
 			}
 		}
 		last = d
@@ -240,8 +239,8 @@ func nextIVFFrame(br *bufio.Reader, r *ivfreader.IVFReader) ([]byte, uint64, err
 	if len(hdr) < 12 {
 		return nil, 0, fmt.Errorf("truncated frame header: %w", io.ErrUnexpectedEOF)
 	}
-	if size := binary.LittleEndian.Uint32(hdr[0:4]); size > maxIVFFrame {
-		return nil, 0, fmt.Errorf("frame of %d bytes is larger than %d", size, maxIVFFrame)
+	if size := binary.LittleEndian.Uint32(hdr[0:4]); size > fileMaxIVFFrame {
+		return nil, 0, fmt.Errorf("frame of %d bytes is larger than %d", size, fileMaxIVFFrame)
 	}
 	pts := binary.LittleEndian.Uint64(hdr[4:12])
 	frame, _, err := r.ParseNextFrame()
@@ -254,7 +253,7 @@ func nextIVFFrame(br *bufio.Reader, r *ivfreader.IVFReader) ([]byte, uint64, err
 // playOgg sends every Opus packet of an Ogg file once and returns how many it sent. Pages
 // may hold several packets and packets may span pages; the packets are split by the page's
 // segment table (RFC 3533), which oggreader reads but does not return.
-func (t *FileTrack) playOgg(ctx context.Context, p *pacer) (int, error) {
+func (t *FileTrack) playOgg(ctx context.Context, p *filePacer) (int, error) {
 	f, err := os.Open(t.Path)
 	if err != nil {
 		return 0, err
@@ -293,22 +292,31 @@ func (t *FileTrack) playOgg(ctx context.Context, p *pacer) (int, error) {
 		if ph.Serial != serial {
 			continue // another logical stream
 		}
+		// A packet left unfinished by the previous page is lost if this page does not
+		// continue it; a continuation of a packet whose start was never seen is skipped.
+		skip := continued && packet == nil
 		if !continued {
-			packet = nil // a packet left unfinished by the previous page is lost
+			packet = nil
 		}
 		off := 0
 		for _, l := range lacing {
-			packet = append(packet, payload[off:off+int(l)]...)
+			if !skip {
+				packet = append(packet, payload[off:off+int(l)]...)
+			}
 			off += int(l)
 			if l == 255 {
 				continue // the packet goes on in the next segment
 			}
 			pkt := packet
 			packet = nil
+			if skip {
+				skip = false
+				continue
+			}
 			if len(pkt) == 0 || bytes.HasPrefix(pkt, []byte("OpusTags")) || bytes.HasPrefix(pkt, []byte("OpusHead")) {
 				continue
 			}
-			if err := t.write(ctx, p, pkt, opusDuration(pkt)); err != nil {
+			if err := t.write(ctx, p, pkt, opusPacketDuration(pkt)); err != nil {
 				return n, err
 			}
 			n++
@@ -316,9 +324,9 @@ func (t *FileTrack) playOgg(ctx context.Context, p *pacer) (int, error) {
 	}
 }
 
-// opusDuration is how much audio an Opus packet holds, from its TOC byte (RFC 6716
+// opusPacketDuration is how much audio an Opus packet holds, from its TOC byte (RFC 6716
 // section 3.1); 20 ms for a packet too short to tell.
-func opusDuration(pkt []byte) time.Duration {
+func opusPacketDuration(pkt []byte) time.Duration {
 	if len(pkt) == 0 {
 		return 20 * time.Millisecond
 	}
@@ -351,38 +359,27 @@ func (c *Client) PublishFile(ctx context.Context, t *FileTrack) error {
 	if t == nil || t.Track == nil {
 		return errors.New("client: file track has no track")
 	}
-	c.mu.Lock()
-	if c.pub == nil {
-		pc, err := c.newPeerConnection()
-		if err != nil {
-			c.mu.Unlock()
-			return err
-		}
-		pc.OnICECandidate(c.onCandidate("publisher"))
-		c.pub = pc
+	pc, err := c.publisherPC()
+	if err != nil {
+		return err
 	}
-	pc := c.pub
-	c.mu.Unlock()
-
 	tr, err := pc.AddTransceiverFromTrack(t.Track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		return fmt.Errorf("add file track: %w", err)
 	}
-	go drainSenderRTCP(tr.Sender())
+	go drainFileRTCP(tr.Sender())
 	if err := c.send(message{Type: "sources", Sources: map[string]string{t.ID(): t.Source}}); err != nil {
 		return err
 	}
 	return c.negotiatePublisher(ctx, false)
 }
 
-// drainSenderRTCP reads a sender's RTCP so that its interceptors (NACK responder, reports)
+// drainFileRTCP reads a sender's RTCP so that its interceptors (NACK responder, reports)
 // run. Keyframe requests are dropped: a file cannot honour them.
-func drainSenderRTCP(s *webrtc.RTPSender) {
+func drainFileRTCP(s *webrtc.RTPSender) {
 	for {
 		if _, _, err := s.ReadRTCP(); err != nil {
 			return
 		}
 	}
 }
-
-var _ = rtcp.PictureLossIndication{}

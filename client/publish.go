@@ -115,19 +115,10 @@ func (t *LocalTrack) ID() string { return t.Layers[0].ID() }
 
 // Publish adds tracks to the publisher connection and negotiates it.
 func (c *Client) Publish(ctx context.Context, tracks ...*LocalTrack) error {
-	c.mu.Lock()
-	if c.pub == nil {
-		pc, err := c.newPeerConnection()
-		if err != nil {
-			c.mu.Unlock()
-			return err
-		}
-		pc.OnICECandidate(c.onCandidate("publisher"))
-		c.pub = pc
+	pc, err := c.publisherPC()
+	if err != nil {
+		return err
 	}
-	pc := c.pub
-	c.mu.Unlock()
-
 	sources := map[string]string{}
 	for _, t := range tracks {
 		if len(t.Layers) == 0 {
@@ -160,6 +151,21 @@ func (c *Client) Publish(ctx context.Context, tracks ...*LocalTrack) error {
 		t.learnExtensions()
 	}
 	return nil
+}
+
+// publisherPC returns the publisher connection, creating it on first use.
+func (c *Client) publisherPC() (*webrtc.PeerConnection, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pub == nil {
+		pc, err := c.newPeerConnection()
+		if err != nil {
+			return nil, err
+		}
+		pc.OnICECandidate(c.onCandidate("publisher"))
+		c.pub = pc
+	}
+	return c.pub, nil
 }
 
 // negotiatePublisher offers the publisher connection and applies the server's answer.
