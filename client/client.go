@@ -117,8 +117,9 @@ type Client struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	writeMu sync.Mutex
-	// offerMu keeps the publisher's trickled candidates behind the offer they belong to.
-	offerMu sync.Mutex
+	// pubDescMu and subDescMu keep each connection's trickled candidates behind the
+	// description (publisher offer, subscriber answer) they belong to.
+	pubDescMu, subDescMu sync.Mutex
 
 	mu          sync.Mutex
 	pub, sub    *webrtc.PeerConnection
@@ -358,10 +359,12 @@ func (c *Client) onCandidate(target string) func(*webrtc.ICECandidate) {
 		if cand == nil {
 			return
 		}
+		mu := &c.subDescMu
 		if target == "publisher" {
-			c.offerMu.Lock()
-			defer c.offerMu.Unlock()
+			mu = &c.pubDescMu
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		init := cand.ToJSON()
 		_ = c.send(message{Type: "candidate", Target: target, Candidate: &init})
 	}
@@ -396,6 +399,8 @@ func (c *Client) onSubscriberOffer(m message) error {
 	if err != nil {
 		return err
 	}
+	c.subDescMu.Lock()
+	defer c.subDescMu.Unlock()
 	if err := pc.SetLocalDescription(answer); err != nil {
 		return err
 	}

@@ -177,12 +177,12 @@ func (c *Client) negotiatePublisher(ctx context.Context, iceRestart bool) error 
 	if err != nil {
 		return err
 	}
-	c.offerMu.Lock()
+	c.pubDescMu.Lock()
 	err = pc.SetLocalDescription(offer)
 	if err == nil {
 		err = c.send(message{Type: "offer", Target: "publisher", SDP: offer.SDP})
 	}
-	c.offerMu.Unlock()
+	c.pubDescMu.Unlock()
 	if err != nil {
 		return err
 	}

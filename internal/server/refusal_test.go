@@ -91,6 +91,7 @@ func TestBadInputAffectsNoOneElse(t *testing.T) {
 	expectErr(`{"type":"chat","text":"`+strings.Repeat("x", 5000)+`"}`, "bad_chat")
 	expectErr(`{"type":"videoPreference","trackId":"nope","maxHeight":10}`, "unknown_track")
 	expectErr(`{"type":"join","token":"x"}`, "already_joined")
+	expectErr(`{"type":"chat","text":"`+strings.Repeat("x", 70<<10)+`"}`, "bad_message")
 
 	// The misbehaving session still works, and the other participant saw nothing of it.
 	if err := bad.Chat("still here"); err != nil {
@@ -111,7 +112,7 @@ func TestBadInputAffectsNoOneElse(t *testing.T) {
 	}
 
 	// An oversize frame ends the sender's session, and only its session.
-	if err := bad.SendRaw([]byte(`{"type":"chat","text":"` + strings.Repeat("x", 70<<10) + `"}`)); err != nil {
+	if err := bad.SendRaw([]byte(`{"type":"chat","text":"` + strings.Repeat("x", 200<<10) + `"}`)); err != nil {
 		t.Fatal(err)
 	}
 	select {

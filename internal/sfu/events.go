@@ -65,6 +65,8 @@ type (
 		SDP    string
 		Tracks map[string]string
 	}
+	// PublisherAnswer carries the SFU's answer to the client's publisher offer.
+	PublisherAnswer struct{ SDP string }
 	// ICECandidate is a local candidate for one of the participant's connections.
 	ICECandidate struct {
 		Target    Target
@@ -91,6 +93,7 @@ type (
 )
 
 func (SubscriberOffer) event()   {}
+func (PublisherAnswer) event()   {}
 func (ICECandidate) event()      {}
 func (ParticipantJoined) event() {}
 func (ParticipantLeft) event()   {}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,6 +51,57 @@ type Participant struct {
 	closed           bool
 
 	estimator atomic.Pointer[bweHolder]
+
+	candidates [2]candidateQueue // by publisherIdx, subscriberIdx
+}
+
+const (
+	publisherIdx = iota
+	subscriberIdx
+)
+
+// candidateQueue holds a connection's local candidates while a new description of it is on
+// its way to the client, so that the client never receives a candidate (say, after an ICE
+// restart) before the description it belongs to.
+type candidateQueue struct {
+	mu      sync.Mutex
+	held    bool
+	pending []webrtc.ICECandidateInit
+}
+
+func (q *candidateQueue) onCandidate(sink Sink, target Target) func(*webrtc.ICECandidate) {
+	return func(c *webrtc.ICECandidate) {
+		if c == nil {
+			return
+		}
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		if q.held {
+			q.pending = append(q.pending, c.ToJSON())
+			return
+		}
+		sink.Send(ICECandidate{Target: target, Candidate: c.ToJSON()})
+	}
+}
+
+// hold queues candidates until release.
+func (q *candidateQueue) hold() {
+	q.mu.Lock()
+	q.held = true
+	q.mu.Unlock()
+}
+
+// release sends the description (if any), then the candidates held back for it.
+func (q *candidateQueue) release(sink Sink, target Target, desc Event) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if desc != nil {
+		sink.Send(desc)
+	}
+	for _, c := range q.pending {
+		sink.Send(ICECandidate{Target: target, Candidate: c})
+	}
+	q.pending, q.held = nil, false
 }
 
 type bweHolder struct{ cc.BandwidthEstimator }
@@ -75,8 +127,8 @@ func (p *Participant) DeclareSources(sources map[string]string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for id, src := range sources {
-		if len(p.sources) >= 64 {
-			return
+		if _, known := p.sources[id]; !known && len(p.sources) >= 64 {
+			continue
 		}
 		switch src {
 		case SourceCamera, SourceMicrophone, SourceScreen, SourceScreenAudio:
@@ -88,7 +140,8 @@ func (p *Participant) DeclareSources(sources map[string]string) {
 }
 
 // HandlePublisherOffer applies the client's offer for its publishing connection and returns
-// the answer. A later offer renegotiates (new tracks, removed tracks, ICE restart).
+// the answer, which also goes to the sink, ahead of any candidate gathered for it. A later
+// offer renegotiates (new tracks, removed tracks, ICE restart).
 func (p *Participant) HandlePublisherOffer(sdp string) (string, error) {
 	if !p.opts.CanPublish {
 		return "", ErrNotAllowed
@@ -104,7 +157,15 @@ func (p *Participant) HandlePublisherOffer(sdp string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
-	return p.setLocal(pc, answer)
+	q := &p.candidates[publisherIdx]
+	q.hold()
+	local, err := p.setLocal(pc, answer)
+	if err != nil {
+		q.release(p.sink, Publisher, nil)
+		return "", err
+	}
+	q.release(p.sink, Publisher, PublisherAnswer{SDP: local})
+	return local, nil
 }
 
 // setLocal applies a local description and returns it, complete with candidates for a
@@ -141,8 +202,19 @@ func (p *Participant) HandleSubscriberOffer(sdp string) (string, error) {
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
-	for _, t := range p.room.publishedTracks() {
-		p.subscribe(t)
+	// The answer can carry one track per media section the client offered: prefer camera
+	// and microphone, then screen share.
+	slots := map[webrtc.RTPCodecType]int{}
+	for _, tr := range pc.GetTransceivers() {
+		slots[tr.Kind()]++
+	}
+	tracks := p.room.publishedTracks()
+	slices.SortStableFunc(tracks, func(a, b *PublishedTrack) int { return sourceRank(a.info.Source) - sourceRank(b.info.Source) })
+	for _, t := range tracks {
+		if slots[t.kind] > 0 {
+			slots[t.kind]--
+			p.subscribe(t)
+		}
 	}
 	answer, err := pc.CreateAnswer(nil)
 	if err != nil {
@@ -208,7 +280,16 @@ func (p *Participant) AddICECandidate(target Target, c webrtc.ICECandidateInit) 
 
 // RestartSubscriberICE renegotiates the subscriber connection with new ICE credentials,
 // for a client whose network changed.
-func (p *Participant) RestartSubscriberICE() { p.negotiate(true) }
+func (p *Participant) RestartSubscriberICE() error {
+	p.mu.Lock()
+	hasSub := p.sub != nil
+	p.mu.Unlock()
+	if !hasSub || p.opts.ClientOffers {
+		return ErrNoNegotiation
+	}
+	p.negotiate(true)
+	return nil
+}
 
 // SetVideoPreference sets the largest picture height the participant renders a track at;
 // the SFU sends no larger simulcast layer than that. Zero means no limit.
@@ -275,11 +356,7 @@ func (p *Participant) publisherPC() (*webrtc.PeerConnection, error) {
 	if err != nil {
 		return nil, fmt.Errorf("publisher connection: %w", err)
 	}
-	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if c != nil {
-			p.sink.Send(ICECandidate{Target: Publisher, Candidate: c.ToJSON()})
-		}
-	})
+	pc.OnICECandidate(p.candidates[publisherIdx].onCandidate(p.sink, Publisher))
 	pc.OnTrack(p.onTrack)
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		if s == webrtc.PeerConnectionStateFailed {
@@ -303,11 +380,7 @@ func (p *Participant) subscriberPC() (*webrtc.PeerConnection, error) {
 	if err != nil {
 		return nil, fmt.Errorf("subscriber connection: %w", err)
 	}
-	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if c != nil {
-			p.sink.Send(ICECandidate{Target: Subscriber, Candidate: c.ToJSON()})
-		}
-	})
+	pc.OnICECandidate(p.candidates[subscriberIdx].onCandidate(p.sink, Subscriber))
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		if s == webrtc.PeerConnectionStateFailed {
 			go p.Close("subscriber connection failed")
@@ -402,6 +475,17 @@ func drainRTCP(recv *webrtc.RTPReceiver, rid string) {
 			return
 		}
 	}
+}
+
+// sourceRank orders sources by how much a viewer with room for few tracks wants them.
+func sourceRank(source string) int {
+	switch source {
+	case SourceCamera, SourceMicrophone:
+		return 0
+	case SourceScreen, SourceScreenAudio:
+		return 1
+	}
+	return 2
 }
 
 func defaultSource(k webrtc.RTPCodecType) string {
@@ -510,11 +594,14 @@ func (p *Participant) negotiate(iceRestart bool) {
 	p.negotiating = true
 	p.mu.Unlock()
 
+	q := &p.candidates[subscriberIdx]
+	q.hold()
 	offer, err := pc.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
 	if err == nil {
 		err = pc.SetLocalDescription(offer)
 	}
 	if err != nil {
+		q.release(p.sink, Subscriber, nil)
 		p.room.sfu.log.Warn("subscriber offer failed", "participant", p.info.ID, "err", err)
 		p.mu.Lock()
 		p.negotiating = false
@@ -527,7 +614,7 @@ func (p *Participant) negotiate(iceRestart bool) {
 			tracks[tr.Mid()] = s.Track().ID()
 		}
 	}
-	p.sink.Send(SubscriberOffer{SDP: pc.LocalDescription().SDP, Tracks: tracks})
+	q.release(p.sink, Subscriber, SubscriberOffer{SDP: pc.LocalDescription().SDP, Tracks: tracks})
 }
 
 // allocate shares the subscriber's estimated bandwidth among the video tracks it receives

@@ -80,7 +80,7 @@ func (r *Room) Join(info ParticipantInfo, opts JoinOptions, sink Sink) (*Partici
 		old.Close("replaced by a new session")
 		r.mu.Lock()
 	}
-	var snap Snapshot
+	snap := Snapshot{Participants: []ParticipantInfo{}, Tracks: []TrackInfo{}}
 	others := make([]*Participant, 0, len(r.participants))
 	for _, o := range r.participants {
 		snap.Participants = append(snap.Participants, o.info)
@@ -265,7 +265,7 @@ func (r *Room) tick(now time.Time) {
 	ps := r.snapshotParticipants()
 	r.mu.Unlock()
 
-	var levels []SpeakerLevel
+	loudest := map[string]float64{} // a participant with two audio tracks counts once
 	for _, t := range tracks {
 		for _, l := range t.layerList() {
 			b := l.bytes.Load()
@@ -273,8 +273,8 @@ func (r *Room) tick(now time.Time) {
 			l.prevBytes = b
 			if n := l.levelCount.Swap(0); n > 0 {
 				mean := l.levelSum.Swap(0) / n
-				if mean >= speakingThreshold {
-					levels = append(levels, SpeakerLevel{ParticipantID: t.info.ParticipantID, Level: float64(mean) / 127})
+				if lvl := float64(mean) / 127; mean >= speakingThreshold && lvl > loudest[t.info.ParticipantID] {
+					loudest[t.info.ParticipantID] = lvl
 				}
 			}
 		}
@@ -283,6 +283,10 @@ func (r *Room) tick(now time.Time) {
 		p.allocate(now.UnixNano())
 	}
 
+	levels := make([]SpeakerLevel, 0, len(loudest))
+	for id, lvl := range loudest {
+		levels = append(levels, SpeakerLevel{ParticipantID: id, Level: lvl})
+	}
 	slices.SortFunc(levels, func(a, b SpeakerLevel) int {
 		switch {
 		case a.Level > b.Level:

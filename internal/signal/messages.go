@@ -86,6 +86,8 @@ func eventMessage(ev sfu.Event) any {
 	switch e := ev.(type) {
 	case sfu.SubscriberOffer:
 		return sdpMsg{Type: "offer", Target: "subscriber", SDP: e.SDP, Tracks: e.Tracks}
+	case sfu.PublisherAnswer:
+		return sdpMsg{Type: "answer", Target: "publisher", SDP: e.SDP}
 	case sfu.ICECandidate:
 		return candidateMsg{Type: "candidate", Target: string(e.Target), Candidate: e.Candidate}
 	case sfu.ParticipantJoined:
@@ -120,6 +122,8 @@ func (g *joinGate) Send(ev sfu.Event) {
 	if !g.opened {
 		if len(g.pending) < outboxSize {
 			g.pending = append(g.pending, ev)
+		} else {
+			g.s.dropOnce.Do(func() { close(g.s.dropped) })
 		}
 		g.mu.Unlock()
 		return

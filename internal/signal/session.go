@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -17,8 +18,8 @@ import (
 )
 
 const (
-	// joinTimeout is how long a new connection may take to send its join.
-	joinTimeout = 10 * time.Second
+	// defaultJoinTimeout is how long a new connection may take to send its join.
+	defaultJoinTimeout = 10 * time.Second
 	// outboxSize is how many messages may wait for a slow client before it is dropped.
 	outboxSize = 512
 	// pingInterval keeps NAT bindings and proxies open and detects dead clients.
@@ -38,6 +39,8 @@ type Handler struct {
 	Now    func() time.Time
 	// OriginPatterns are the browser origins allowed besides the server's own host.
 	OriginPatterns []string
+	// JoinTimeout is how long a connection may take to join; 10 s when zero.
+	JoinTimeout time.Duration
 }
 
 // ServeHTTP upgrades the request and runs one participant's session until it ends.
@@ -46,7 +49,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	conn.SetReadLimit(MaxMessageSize)
+	// Twice the message limit, so that a message somewhat too large gets a bad_message
+	// error from Decode rather than a closed connection.
+	conn.SetReadLimit(2 * MaxMessageSize)
 	s := &session{
 		h:       h,
 		conn:    conn,
@@ -77,6 +82,7 @@ type session struct {
 
 	participant *sfu.Participant
 	claims      *token.Claims
+	joined      atomic.Bool
 }
 
 func (s *session) run(ctx context.Context) {
@@ -189,47 +195,47 @@ func (s *session) fail(err error) {
 // readLoop handles client messages until the client leaves or misbehaves, and returns the
 // close reason.
 func (s *session) readLoop(ctx context.Context) string {
-	joinCtx, cancel := context.WithTimeout(ctx, joinTimeout)
-	defer cancel()
-	for {
-		rctx := ctx
-		if s.participant == nil {
-			rctx = joinCtx
+	// A connection that never joins is told why before it is closed.
+	joinTimer := time.AfterFunc(s.h.joinTimeout(), func() {
+		if !s.joined.Load() {
+			s.queue(errorMessage(CodeJoinTimeout, "no join message in time; send join first"))
+			s.closeOnce.Do(func() { close(s.done) })
 		}
-		_, data, err := s.conn.Read(rctx)
+	})
+	defer joinTimer.Stop()
+	for {
+		_, data, err := s.conn.Read(ctx)
 		if err != nil {
-			if s.participant == nil && errors.Is(joinCtx.Err(), context.DeadlineExceeded) {
-				s.queue(errorMessage(CodeJoinTimeout, "no join message within 10s"))
-				return CodeJoinTimeout
-			}
-			if websocket.CloseStatus(err) == -1 && ctx.Err() == nil {
-				s.queue(errorMessage(CodeBadMessage, "message too large or not a WebSocket frame"))
-			}
 			return "read ended"
 		}
 		req, err := Decode(data)
-		if err != nil {
-			if !s.errs.Allow() {
-				return CodeRateLimited
-			}
-			s.fail(err)
-			continue
-		}
-		if req.Type == TypeLeave {
+		if err == nil && req.Type == TypeLeave {
 			return "left"
 		}
-		if err := s.handle(req); err != nil {
-			var pe *ProtocolError
-			if errors.As(err, &pe) && (pe.Code == CodeTokenInvalid || pe.Code == CodeTokenExpired) {
-				s.fail(err)
-				return pe.Code
-			}
-			if !s.errs.Allow() {
-				return CodeRateLimited
-			}
-			s.fail(err)
+		if err == nil {
+			err = s.handle(req)
 		}
+		if err == nil {
+			continue
+		}
+		var pe *ProtocolError
+		if errors.As(err, &pe) && (pe.Code == CodeTokenInvalid || pe.Code == CodeTokenExpired) {
+			s.fail(err)
+			return pe.Code
+		}
+		if !s.errs.Allow() {
+			s.queue(errorMessage(CodeRateLimited, "too many failed requests; disconnecting"))
+			return CodeRateLimited
+		}
+		s.fail(err)
 	}
+}
+
+func (h *Handler) joinTimeout() time.Duration {
+	if h.JoinTimeout > 0 {
+		return h.JoinTimeout
+	}
+	return defaultJoinTimeout
 }
 
 func (s *session) handle(req *Request) error {
@@ -246,17 +252,15 @@ func (s *session) handle(req *Request) error {
 	}
 	switch req.Type {
 	case TypeOffer:
-		answer, err := p.HandlePublisherOffer(req.SDP)
-		if err != nil {
-			return sfuError(err)
-		}
-		s.queue(sdpMsg{Type: "answer", Target: "publisher", SDP: answer})
+		// The answer reaches the client as an event, ahead of its candidates.
+		_, err := p.HandlePublisherOffer(req.SDP)
+		return sfuError(err)
 	case TypeAnswer:
 		return sfuError(p.HandleSubscriberAnswer(req.SDP))
 	case TypeCandidate:
 		return sfuError(p.AddICECandidate(sfu.Target(req.Target), *req.Candidate))
 	case TypeRestartICE:
-		p.RestartSubscriberICE()
+		return sfuError(p.RestartSubscriberICE())
 	case TypeSources:
 		p.DeclareSources(req.Sources)
 	case TypeVideoPref:
@@ -298,6 +302,7 @@ func (s *session) join(tok string) error {
 		return err
 	}
 	s.participant, s.claims = p, claims
+	s.joined.Store(true)
 	gate.open(joinedMsg{Type: "joined", Participant: info, Room: claims.Room, Participants: snap.Participants, Tracks: snap.Tracks,
 		Grants: grantsMsg{Publish: claims.Publish, Subscribe: claims.Subscribe, Host: claims.Host}})
 	s.log = s.log.With("room", claims.Room, "participant", info.ID)

@@ -32,7 +32,7 @@ func TestSlowConsumerIsDropped(t *testing.T) {
 
 func TestEventsBecomeMessages(t *testing.T) {
 	for _, ev := range []sfu.Event{
-		sfu.SubscriberOffer{}, sfu.ICECandidate{}, sfu.ParticipantJoined{}, sfu.ParticipantLeft{},
+		sfu.SubscriberOffer{}, sfu.PublisherAnswer{}, sfu.ICECandidate{}, sfu.ParticipantJoined{}, sfu.ParticipantLeft{},
 		sfu.TrackPublished{}, sfu.TrackUnpublished{}, sfu.ChatMessage{}, sfu.ActiveSpeakers{}, sfu.Closed{},
 	} {
 		if eventMessage(ev) == nil {
