@@ -100,6 +100,10 @@ func (i *Issuer) Verify(tok string) (*Claims, error) {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	case c.Room == "" || c.Identity == "":
 		return nil, ErrInvalid
+	case c.IssuedAt == nil || c.ExpiresAt.Sub(c.IssuedAt.Time) > MaxTTL:
+		// A token living longer than any this server mints was not minted by it as
+		// intended: a leaked secret should not buy a token that never ends.
+		return nil, fmt.Errorf("%w: lifetime over %s", ErrInvalid, MaxTTL)
 	}
 	return &c, nil
 }

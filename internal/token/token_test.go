@@ -40,6 +40,9 @@ func TestVerifyRefuses(t *testing.T) {
 	noExp, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{Room: "r", Identity: "a",
 		RegisteredClaims: jwt.RegisteredClaims{Issuer: issuer}}).SignedString(secret)
 	tampered := good[:len(good)-2] + "AA"
+	forever, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{Room: "r", Identity: "a",
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: issuer, IssuedAt: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(365 * 24 * time.Hour))}}).SignedString(secret)
 
 	cases := []struct {
 		name string
@@ -52,6 +55,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"alg none", iss, noneTok, ErrInvalid},
 		{"no expiry", iss, noExp, ErrInvalid},
 		{"tampered", iss, tampered, ErrInvalid},
+		{"lifetime over MaxTTL", iss, forever, ErrInvalid},
 		{"garbage", iss, "not.a.token", ErrInvalid},
 		{"oversize", iss, strings.Repeat("a", 5000), ErrInvalid},
 	}
