@@ -84,7 +84,7 @@ func runRoom(t *testing.T, n int, videoBitrate int, dur time.Duration) {
 			if rt.Info.ParticipantID == c.Self().ID {
 				t.Errorf("p%d receives its own track", i)
 			}
-			min := int64(dur / (40 * time.Millisecond)) // both kinds send at least 30 packets/s
+			min := int64(dur / (100 * time.Millisecond)) // both kinds send 30-50 packets/s; a loaded machine sends fewer
 			if st.Packets < min {
 				t.Errorf("p%d <- %s %s: %d packets, want at least %d", i, rt.Info.ParticipantID, rt.Info.Kind, st.Packets, min)
 			}

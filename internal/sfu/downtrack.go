@@ -111,6 +111,9 @@ func (d *downTrack) keepWaiting() {
 // pkt belongs to the caller's read loop, which hands it to one subscriber after another:
 // writeRTP rewrites the packet's header for the write and restores it before returning.
 func (d *downTrack) writeRTP(rank int, pkt *rtp.Packet, keyframe bool, now int64) bool {
+	if !d.subscriber.subReady.Load() {
+		return false
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.writer == nil {

@@ -19,6 +19,13 @@ func (nopWriter) Write(b []byte) (int, error)                         { return l
 
 var _ webrtc.TrackLocalWriter = nopWriter{}
 
+// readySubscriber is a subscriber whose connection is up.
+func readySubscriber() *Participant {
+	p := &Participant{}
+	p.subReady.Store(true)
+	return p
+}
+
 // benchTrack is a VP8 track with n bound subscribers forwarding layer 0.
 func benchTrack(n int) *PublishedTrack {
 	t := &PublishedTrack{
@@ -28,7 +35,7 @@ func benchTrack(n int) *PublishedTrack {
 		metrics:   NewMetrics(nil),
 	}
 	for i := range n {
-		d := newDownTrack(t, nil)
+		d := newDownTrack(t, readySubscriber())
 		d.writer = nopWriter{}
 		d.ssrc = uint32(1000 + i)
 		d.payloadType = 96
@@ -116,7 +123,7 @@ func TestForwardRewritesHeader(t *testing.T) {
 	tr := benchTrack(0)
 	var got []rtp.Header
 	for i := range 3 {
-		d := newDownTrack(tr, nil)
+		d := newDownTrack(tr, readySubscriber())
 		d.writer = recordWriter{&got}
 		d.ssrc = uint32(500 + i)
 		d.payloadType = 100

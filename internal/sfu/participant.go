@@ -53,6 +53,11 @@ type Participant struct {
 	estimator atomic.Pointer[bweHolder]
 
 	candidates [2]candidateQueue // by publisherIdx, subscriberIdx
+
+	// subReady is set once the subscriber connection's SRTP is up. Until then pion drops
+	// what is written without an error, so forwarding waits: a keyframe sent into the void
+	// would leave the subscriber decoding nothing until the next one.
+	subReady atomic.Bool
 }
 
 const (
@@ -382,7 +387,12 @@ func (p *Participant) subscriberPC() (*webrtc.PeerConnection, error) {
 	}
 	pc.OnICECandidate(p.candidates[subscriberIdx].onCandidate(p.sink, Subscriber))
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateFailed {
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
+			if !p.subReady.Swap(true) {
+				go p.requestKeyframes()
+			}
+		case webrtc.PeerConnectionStateFailed:
 			go p.Close("subscriber connection failed")
 		}
 	})
@@ -615,6 +625,20 @@ func (p *Participant) negotiate(iceRestart bool) {
 		}
 	}
 	q.release(p.sink, Subscriber, SubscriberOffer{SDP: pc.LocalDescription().SDP, Tracks: tracks})
+}
+
+// requestKeyframes asks for a keyframe for every video track the participant waits to
+// start receiving.
+func (p *Participant) requestKeyframes() {
+	p.mu.Lock()
+	downs := make([]*downTrack, 0, len(p.downs))
+	for _, d := range p.downs {
+		downs = append(downs, d)
+	}
+	p.mu.Unlock()
+	for _, d := range downs {
+		d.keepWaiting()
+	}
 }
 
 // allocate shares the subscriber's estimated bandwidth among the video tracks it receives

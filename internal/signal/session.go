@@ -75,6 +75,7 @@ type session struct {
 	outbox    chan any
 	done      chan struct{}
 	closeOnce sync.Once
+	reason    string // why the session ended; written once, before done is closed
 	dropOnce  sync.Once
 	dropped   chan struct{} // closed when the outbox overflowed
 
@@ -86,24 +87,30 @@ type session struct {
 }
 
 func (s *session) run(ctx context.Context) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		// The writer always closes the connection as it ends, which also ends the reader.
 		s.writeLoop(ctx)
-		cancel()
 	}()
 
 	reason := s.readLoop(ctx)
+	s.endWith(reason)
 	if s.participant != nil {
 		s.participant.Close("")
 	}
-	s.closeOnce.Do(func() { close(s.done) })
 	wg.Wait()
-	s.conn.Close(websocket.StatusNormalClosure, reason)
+	s.conn.CloseNow()
+}
+
+// endWith ends the session: the writer sends what is queued, then closes the connection
+// with the first reason given.
+func (s *session) endWith(reason string) {
+	s.closeOnce.Do(func() {
+		s.reason = reason
+		close(s.done)
+	})
 }
 
 // Send implements sfu.Sink. It never blocks: a client that cannot keep up is dropped
@@ -128,6 +135,7 @@ func (s *session) writeLoop(ctx context.Context) {
 		select {
 		case <-s.done:
 			s.flush(ctx)
+			s.conn.Close(websocket.StatusNormalClosure, s.reason)
 			return
 		case <-s.dropped:
 			s.write(ctx, errorMessage(CodeSlowConsumer, "too many messages are waiting; reconnect"))
@@ -135,6 +143,7 @@ func (s *session) writeLoop(ctx context.Context) {
 			return
 		case msg := <-s.outbox:
 			if err := s.write(ctx, msg); err != nil {
+				s.conn.CloseNow()
 				return
 			}
 			if c, ok := msg.(closedMsg); ok {
@@ -146,6 +155,7 @@ func (s *session) writeLoop(ctx context.Context) {
 			err := s.conn.Ping(pctx)
 			cancel()
 			if err != nil {
+				s.conn.CloseNow()
 				return
 			}
 		}
@@ -199,7 +209,7 @@ func (s *session) readLoop(ctx context.Context) string {
 	joinTimer := time.AfterFunc(s.h.joinTimeout(), func() {
 		if !s.joined.Load() {
 			s.queue(errorMessage(CodeJoinTimeout, "no join message in time; send join first"))
-			s.closeOnce.Do(func() { close(s.done) })
+			s.endWith(CodeJoinTimeout)
 		}
 	})
 	defer joinTimer.Stop()
