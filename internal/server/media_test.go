@@ -87,7 +87,7 @@ func TestSimulcastLayerSwitching(t *testing.T) {
 	})
 	waitHeight := func(want int) {
 		t.Helper()
-		deadline := time.After(10 * time.Second)
+		deadline := time.After(20 * time.Second)
 		for {
 			select {
 			case h := <-heights:
@@ -99,18 +99,13 @@ func TestSimulcastLayerSwitching(t *testing.T) {
 			}
 		}
 	}
-	if err := sub.SetVideoPreference(video.Info.ID, 180); err != nil {
-		t.Fatal(err)
+	// Each step changes layer, so each needs (and waits for) a keyframe of the new one.
+	for _, h := range []int{720, 180, 360, 720} {
+		if err := sub.SetVideoPreference(video.Info.ID, h); err != nil {
+			t.Fatal(err)
+		}
+		waitHeight(h)
 	}
-	waitHeight(180)
-	if err := sub.SetVideoPreference(video.Info.ID, 720); err != nil {
-		t.Fatal(err)
-	}
-	waitHeight(720)
-	if err := sub.SetVideoPreference(video.Info.ID, 360); err != nil {
-		t.Fatal(err)
-	}
-	waitHeight(360)
 	if gaps != 0 || backwards != 0 {
 		t.Fatalf("across layer switches: %d sequence gaps, %d timestamps going back", gaps, backwards)
 	}
