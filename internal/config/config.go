@@ -6,7 +6,10 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"net/mail"
+	"net/url"
 	"os"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -15,11 +18,36 @@ import (
 type Config struct {
 	// Addr is the HTTP listen address.
 	Addr string `yaml:"addr"`
-	// DataDir holds the signing secret and, later, the embedded database.
+	// DataDir holds the signing secret, the SQLite database (unless Database names
+	// PostgreSQL) and the dev mail outbox (unless Mail names an SMTP server).
 	DataDir string `yaml:"data"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
-	Media    Media  `yaml:"media"`
+	// PublicURL is the address users reach the server at, e.g. "https://meet.example.com",
+	// used in links the server mails. Empty, it is http:// and Addr. An https URL also
+	// marks the session cookie Secure when TLS ends at a proxy in front of the server.
+	PublicURL string   `yaml:"public_url"`
+	Media     Media    `yaml:"media"`
+	Database  Database `yaml:"database"`
+	Mail      Mail     `yaml:"mail"`
+}
+
+// Database says where accounts, sessions and meetings are stored.
+type Database struct {
+	// PostgresDSN selects PostgreSQL, as a URL or keyword/value string; empty keeps the
+	// embedded SQLite database in the data dir.
+	PostgresDSN string `yaml:"postgres_dsn"`
+}
+
+// Mail says how the server sends mail (password resets).
+type Mail struct {
+	// SMTPAddr is the mail server's host:port; empty writes mail to files in
+	// <data>/outbox instead, for the operator to read.
+	SMTPAddr string `yaml:"smtp_addr"`
+	// From is the sender address; required with SMTPAddr.
+	From     string `yaml:"from"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
 }
 
 // Media configures the WebRTC transport.
@@ -78,8 +106,53 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel)
 	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("public_url %q: want an http or https URL such as https://meet.example.com", c.PublicURL)
+		}
+	}
+	return c.Mail.validate()
+}
+
+func (m Mail) validate() error {
+	if m.SMTPAddr == "" {
+		if m.From != "" || m.Username != "" || m.Password != "" {
+			return fmt.Errorf("mail: from, username and password need smtp_addr")
+		}
+		return nil
+	}
+	if host, port, err := net.SplitHostPort(m.SMTPAddr); err != nil || host == "" || port == "" {
+		return fmt.Errorf("mail smtp_addr %q: want host:port", m.SMTPAddr)
+	}
+	if a, err := mail.ParseAddress(m.From); err != nil || a.Address != m.From {
+		return fmt.Errorf("mail from %q: want a plain address such as meridian@example.com", m.From)
+	}
+	if (m.Username == "") != (m.Password == "") {
+		return fmt.Errorf("mail: username and password go together")
+	}
 	return nil
 }
+
+// BaseURL is the server's public address without a trailing slash: PublicURL, or else
+// http:// and Addr (a wildcard host read as localhost).
+func (c Config) BaseURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return "http://" + c.Addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// PasswordResetURL is the page that password-reset mails link to.
+func (c Config) PasswordResetURL() string { return c.BaseURL() + "/reset-password" }
 
 // MediaLoopbackOnly tells whether ICE is restricted to loopback addresses.
 func (c Config) MediaLoopbackOnly() bool {

@@ -1,5 +1,5 @@
 // Package httpapi routes the server's HTTP endpoints: health, metrics, the signalling
-// WebSocket, and WHIP/WHEP.
+// WebSocket, WHIP/WHEP, and the REST API under /api/ (described in api/openapi.yaml).
 package httpapi
 
 import (
@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/meridian-video/meridian/internal/account"
 )
 
 // Deps are the handlers and facts the router needs.
@@ -19,6 +21,14 @@ type Deps struct {
 	Signal   http.Handler
 	WHIP     http.Handler // serves /whip/ and /whep/; nil disables them
 	Ready    *atomic.Bool
+
+	// Accounts serves the REST API under /api/; nil disables it.
+	Accounts *account.Service
+	// ResetURL is the page that password-reset mails link to, with "?token=..." added.
+	ResetURL string
+	// SecureCookies marks the session cookie Secure on every response, not only on
+	// requests that arrived over TLS: for a server behind a TLS-terminating proxy.
+	SecureCookies bool
 }
 
 // New returns the server's root handler.
@@ -41,6 +51,21 @@ func New(d Deps) http.Handler {
 	if d.WHIP != nil {
 		mux.Handle("/whip/", d.WHIP)
 		mux.Handle("/whep/", d.WHIP)
+	}
+	if d.Accounts != nil {
+		log := d.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		api := http.NewServeMux()
+		registerAPI(api, &accountAPI{svc: d.Accounts, log: log, resetURL: d.ResetURL, secureCookies: d.SecureCookies})
+		// Browsers' cross-origin state-changing requests are refused outright (by
+		// Sec-Fetch-Site or Origin), beside the CSRF token and SameSite cookie.
+		cop := http.NewCrossOriginProtection()
+		cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			WriteError(w, http.StatusForbidden, "csrf_failed", "cross-origin requests may not change anything")
+		}))
+		mux.Handle("/api/", cop.Handler(api))
 	}
 	return mux
 }

@@ -1,5 +1,5 @@
 // Package server assembles a Meridian node from its parts (configuration, signing secret,
-// SFU, signalling, WHIP/WHEP, metrics) and runs its HTTP listener.
+// store, mail, accounts, SFU, signalling, WHIP/WHEP, metrics) and runs its HTTP listener.
 package server
 
 import (
@@ -9,24 +9,31 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/httpapi"
+	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/sfu"
 	msignal "github.com/meridian-video/meridian/internal/signal"
+	"github.com/meridian-video/meridian/internal/store"
 	"github.com/meridian-video/meridian/internal/token"
 	"github.com/meridian-video/meridian/internal/whip"
 )
 
 // Server is a running node.
 type Server struct {
-	Tokens *token.Issuer
-	SFU    *sfu.SFU
+	Tokens   *token.Issuer
+	SFU      *sfu.SFU
+	Store    *store.Store
+	Accounts *account.Service
 
 	log   *slog.Logger
 	ln    net.Listener
@@ -44,10 +51,21 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	st, err := store.Open(context.Background(), store.Config{DataDir: cfg.DataDir, PostgresDSN: cfg.Database.PostgresDSN})
+	if err != nil {
+		return nil, err
+	}
+	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{
-		Tokens: token.NewIssuer(secret, nil),
+		Tokens:   token.NewIssuer(secret, nil),
+		Store:    st,
+		Accounts: accounts,
 		SFU: sfu.New(sfu.Config{
 			UDPPortMin:   cfg.Media.UDPPortMin,
 			UDPPortMax:   cfg.Media.UDPPortMax,
@@ -57,23 +75,50 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		log:  log,
 		errc: make(chan error, 1),
 	}
+	s.ln, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		s.SFU.Close()
+		st.Close()
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	public := cfg // for links in mail: the address actually bound, when none is configured
+	public.Addr = s.ln.Addr().String()
 	handler := httpapi.New(httpapi.Deps{
 		Log:      log,
 		Gatherer: reg,
 		Signal:   &msignal.Handler{SFU: s.SFU, Tokens: s.Tokens, Log: log},
 		WHIP:     whip.New(s.SFU, s.Tokens, log),
 		Ready:    &s.ready,
+
+		Accounts:      accounts,
+		ResetURL:      public.PasswordResetURL(),
+		SecureCookies: strings.HasPrefix(public.BaseURL(), "https://"),
 	})
-	s.ln, err = net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		s.SFU.Close()
-		return nil, fmt.Errorf("listen: %w", err)
-	}
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { s.errc <- s.http.Serve(s.ln) }()
 	s.ready.Store(true)
-	log.Info("meridian serving", "addr", s.ln.Addr().String(), "data", cfg.DataDir, "loopback_media", cfg.MediaLoopbackOnly())
+	log.Info("meridian serving", "addr", s.ln.Addr().String(), "data", cfg.DataDir, "loopback_media", cfg.MediaLoopbackOnly(),
+		"database", databaseKind(cfg))
 	return s, nil
+}
+
+// mailSender is SMTP when the config names a server, and otherwise the dev outbox: files
+// in <data>/outbox that the operator can read.
+func mailSender(cfg config.Config, log *slog.Logger) mail.Sender {
+	m := cfg.Mail
+	if m.SMTPAddr != "" {
+		return &mail.SMTP{Addr: m.SMTPAddr, From: m.From, Username: m.Username, Password: m.Password}
+	}
+	dir := filepath.Join(cfg.DataDir, "outbox")
+	log.Info("no mail server configured: outgoing mail is written to the outbox", "dir", dir)
+	return &mail.Outbox{Dir: dir}
+}
+
+func databaseKind(cfg config.Config) string {
+	if cfg.Database.PostgresDSN != "" {
+		return "postgres"
+	}
+	return "sqlite"
 }
 
 // Addr is the address the server listens on.
@@ -103,5 +148,5 @@ func (s *Server) Close() error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	return err
+	return errors.Join(err, s.Store.Close())
 }

@@ -1,0 +1,572 @@
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	netmail "net/mail"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/meridian-video/meridian/internal/mail"
+	"github.com/meridian-video/meridian/internal/store"
+)
+
+// Store is what the Service needs of the persistence layer (*store.Store has it all).
+type Store interface {
+	CreateAccountWithOwner(ctx context.Context, a store.Account, owner store.User) (store.Account, store.User, error)
+	GetAccount(ctx context.Context, id string) (store.Account, error)
+	GetUser(ctx context.Context, id string) (store.User, error)
+	GetUserByEmail(ctx context.Context, email string) (store.User, error)
+	UpdatePasswordHash(ctx context.Context, userID, hash string) error
+
+	CreateSession(ctx context.Context, n store.NewSession) (store.Session, error)
+	GetSession(ctx context.Context, token string) (store.Session, error)
+	RevokeSession(ctx context.Context, token string, at time.Time) error
+	RevokeUserSessions(ctx context.Context, userID string, at time.Time) (int64, error)
+
+	CreatePasswordReset(ctx context.Context, n store.NewPasswordReset) (store.PasswordReset, error)
+	ConsumePasswordReset(ctx context.Context, token, newPasswordHash string, now time.Time) (string, error)
+
+	CreateAPIKey(ctx context.Context, n store.NewAPIKey) (store.APIKey, error)
+	ListAPIKeys(ctx context.Context, accountID string) ([]store.APIKey, error)
+	GetAPIKeyByPrefix(ctx context.Context, prefix string) (store.APIKey, error)
+	RevokeAPIKey(ctx context.Context, accountID, id string, at time.Time) error
+
+	AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error)
+}
+
+// Account types and user roles.
+const (
+	TypeIndividual = "individual"
+	TypeBusiness   = "business"
+
+	RoleOwner  = "owner"
+	RoleAdmin  = "admin"
+	RoleMember = "member"
+)
+
+// Defaults of Options.
+const (
+	DefaultSessionTTL = 14 * 24 * time.Hour
+	DefaultResetTTL   = time.Hour
+)
+
+// Input bounds.
+const (
+	maxEmailLength = 254
+	maxNameLength  = 100
+	maxTokenLength = 128
+)
+
+// Options tune a Service; the zero value is usable.
+type Options struct {
+	Now        func() time.Time // time.Now if nil
+	Log        *slog.Logger     // slog.Default() if nil
+	SessionTTL time.Duration    // DefaultSessionTTL if zero
+	ResetTTL   time.Duration    // DefaultResetTTL if zero
+	Limits     Limits           // DefaultLimits() if zero
+}
+
+// Service is the account domain: sign-up, sign-in and sessions, passwords, API keys. It
+// is safe for concurrent use.
+type Service struct {
+	store      Store
+	mail       mail.Sender
+	now        func() time.Time
+	log        *slog.Logger
+	sessionTTL time.Duration
+	resetTTL   time.Duration
+
+	signInEmail, signInIP, signUpIP, resetEmail *limiterSet
+
+	// dummyHash is checked against when an email address has no user, so that an unknown
+	// address costs the same argon2 time as a wrong password.
+	dummyHash string
+}
+
+// New returns a Service over st that sends mail through sender.
+func New(st Store, sender mail.Sender, o Options) (*Service, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = DefaultSessionTTL
+	}
+	if o.ResetTTL <= 0 {
+		o.ResetTTL = DefaultResetTTL
+	}
+	if o.Limits == (Limits{}) {
+		o.Limits = DefaultLimits()
+	}
+	dummy, err := HashPassword(rand.Text())
+	if err != nil {
+		return nil, fmt.Errorf("account: %w", err)
+	}
+	l := o.Limits
+	return &Service{
+		store: st, mail: sender, now: o.Now, log: o.Log,
+		sessionTTL: o.SessionTTL, resetTTL: o.ResetTTL,
+		signInEmail: newLimiterSet(l.SignInPerEmail, l.MaxKeys),
+		signInIP:    newLimiterSet(l.SignInPerIP, l.MaxKeys),
+		signUpIP:    newLimiterSet(l.SignUpPerIP, l.MaxKeys),
+		resetEmail:  newLimiterSet(l.ResetPerEmail, l.MaxKeys),
+		dummyHash:   dummy,
+	}, nil
+}
+
+// Principal is who a request acts as: a signed-in user of an account, or an API key of an
+// account.
+type Principal struct {
+	Account store.Account
+	// User is the signed-in user; zero for an API key. Its PasswordHash is always empty.
+	User store.User
+	// SessionID is the stored id (the token's hash) of the session; empty for an API key.
+	SessionID string
+	// CSRFTokenHash is the hash of the session's CSRF token; see VerifyCSRF.
+	CSRFTokenHash string
+	// APIKey is the key the request presented; zero for a session.
+	APIKey APIKey
+}
+
+// ViaAPIKey tells whether the principal is an API key rather than a signed-in user.
+func (p Principal) ViaAPIKey() bool { return p.APIKey.ID != "" }
+
+// Actor is how the audit log names the principal.
+func (p Principal) Actor() string {
+	if p.ViaAPIKey() {
+		return "apikey:" + p.APIKey.ID
+	}
+	return p.User.ID
+}
+
+// Allows tells whether the principal may act within scope: a signed-in user's role is
+// checked by each operation, a key must carry the scope.
+func (p Principal) Allows(scope string) bool {
+	if !p.ViaAPIKey() {
+		return true
+	}
+	return slices.Contains(p.APIKey.Scopes, scope)
+}
+
+// VerifyCSRF tells whether token is the CSRF token of the principal's session, comparing
+// hashes in constant time. It is false for an API key, which needs no CSRF token.
+func (p Principal) VerifyCSRF(token string) bool {
+	if p.SessionID == "" || token == "" || len(token) > maxTokenLength {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(store.HashToken(token)), []byte(p.CSRFTokenHash)) == 1
+}
+
+// SessionTokens are a new session's secrets, given to the browser once: Token goes in the
+// session cookie, CSRFToken is sent back in a header with each state-changing request.
+type SessionTokens struct {
+	Token     string
+	CSRFToken string
+	ExpiresAt time.Time
+}
+
+// SignUpInput is a new account with its owner.
+type SignUpInput struct {
+	// AccountType is TypeIndividual or TypeBusiness.
+	AccountType string
+	// AccountName is required for a business; an individual's account is named after the
+	// person when it is empty.
+	AccountName string
+	Email       string
+	DisplayName string
+	Password    string
+	// ClientIP is the address the request came from, for rate limiting.
+	ClientIP string
+}
+
+// SignUp creates an account on the free plan with its owner, and signs the owner in.
+func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Principal, SessionTokens, error) {
+	email, err := checkEmail(in.Email)
+	if err != nil {
+		return Principal{}, SessionTokens{}, err
+	}
+	display, err := checkName("display name", in.DisplayName)
+	if err != nil {
+		return Principal{}, SessionTokens{}, err
+	}
+	name := strings.TrimSpace(in.AccountName)
+	switch in.AccountType {
+	case TypeBusiness:
+		if name, err = checkName("account name", name); err != nil {
+			return Principal{}, SessionTokens{}, err
+		}
+	case TypeIndividual:
+		if name == "" {
+			name = display
+		} else if name, err = checkName("account name", name); err != nil {
+			return Principal{}, SessionTokens{}, err
+		}
+	default:
+		return Principal{}, SessionTokens{}, invalid(`account type must be "individual" or "business"`)
+	}
+	if !passwordLengthOK(in.Password) {
+		return Principal{}, SessionTokens{}, weakPassword()
+	}
+	if ok, wait := s.signUpIP.take(ipKey(in.ClientIP), s.now()); !ok {
+		s.audit(ctx, "anonymous", "account.sign_up", "", "rate_limited", "ip="+in.ClientIP)
+		return Principal{}, SessionTokens{}, rateLimited(wait)
+	}
+	hash, err := HashPassword(in.Password)
+	if err != nil {
+		if errors.Is(err, ErrWeakPassword) {
+			return Principal{}, SessionTokens{}, weakPassword()
+		}
+		return Principal{}, SessionTokens{}, err
+	}
+	now := s.now()
+	a, u, err := s.store.CreateAccountWithOwner(ctx,
+		store.Account{Type: in.AccountType, Name: name, Plan: string(Free), CreatedAt: now},
+		store.User{Email: email, DisplayName: display, PasswordHash: hash, CreatedAt: now})
+	if errors.Is(err, store.ErrConflict) {
+		s.audit(ctx, "anonymous", "account.sign_up", "", "email_taken", "ip="+in.ClientIP)
+		return Principal{}, SessionTokens{}, ErrEmailTaken
+	}
+	if err != nil {
+		return Principal{}, SessionTokens{}, err
+	}
+	s.audit(ctx, u.ID, "account.sign_up", a.ID, "ok", "type="+a.Type+" ip="+in.ClientIP)
+	sess, tokens, err := s.newSession(ctx, u.ID, now)
+	if err != nil {
+		return Principal{}, SessionTokens{}, err
+	}
+	return sessionPrincipal(a, u, sess), tokens, nil
+}
+
+// SignIn checks an email address and password and starts a session. A wrong password and
+// an unknown address get the same error after the same work. Failed attempts are limited
+// per address and per client IP; over the limit every attempt, right or wrong, gets
+// ErrRateLimited until the bucket refills.
+func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) (Principal, SessionTokens, error) {
+	if strings.TrimSpace(email) == "" || password == "" {
+		return Principal{}, SessionTokens{}, invalid("email and password are required")
+	}
+	email = store.NormalizeEmail(email)
+	if len(email) > maxEmailLength { // no user has one; and it would be a large bucket key
+		return Principal{}, SessionTokens{}, invalid("the email address is too long")
+	}
+	now := s.now()
+	ipB, wait := s.signInIP.begin(ipKey(clientIP), now)
+	if ipB == nil {
+		s.audit(ctx, "anonymous", "user.sign_in", "", "rate_limited", "per ip; ip="+clientIP)
+		return Principal{}, SessionTokens{}, rateLimited(wait)
+	}
+	emB, wait := s.signInEmail.begin(email, now)
+	if emB == nil {
+		s.signInIP.end(ipB, now, false)
+		s.audit(ctx, "anonymous", "user.sign_in", "", "rate_limited", "per email; ip="+clientIP)
+		return Principal{}, SessionTokens{}, rateLimited(wait)
+	}
+	failed := false
+	defer func() {
+		t := s.now()
+		s.signInIP.end(ipB, t, failed)
+		s.signInEmail.end(emB, t, failed)
+	}()
+
+	u, err := s.store.GetUserByEmail(ctx, email)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		_, _ = CheckPassword(s.dummyHash, password) // the same work as a wrong password
+		failed = true
+		s.audit(ctx, "anonymous", "user.sign_in", "", "denied", "unknown email; ip="+clientIP)
+		return Principal{}, SessionTokens{}, ErrInvalidCredentials
+	case err != nil:
+		return Principal{}, SessionTokens{}, err
+	}
+	ok, err := CheckPassword(u.PasswordHash, password)
+	if err != nil {
+		s.log.ErrorContext(ctx, "stored password hash is unreadable", "user", u.ID, "err", err)
+	}
+	if !ok {
+		failed = true
+		s.audit(ctx, u.ID, "user.sign_in", u.ID, "denied", "wrong password; ip="+clientIP)
+		return Principal{}, SessionTokens{}, ErrInvalidCredentials
+	}
+	a, err := s.store.GetAccount(ctx, u.AccountID)
+	if err != nil {
+		return Principal{}, SessionTokens{}, err
+	}
+	sess, tokens, err := s.newSession(ctx, u.ID, s.now())
+	if err != nil {
+		return Principal{}, SessionTokens{}, err
+	}
+	s.audit(ctx, u.ID, "user.sign_in", u.ID, "ok", "ip="+clientIP)
+	return sessionPrincipal(a, u, sess), tokens, nil
+}
+
+// SignOut ends the session whose token this is. An unknown or already ended session is
+// not an error.
+func (s *Service) SignOut(ctx context.Context, token string) error {
+	if token == "" || len(token) > maxTokenLength {
+		return nil
+	}
+	sess, err := s.store.GetSession(ctx, token)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.store.RevokeSession(ctx, token, s.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	s.audit(ctx, sess.UserID, "user.sign_out", sess.UserID, "ok", "")
+	return nil
+}
+
+// Authenticate returns the principal of an active session, or ErrUnauthenticated.
+func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
+	if token == "" || len(token) > maxTokenLength {
+		return Principal{}, ErrUnauthenticated
+	}
+	sess, err := s.store.GetSession(ctx, token)
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if !sess.Active(s.now()) {
+		return Principal{}, ErrUnauthenticated
+	}
+	u, err := s.store.GetUser(ctx, sess.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	a, err := s.store.GetAccount(ctx, u.AccountID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	return sessionPrincipal(a, u, sess), nil
+}
+
+// ChangePassword replaces a signed-in user's password after checking the current one.
+// Every session of the user ends, the caller's included, and the caller gets a new one in
+// its place: so every other session is revoked and the caller stays signed in with fresh
+// tokens. Wrong current passwords count against the user's sign-in limit.
+func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string) (SessionTokens, error) {
+	if p.ViaAPIKey() || p.User.ID == "" {
+		return SessionTokens{}, forbidden("only a signed-in user can change their password")
+	}
+	if current == "" {
+		return SessionTokens{}, invalid("the current password is required")
+	}
+	if !passwordLengthOK(next) {
+		return SessionTokens{}, weakPassword()
+	}
+	now := s.now()
+	b, wait := s.signInEmail.begin(p.User.Email, now)
+	if b == nil {
+		s.audit(ctx, p.User.ID, "user.password_change", p.User.ID, "rate_limited", "")
+		return SessionTokens{}, rateLimited(wait)
+	}
+	failed := false
+	defer func() { s.signInEmail.end(b, s.now(), failed) }()
+
+	u, err := s.store.GetUser(ctx, p.User.ID)
+	if err != nil {
+		return SessionTokens{}, err
+	}
+	if ok, _ := CheckPassword(u.PasswordHash, current); !ok {
+		failed = true
+		s.audit(ctx, u.ID, "user.password_change", u.ID, "denied", "wrong current password")
+		return SessionTokens{}, &Error{Code: CodeInvalidCredentials, Message: "the current password is wrong"}
+	}
+	hash, err := HashPassword(next)
+	if err != nil {
+		if errors.Is(err, ErrWeakPassword) {
+			return SessionTokens{}, weakPassword()
+		}
+		return SessionTokens{}, err
+	}
+	if err := s.store.UpdatePasswordHash(ctx, u.ID, hash); err != nil {
+		return SessionTokens{}, err
+	}
+	now = s.now()
+	n, err := s.store.RevokeUserSessions(ctx, u.ID, now)
+	if err != nil {
+		return SessionTokens{}, err
+	}
+	_, tokens, err := s.newSession(ctx, u.ID, now)
+	if err != nil {
+		return SessionTokens{}, err
+	}
+	s.audit(ctx, u.ID, "user.password_change", u.ID, "ok", fmt.Sprintf("%d sessions revoked", n))
+	return tokens, nil
+}
+
+// RequestPasswordReset mails a one-time reset link, valid for the Service's ResetTTL, to
+// the user with this address. To the caller it succeeds whether or not the address has a
+// user (and when the mail cannot be sent, which is logged), so that it does not tell
+// which addresses have accounts; only a malformed address is refused. Requests over the
+// per-address limit are dropped silently. The link is resetURLBase with the token added
+// as the query parameter "token".
+func (s *Service) RequestPasswordReset(ctx context.Context, email, resetURLBase string) error {
+	email, err := checkEmail(email)
+	if err != nil {
+		return err
+	}
+	link, err := url.Parse(resetURLBase)
+	if err != nil || !link.IsAbs() {
+		return fmt.Errorf("account: reset url base %q is not an absolute URL", resetURLBase)
+	}
+	now := s.now()
+	if ok, _ := s.resetEmail.take(email, now); !ok {
+		s.audit(ctx, "anonymous", "user.password_reset_request", "", "rate_limited", "")
+		return nil
+	}
+	u, err := s.store.GetUserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		s.audit(ctx, "anonymous", "user.password_reset_request", "", "unknown_email", "")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	token := rand.Text()
+	pr, err := s.store.CreatePasswordReset(ctx, store.NewPasswordReset{
+		Token: token, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.resetTTL),
+	})
+	if err != nil {
+		return err
+	}
+	q := link.Query()
+	q.Set("token", token)
+	link.RawQuery = q.Encode()
+	msg := mail.Message{
+		To:      u.Email,
+		Subject: "Reset your Meridian password",
+		Body: fmt.Sprintf("Someone asked to reset the password of your Meridian account.\n\n"+
+			"To choose a new password, open this link before %s:\n\n%s\n\n"+
+			"The link works once. If you did not ask for it, ignore this mail: your password stays as it is.\n",
+			pr.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"), link.String()),
+	}
+	if err := s.mail.Send(ctx, msg); err != nil {
+		s.log.ErrorContext(ctx, "password reset mail not sent", "user", u.ID, "err", err)
+		s.audit(ctx, u.ID, "user.password_reset_request", u.ID, "mail_failed", "")
+		return nil
+	}
+	s.audit(ctx, u.ID, "user.password_reset_request", u.ID, "sent", "")
+	return nil
+}
+
+// ResetPassword sets a new password with a token from a reset mail. The token works once
+// and only before it expires; using it ends every session of the user.
+func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) error {
+	if !passwordLengthOK(newPassword) {
+		return weakPassword()
+	}
+	if token == "" || len(token) > maxTokenLength {
+		return ErrInvalidToken
+	}
+	hash, err := HashPassword(newPassword)
+	if err != nil {
+		if errors.Is(err, ErrWeakPassword) {
+			return weakPassword()
+		}
+		return err
+	}
+	userID, err := s.store.ConsumePasswordReset(ctx, token, hash, s.now())
+	if errors.Is(err, store.ErrNotFound) {
+		s.audit(ctx, "anonymous", "user.password_reset", "", "invalid_token", "")
+		return ErrInvalidToken
+	}
+	if err != nil {
+		return err
+	}
+	s.audit(ctx, userID, "user.password_reset", userID, "ok", "all sessions revoked")
+	return nil
+}
+
+// newSession stores a session for a user with fresh random tokens.
+func (s *Service) newSession(ctx context.Context, userID string, now time.Time) (store.Session, SessionTokens, error) {
+	t := SessionTokens{Token: rand.Text(), CSRFToken: rand.Text(), ExpiresAt: now.Add(s.sessionTTL)}
+	sess, err := s.store.CreateSession(ctx, store.NewSession{
+		Token: t.Token, CSRFToken: t.CSRFToken, UserID: userID, CreatedAt: now, ExpiresAt: t.ExpiresAt,
+	})
+	if err != nil {
+		return store.Session{}, SessionTokens{}, err
+	}
+	t.ExpiresAt = sess.ExpiresAt
+	return sess, t, nil
+}
+
+func sessionPrincipal(a store.Account, u store.User, sess store.Session) Principal {
+	u.PasswordHash = ""
+	return Principal{Account: a, User: u, SessionID: sess.ID, CSRFTokenHash: sess.CSRFTokenHash}
+}
+
+// audit appends a decision to the audit log. A failure to append is logged, not returned:
+// the decision has been made either way. It outlives a cancelled request.
+func (s *Service) audit(ctx context.Context, actor, action, subject, outcome, detail string) {
+	_, err := s.store.AppendAudit(context.WithoutCancel(ctx), store.AuditEntry{
+		At: s.now(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Detail: detail,
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "audit entry not written", "action", action, "outcome", outcome, "err", err)
+	}
+}
+
+func rateLimited(wait time.Duration) error {
+	e := *ErrRateLimited
+	e.RetryAfter = max(wait, time.Second)
+	return &e
+}
+
+// checkEmail returns a plain address (no display name, no comments) in the store's form.
+func checkEmail(email string) (string, error) {
+	email = strings.TrimSpace(email)
+	if email == "" {
+		return "", invalid("an email address is required")
+	}
+	if len(email) > maxEmailLength {
+		return "", invalid("the email address is too long")
+	}
+	a, err := netmail.ParseAddress(email)
+	if err != nil || a.Address != email {
+		return "", invalid("the email address is not valid")
+	}
+	return store.NormalizeEmail(email), nil
+}
+
+// checkName returns a trimmed name of 1 to maxNameLength characters without control
+// characters.
+func checkName(what, name string) (string, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return "", invalid("a " + what + " is required")
+	case !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxNameLength:
+		return "", invalid(fmt.Sprintf("the %s must be valid text of at most %d characters", what, maxNameLength))
+	case strings.ContainsFunc(name, unicode.IsControl):
+		return "", invalid("the " + what + " contains control characters")
+	}
+	return name, nil
+}
+
+// passwordLengthOK applies HashPassword's bounds without hashing.
+func passwordLengthOK(p string) bool {
+	return utf8.RuneCountInString(p) >= MinPasswordLength && len(p) <= MaxPasswordLength
+}

@@ -1,0 +1,76 @@
+package httpapi
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/meridian-video/meridian/internal/account"
+)
+
+// authMode says how a route finds who is calling.
+type authMode int
+
+const (
+	// public routes need no principal.
+	public authMode = iota
+	// signedIn routes need a session cookie (plus the CSRF header on state-changing
+	// methods) or an API key in "Authorization: Bearer mk_...".
+	signedIn
+)
+
+// apiRoute is one REST endpoint. apiRoutes is the only list of them: it registers the
+// handlers, and a test checks each against api/openapi.yaml.
+type apiRoute struct {
+	Method string
+	// Path is both the ServeMux pattern's path and the OpenAPI path ({name} segments
+	// mean the same in both).
+	Path   string
+	Auth   authMode
+	Handle func(a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal)
+}
+
+func (rt apiRoute) pattern() string { return rt.Method + " " + rt.Path }
+
+func apiRoutes() []apiRoute {
+	return []apiRoute{
+		{"POST", "/api/signup", public, (*accountAPI).signUp},
+		{"POST", "/api/signin", public, (*accountAPI).signIn},
+		{"POST", "/api/signout", signedIn, (*accountAPI).signOut},
+		{"GET", "/api/me", signedIn, (*accountAPI).me},
+		{"POST", "/api/password", signedIn, (*accountAPI).changePassword},
+		{"POST", "/api/password/reset", public, (*accountAPI).requestReset},
+		{"POST", "/api/password/reset/confirm", public, (*accountAPI).confirmReset},
+		{"GET", "/api/keys", signedIn, (*accountAPI).listKeys},
+		{"POST", "/api/keys", signedIn, (*accountAPI).createKey},
+		{"DELETE", "/api/keys/{id}", signedIn, (*accountAPI).revokeKey},
+	}
+}
+
+// registerAPI adds every route of apiRoutes to mux, and under /api/ a JSON 404 for
+// unknown paths and a JSON 405 (with Allow) for known paths with another method.
+func registerAPI(mux *http.ServeMux, a *accountAPI) {
+	routes := apiRoutes()
+	byPath := http.NewServeMux() // path patterns without methods, to answer 405
+	methods := map[string][]string{}
+	for _, rt := range routes {
+		mux.Handle(rt.pattern(), a.wrap(rt))
+		if _, ok := methods[rt.Path]; !ok {
+			byPath.Handle(rt.Path, http.NotFoundHandler())
+		}
+		methods[rt.Path] = append(methods[rt.Path], rt.Method)
+	}
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		noStore(w)
+		if _, pat := byPath.Handler(r); pat != "" {
+			allow := slices.Clone(methods[pat])
+			if slices.Contains(allow, "GET") {
+				allow = append(allow, "HEAD")
+			}
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+pat)
+			return
+		}
+		WriteError(w, http.StatusNotFound, "not_found", "no such endpoint")
+	})
+}
