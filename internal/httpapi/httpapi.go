@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/meeting"
 )
 
 // Deps are the handlers and facts the router needs.
@@ -29,6 +31,13 @@ type Deps struct {
 	// SecureCookies marks the session cookie Secure on every response, not only on
 	// requests that arrived over TLS: for a server behind a TLS-terminating proxy.
 	SecureCookies bool
+
+	// Meetings serves the meeting routes under /api/ (they need Accounts too); nil
+	// disables them.
+	Meetings *meeting.Service
+	// PublicURL is the server's public base URL; meetings' join links are
+	// PublicURL + "/j/" + their join token.
+	PublicURL string
 }
 
 // New returns the server's root handler.
@@ -65,7 +74,8 @@ func New(d Deps) http.Handler {
 		cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			WriteError(w, http.StatusForbidden, "csrf_failed", "cross-origin requests may not change anything")
 		}))
-		mux.Handle("/api/", cop.Handler(api))
+		meetings := &meetingAPI{svc: d.Meetings, log: log, publicURL: strings.TrimRight(d.PublicURL, "/")}
+		mux.Handle("/api/", cop.Handler(withMeetings(meetings, api)))
 	}
 	return mux
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/httpapi"
 	"github.com/meridian-video/meridian/internal/mail"
+	"github.com/meridian-video/meridian/internal/meeting"
 	"github.com/meridian-video/meridian/internal/sfu"
 	msignal "github.com/meridian-video/meridian/internal/signal"
 	"github.com/meridian-video/meridian/internal/store"
@@ -34,13 +35,20 @@ type Server struct {
 	SFU      *sfu.SFU
 	Store    *store.Store
 	Accounts *account.Service
+	Meetings *meeting.Service
 
 	log   *slog.Logger
 	ln    net.Listener
 	http  *http.Server
 	ready atomic.Bool
 	errc  chan error
+
+	stopTicks context.CancelFunc // stops the meetings' time-limit ticker
+	ticksDone chan struct{}
 }
+
+// meetingTick is how often time limits are enforced (warnings and ends).
+const meetingTick = 5 * time.Second
 
 // Start listens on cfg.Addr and serves until Close.
 func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
@@ -75,6 +83,14 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		log:  log,
 		errc: make(chan error, 1),
 	}
+	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
+		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom,
+	})
+	if err != nil {
+		s.SFU.Close()
+		st.Close()
+		return nil, err
+	}
 	s.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		s.SFU.Close()
@@ -93,13 +109,55 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Accounts:      accounts,
 		ResetURL:      public.PasswordResetURL(),
 		SecureCookies: strings.HasPrefix(public.BaseURL(), "https://"),
+
+		Meetings:  s.Meetings,
+		PublicURL: public.BaseURL(),
 	})
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { s.errc <- s.http.Serve(s.ln) }()
+	var tickCtx context.Context
+	tickCtx, s.stopTicks = context.WithCancel(context.Background())
+	s.ticksDone = make(chan struct{})
+	go s.tickMeetings(tickCtx)
 	s.ready.Store(true)
 	log.Info("meridian serving", "addr", s.ln.Addr().String(), "data", cfg.DataDir, "loopback_media", cfg.MediaLoopbackOnly(),
 		"database", databaseKind(cfg))
 	return s, nil
+}
+
+// tickMeetings enforces meetings' time limits until ctx ends.
+func (s *Server) tickMeetings(ctx context.Context) {
+	defer close(s.ticksDone)
+	t := time.NewTicker(meetingTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.Meetings.Tick(ctx)
+		}
+	}
+}
+
+// warnMeeting tells a meeting's participants that its time limit is near, as a chat
+// message from the server (until signalling has an event of its own for it).
+func (s *Server) warnMeeting(id string, deadline time.Time) {
+	room, ok := s.SFU.LookupRoom(meeting.Room(id))
+	if !ok {
+		return
+	}
+	mins := max(1, int(time.Until(deadline).Round(time.Minute)/time.Minute))
+	msg := fmt.Sprintf("This meeting ends in %d minute(s), at %s UTC: the plan's time limit.", mins, deadline.UTC().Format("15:04"))
+	_ = room.Chat(sfu.ParticipantInfo{ID: "meridian", Identity: "meridian", Name: "Meridian"}, msg, time.Now())
+}
+
+// closeMeetingRoom ends an ended meeting's room for everyone in it on this node.
+func (s *Server) closeMeetingRoom(id, reason string) {
+	if room, ok := s.SFU.LookupRoom(meeting.Room(id)); ok {
+		s.log.Info("meeting ended: closing its room", "meeting", id, "reason", reason)
+		room.Close()
+	}
 }
 
 // mailSender is SMTP when the config names a server, and otherwise the dev outbox: files
@@ -144,6 +202,8 @@ func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.http.Shutdown(ctx)
+	s.stopTicks()
+	<-s.ticksDone
 	s.SFU.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -1,0 +1,312 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/meeting"
+	"github.com/meridian-video/meridian/internal/store"
+)
+
+// SignalPath is where the signalling WebSocket is served; a meeting's ticket is presented
+// there.
+const SignalPath = "/ws"
+
+// meetingAPI serves the /api routes of meetings. Its handlers decode, call
+// meeting.Service, and encode: the decisions are the service's.
+type meetingAPI struct {
+	svc *meeting.Service
+	log *slog.Logger
+	// publicURL is the server's public base URL, without a trailing slash: join links are
+	// publicURL + "/j/" + the meeting's join token.
+	publicURL string
+}
+
+// meetingAPIKey is the context key under which withMeetings puts the meetingAPI.
+type meetingAPIKey struct{}
+
+// withMeetings gives the handlers behind h the meetingAPI. The route table's handlers all
+// take the accountAPI (which authenticates); the meeting routes find their own service
+// in the request's context, so that neither the table's shape nor the account handlers
+// change.
+func withMeetings(m *meetingAPI, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), meetingAPIKey{}, m)))
+	})
+}
+
+// meetingRoute adapts a meeting handler to the route table.
+func meetingRoute(h func(m *meetingAPI, a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal)) func(*accountAPI, http.ResponseWriter, *http.Request, account.Principal) {
+	return func(a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal) {
+		m, _ := r.Context().Value(meetingAPIKey{}).(*meetingAPI)
+		if m == nil || m.svc == nil {
+			WriteError(w, http.StatusNotFound, meeting.CodeNotFound, "this server does not serve meetings")
+			return
+		}
+		h(m, a, w, r, p)
+	}
+}
+
+// JSON shapes (see api/openapi.yaml).
+
+type meetingJSON struct {
+	ID              string     `json:"id"`
+	DisplayID       string     `json:"display_id"`
+	Topic           string     `json:"topic"`
+	Kind            string     `json:"kind"`
+	Status          string     `json:"status"`
+	HostUserID      string     `json:"host_user_id"`
+	StartsAt        *time.Time `json:"starts_at,omitempty"`
+	NextStart       *time.Time `json:"next_start,omitempty"`
+	DurationMinutes int        `json:"duration_minutes"`
+	TimeZone        string     `json:"time_zone"`
+	Recurrence      string     `json:"recurrence,omitempty"`
+	Passcode        string     `json:"passcode,omitempty"`
+	JoinURL         string     `json:"join_url"`
+	WaitingRoom     bool       `json:"waiting_room"`
+	JoinBeforeHost  bool       `json:"join_before_host"`
+	RequireSignIn   bool       `json:"require_sign_in"`
+	Locked          bool       `json:"locked"`
+	Region          string     `json:"region"`
+	CreatedAt       time.Time  `json:"created_at"`
+	StartedAt       *time.Time `json:"started_at,omitempty"`
+	EndsAt          *time.Time `json:"ends_at,omitempty"`
+	EndedAt         *time.Time `json:"ended_at,omitempty"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func (m *meetingAPI) toMeeting(x meeting.Meeting, now time.Time) meetingJSON {
+	j := meetingJSON{
+		ID: x.ID, DisplayID: meeting.FormatID(x.ID), Topic: x.Topic, Kind: x.Kind, Status: x.Status,
+		HostUserID: x.HostUserID, StartsAt: timePtr(x.StartsAt), DurationMinutes: x.DurationMinutes,
+		TimeZone: x.TimeZone, Recurrence: x.Recurrence, Passcode: x.Passcode, JoinURL: m.joinURL(x.JoinToken),
+		WaitingRoom: x.WaitingRoom, JoinBeforeHost: x.JoinBeforeHost, RequireSignIn: x.RequireSignIn,
+		Locked: x.Locked, Region: x.Region, CreatedAt: x.CreatedAt,
+		StartedAt: timePtr(x.StartedAt), EndsAt: timePtr(meeting.Deadline(x)), EndedAt: timePtr(x.EndedAt),
+	}
+	if x.Recurrence != "" {
+		j.NextStart = timePtr(meeting.NextStart(x, now))
+	}
+	return j
+}
+
+func (m *meetingAPI) joinURL(tok string) string { return m.publicURL + "/j/" + tok }
+
+type ticketJSON struct {
+	Token     string     `json:"token"`
+	WSPath    string     `json:"ws_path"`
+	Room      string     `json:"room"`
+	Identity  string     `json:"identity"`
+	Host      bool       `json:"host"`
+	Waiting   bool       `json:"waiting"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	EndsAt    *time.Time `json:"ends_at,omitempty"`
+}
+
+func toTicket(t meeting.Ticket) ticketJSON {
+	return ticketJSON{
+		Token: t.Token, WSPath: SignalPath, Room: t.Room, Identity: t.Identity, Host: t.Host,
+		Waiting: t.Waiting, ExpiresAt: t.ExpiresAt, EndsAt: timePtr(meeting.Deadline(t.Meeting)),
+	}
+}
+
+// Handlers.
+
+func (m *meetingAPI) create(a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal) {
+	var in struct {
+		Topic           string `json:"topic"`
+		Kind            string `json:"kind"`
+		StartsAt        string `json:"starts_at"`
+		DurationMinutes int    `json:"duration_minutes"`
+		TimeZone        string `json:"time_zone"`
+		Recurrence      string `json:"recurrence"`
+		Passcode        *bool  `json:"passcode"`
+		WaitingRoom     *bool  `json:"waiting_room"`
+		JoinBeforeHost  bool   `json:"join_before_host"`
+		RequireSignIn   bool   `json:"require_sign_in"`
+	}
+	if !a.decode(w, r, &in) {
+		return
+	}
+	var startsAt time.Time
+	if in.StartsAt != "" {
+		var err error
+		if startsAt, err = time.Parse(time.RFC3339, in.StartsAt); err != nil {
+			m.fail(a, w, r, &meeting.Error{Code: meeting.CodeInvalidInput,
+				Message: "starts_at must be an RFC 3339 time with an offset, e.g. 2030-03-18T09:00:00+01:00"})
+			return
+		}
+	}
+	x, err := m.svc.Schedule(r.Context(), p, meeting.ScheduleInput{
+		Topic: in.Topic, Kind: in.Kind, StartsAt: startsAt, DurationMinutes: in.DurationMinutes,
+		TimeZone: in.TimeZone, Recurrence: in.Recurrence, Passcode: in.Passcode, WaitingRoom: in.WaitingRoom,
+		JoinBeforeHost: in.JoinBeforeHost, RequireSignIn: in.RequireSignIn,
+	})
+	if err != nil {
+		m.fail(a, w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/meetings/"+x.ID)
+	writeJSON(w, http.StatusCreated, m.toMeeting(x, time.Now()))
+}
+
+func (m *meetingAPI) list(a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal) {
+	limit := 0
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > store.MaxListLimit {
+			m.fail(a, w, r, &meeting.Error{Code: meeting.CodeInvalidInput,
+				Message: "limit must be a number from 1 to " + strconv.Itoa(store.MaxListLimit)})
+			return
+		}
+		limit = n
+	}
+	xs, err := m.svc.List(r.Context(), p, limit)
+	if err != nil {
+		m.fail(a, w, r, err)
+		return
+	}
+	now := time.Now()
+	out := struct {
+		Meetings []meetingJSON `json:"meetings"`
+	}{Meetings: make([]meetingJSON, 0, len(xs))}
+	for _, x := range xs {
+		out.Meetings = append(out.Meetings, m.toMeeting(x, now))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (m *meetingAPI) get(a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal) {
+	x, err := m.svc.Get(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		m.fail(a, w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m.toMeeting(x, time.Now()))
+}
+
+func (m *meetingAPI) start(a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal) {
+	t, err := m.svc.Start(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		m.fail(a, w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		ticketJSON
+		Meeting meetingJSON `json:"meeting"`
+	}{toTicket(t), m.toMeeting(t.Meeting, time.Now())})
+}
+
+func (m *meetingAPI) end(a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal) {
+	x, err := m.svc.End(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		m.fail(a, w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m.toMeeting(x, time.Now()))
+}
+
+// join admits anyone holding a meeting's id and passcode, or its join link, as a guest
+// with a display name; a signed-in user (by session cookie) joins as themselves. It
+// creates no session, so it needs no CSRF token; cross-origin browser requests are still
+// refused in front of it.
+func (m *meetingAPI) join(a *accountAPI, w http.ResponseWriter, r *http.Request, _ account.Principal) {
+	var in struct {
+		MeetingID   string `json:"meeting_id"`
+		LinkToken   string `json:"link_token"`
+		Passcode    string `json:"passcode"`
+		DisplayName string `json:"display_name"`
+	}
+	if !a.decode(w, r, &in) {
+		return
+	}
+	link := strings.TrimSpace(in.LinkToken)
+	if i := strings.LastIndex(link, "/j/"); i >= 0 { // the whole join URL pasted
+		link = link[i+len("/j/"):]
+	}
+	t, err := m.svc.Join(r.Context(), meeting.JoinInput{
+		MeetingID: in.MeetingID, LinkToken: link, Passcode: in.Passcode,
+		DisplayName: in.DisplayName, Principal: a.signedInUser(r), ClientIP: clientIP(r),
+	})
+	if err != nil {
+		m.fail(a, w, r, err)
+		return
+	}
+	// A participant learns which meeting they joined, not its secrets.
+	type joinedMeeting struct {
+		ID    string `json:"id"`
+		Topic string `json:"topic"`
+	}
+	writeJSON(w, http.StatusOK, struct {
+		ticketJSON
+		Meeting joinedMeeting `json:"meeting"`
+	}{toTicket(t), joinedMeeting{t.Meeting.ID, t.Meeting.Topic}})
+}
+
+// signedInUser is the user of the request's session cookie, or nil when there is none or
+// it is not valid: a public route then serves the request as a guest's.
+func (a *accountAPI) signedInUser(r *http.Request) *account.Principal {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || a.svc == nil {
+		return nil
+	}
+	p, err := a.svc.Authenticate(r.Context(), c.Value)
+	if err != nil {
+		return nil
+	}
+	return &p
+}
+
+// meetingStatusOf maps the meeting package's error codes onto HTTP statuses.
+var meetingStatusOf = map[string]int{
+	meeting.CodeInvalidInput:    http.StatusBadRequest,
+	meeting.CodeNotFound:        http.StatusNotFound,
+	meeting.CodeForbidden:       http.StatusForbidden,
+	meeting.CodePlanCannotHost:  http.StatusForbidden,
+	meeting.CodeAccountDisabled: http.StatusForbidden,
+	meeting.CodeMeetingLocked:   http.StatusForbidden,
+	meeting.CodeWrongPasscode:   http.StatusForbidden,
+	meeting.CodeRemoved:         http.StatusForbidden,
+	meeting.CodeSignInRequired:  http.StatusUnauthorized,
+	meeting.CodeWaitingForHost:  http.StatusConflict,
+	meeting.CodeMeetingEnded:    http.StatusGone,
+	meeting.CodeRateLimited:     http.StatusTooManyRequests,
+}
+
+// fail writes err as a JSON error: a meeting refusal with its status, an account refusal
+// as the account routes would, and anything else as a logged 500 without details.
+func (m *meetingAPI) fail(a *accountAPI, w http.ResponseWriter, r *http.Request, err error) {
+	e := (*meeting.Error)(nil)
+	if !errors.As(err, &e) {
+		if ae := (*account.Error)(nil); errors.As(err, &ae) {
+			a.fail(w, r, err)
+			return
+		}
+		m.log.ErrorContext(r.Context(), "api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		WriteError(w, http.StatusInternalServerError, meeting.CodeInternal, "something went wrong on the server")
+		return
+	}
+	status, ok := meetingStatusOf[e.Code]
+	if !ok {
+		status = http.StatusForbidden // a policy decision code this table does not know yet
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="meridian"`)
+	}
+	WriteError(w, status, e.Code, e.Message)
+}

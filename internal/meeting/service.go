@@ -1,0 +1,872 @@
+package meeting
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	_ "time/tzdata" // time zones work on hosts without a zoneinfo database
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/policy"
+	"github.com/meridian-video/meridian/internal/store"
+	"github.com/meridian-video/meridian/internal/token"
+)
+
+// Store is what the Service needs of the persistence layer (*store.Store has it all).
+type Store interface {
+	CreateMeeting(ctx context.Context, m store.Meeting) (store.Meeting, error)
+	GetMeeting(ctx context.Context, id string) (store.Meeting, error)
+	ListMeetingsByAccount(ctx context.Context, accountID string, limit int) ([]store.Meeting, error)
+	UpdateMeetingStatus(ctx context.Context, id, status string, at time.Time) error
+	IsRemoved(ctx context.Context, meetingID, identity string) (bool, error)
+	GetAccount(ctx context.Context, id string) (store.Account, error)
+	AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error)
+}
+
+// Minter mints the signed join tokens the SFU's signalling checks (*token.Issuer is one).
+type Minter interface {
+	Mint(room, identity, name string, g token.Grants, ttl time.Duration) (string, error)
+}
+
+// HostDecider decides whether an account may host; policy.MayHost is the one decision,
+// and a Service uses it unless a test gives it another.
+type HostDecider func(f policy.HostFacts, now time.Time) policy.Decision
+
+// Meeting kinds.
+const (
+	KindInstant   = "instant"
+	KindScheduled = "scheduled"
+)
+
+// Defaults and bounds.
+const (
+	// DefaultTokenTTL is how long an SFU join token lets its bearer open the signalling
+	// WebSocket. It is short on purpose: the signalling layer knows nothing of meetings,
+	// so a token must not outlive the decision that granted it by much. Reconnecting
+	// clients ask for a new one.
+	DefaultTokenTTL = 5 * time.Minute
+	// DefaultWarnBefore is how long before a time limit the participants are warned.
+	DefaultWarnBefore = 5 * time.Minute
+	// DefaultDurationMinutes is a meeting's planned length when none is given.
+	DefaultDurationMinutes = 60
+	// MaxDurationMinutes bounds a meeting's planned length (not its time limit, which is
+	// the plan's).
+	MaxDurationMinutes = 24 * 60
+	// MaxScheduleAhead bounds how far ahead a meeting may be scheduled.
+	MaxScheduleAhead = 2 * 366 * 24 * time.Hour
+	// scheduleGrace lets a meeting be scheduled a little in the past (clock skew, a form
+	// left open).
+	scheduleGrace = 5 * time.Minute
+
+	maxTopicLength    = 200
+	maxNameLength     = 100
+	maxTimeZoneLength = 64
+	maxPasscodeLength = 64
+	maxIDInputLength  = 32
+)
+
+// RoomPrefix starts the name of every meeting's SFU room: "m-" and the meeting id.
+const RoomPrefix = "m-"
+
+// Room is the SFU room of a meeting.
+func Room(meetingID string) string { return RoomPrefix + meetingID }
+
+// Meeting is a stored meeting as its host sees it.
+type Meeting struct {
+	store.Meeting
+	// JoinToken is the token in the meeting's join link (JoinTokenHash is its hash). It is
+	// derived from the meeting id with the Service's secret, never stored.
+	JoinToken string
+	// StartedAt is when the meeting went live, and MaxLength the time limit of its
+	// account's plan then (0 for none); both are zero unless the meeting is live.
+	StartedAt time.Time
+	MaxLength time.Duration
+}
+
+// Deadline is when a live meeting ends by its plan's time limit: StartedAt plus
+// MaxLength. It is zero when there is no limit or the meeting is not live.
+func Deadline(m Meeting) time.Time {
+	if m.StartedAt.IsZero() || m.MaxLength <= 0 {
+		return time.Time{}
+	}
+	return m.StartedAt.Add(m.MaxLength)
+}
+
+// Ticket is what a participant needs to enter a meeting's SFU room.
+type Ticket struct {
+	Meeting Meeting
+	// Token is the SFU join token for Room, with Identity and Name, valid until
+	// ExpiresAt.
+	Token     string
+	Room      string
+	Identity  string
+	Name      string
+	Host      bool
+	ExpiresAt time.Time
+	// Waiting: the meeting has a waiting room and the participant is not its host, so
+	// the host must admit them. The admission itself belongs to the signalling layer.
+	Waiting bool
+}
+
+// Options tune a Service; the zero value is usable.
+type Options struct {
+	Now        func() time.Time // time.Now if nil
+	Log        *slog.Logger     // slog.Default() if nil
+	Limits     Limits           // DefaultLimits() if zero
+	TokenTTL   time.Duration    // DefaultTokenTTL if zero; at most token.MaxTTL
+	WarnBefore time.Duration    // DefaultWarnBefore if zero
+	// MayHost replaces policy.MayHost; for tests only.
+	MayHost HostDecider
+	// OnWarning is called by Tick when a live meeting nears its time limit; OnEnded when
+	// a meeting ends, by its host or its time limit. Either may be nil. They are called
+	// without locks held, and must not block for long.
+	OnWarning func(meetingID string, deadline time.Time)
+	OnEnded   func(meetingID, reason string)
+}
+
+// Service is the meeting domain: scheduling, starting, joining and ending meetings, and
+// their time limits. It is safe for concurrent use.
+type Service struct {
+	store      Store
+	mint       Minter
+	linkKey    []byte
+	now        func() time.Time
+	log        *slog.Logger
+	mayHost    HostDecider
+	tokenTTL   time.Duration
+	warnBefore time.Duration
+	onWarning  func(string, time.Time)
+	onEnded    func(string, string)
+
+	perIP, perMeeting *limiterSet
+
+	// tmu serialises a meeting's status changes (read, decide, write); it is taken
+	// before mu.
+	tmu sync.Mutex
+	// mu guards live: when each live meeting started and its time limit. It is memory of
+	// this node: a restart forgets it, and a live meeting found afterwards is timed from
+	// when it was found.
+	mu   sync.Mutex
+	live map[string]*liveMeeting
+}
+
+type liveMeeting struct {
+	startedAt time.Time
+	maxLength time.Duration
+	warned    bool
+}
+
+// linkLabel separates the join-link MAC from every other use of the server's secret
+// (which also signs the SFU's join tokens).
+const linkLabel = "meridian/meeting-join-link/v1\x00"
+
+// New returns a Service over st that mints SFU join tokens with m. secret is the server's
+// signing secret: join-link tokens are HMACs of meeting ids under it, so that the host can
+// be shown the link again while only its hash is stored.
+func New(st Store, m Minter, secret []byte, o Options) (*Service, error) {
+	if len(secret) < 16 {
+		return nil, errors.New("meeting: the secret is shorter than 16 bytes")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Limits == (Limits{}) {
+		o.Limits = DefaultLimits()
+	}
+	if o.TokenTTL <= 0 {
+		o.TokenTTL = DefaultTokenTTL
+	}
+	if o.TokenTTL > token.MaxTTL {
+		return nil, fmt.Errorf("meeting: token ttl over %s", token.MaxTTL)
+	}
+	if o.WarnBefore <= 0 {
+		o.WarnBefore = DefaultWarnBefore
+	}
+	if o.MayHost == nil {
+		o.MayHost = policy.MayHost
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(linkLabel))
+	return &Service{
+		store: st, mint: m, linkKey: mac.Sum(nil), now: o.Now, log: o.Log, mayHost: o.MayHost,
+		tokenTTL: o.TokenTTL, warnBefore: o.WarnBefore, onWarning: o.OnWarning, onEnded: o.OnEnded,
+		perIP:      newLimiterSet(o.Limits.JoinPerIP, o.Limits.MaxKeys),
+		perMeeting: newLimiterSet(o.Limits.JoinPerMeeting, o.Limits.MaxKeys),
+		live:       map[string]*liveMeeting{},
+	}, nil
+}
+
+// Join links.
+
+// joinTokenLength is the length of a join-link token: the meeting id, then 43 characters
+// of base64url MAC (256 bits).
+const joinTokenLength = IDDigits + 43
+
+// JoinToken returns the token of a meeting's join link: the meeting id followed by the
+// base64url HMAC-SHA256 of the id under the Service's secret. Anyone holding it may join
+// without the passcode; nobody can make one without the secret.
+func (s *Service) JoinToken(meetingID string) string {
+	return meetingID + base64.RawURLEncoding.EncodeToString(s.linkMAC(meetingID))
+}
+
+func (s *Service) linkMAC(id string) []byte {
+	m := hmac.New(sha256.New, s.linkKey)
+	m.Write([]byte(id))
+	return m.Sum(nil)
+}
+
+// VerifyJoinToken returns the meeting id a join-link token was made for, comparing MACs in
+// constant time; false for a token this Service did not make.
+func (s *Service) VerifyJoinToken(tok string) (string, bool) {
+	if len(tok) != joinTokenLength {
+		return "", false
+	}
+	id := tok[:IDDigits]
+	if n, ok := NormalizeID(id); !ok || n != id {
+		return "", false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(tok[IDDigits:])
+	if err != nil {
+		return "", false
+	}
+	return id, hmac.Equal(got, s.linkMAC(id))
+}
+
+// Scheduling.
+
+// ScheduleInput describes a new meeting. Options that are on by default are pointers:
+// nil means the default.
+type ScheduleInput struct {
+	Topic string
+	// Kind is KindInstant or KindScheduled; if empty, scheduled when StartsAt is set and
+	// instant otherwise.
+	Kind string
+	// StartsAt is required for a scheduled meeting and must be empty for an instant one.
+	StartsAt time.Time
+	// DurationMinutes is the planned length; DefaultDurationMinutes if zero.
+	DurationMinutes int
+	// TimeZone is an IANA name ("Europe/Berlin"); "UTC" if empty.
+	TimeZone string
+	// Recurrence is one of Recurrences, or empty; scheduled meetings only.
+	Recurrence string
+	// Passcode (on by default) makes joining by meeting id need the passcode.
+	Passcode *bool
+	// WaitingRoom (on by default) holds participants until the host admits them.
+	WaitingRoom *bool
+	// JoinBeforeHost (off by default) lets participants in before the host starts it.
+	JoinBeforeHost bool
+	// RequireSignIn (off by default) refuses guests.
+	RequireSignIn bool
+}
+
+// Schedule creates a meeting hosted by p, a signed-in user whose account may host.
+func (s *Service) Schedule(ctx context.Context, p account.Principal, in ScheduleInput) (Meeting, error) {
+	if p.ViaAPIKey() || p.User.ID == "" {
+		return Meeting{}, forbidden("a meeting is hosted by a person: sign in to schedule one (API keys cannot)")
+	}
+	now := s.now()
+	sm, err := s.checkSchedule(in, p.User.DisplayName, now)
+	if err != nil {
+		return Meeting{}, err
+	}
+	if _, err := s.decideHost(ctx, p.Account, p.Actor(), "meeting.schedule", ""); err != nil {
+		return Meeting{}, err
+	}
+	sm.AccountID, sm.HostUserID, sm.Status, sm.CreatedAt = p.Account.ID, p.User.ID, store.MeetingScheduled, now
+	if in.Passcode == nil || *in.Passcode {
+		if sm.Passcode, err = NewPasscode(); err != nil {
+			return Meeting{}, err
+		}
+	}
+	for range 5 {
+		if sm.ID, err = NewID(); err != nil {
+			return Meeting{}, err
+		}
+		sm.JoinTokenHash = store.HashToken(s.JoinToken(sm.ID))
+		created, err := s.store.CreateMeeting(ctx, sm)
+		if errors.Is(err, store.ErrConflict) {
+			continue // the id is taken: draw another
+		}
+		if err != nil {
+			return Meeting{}, err
+		}
+		s.audit(ctx, p.Actor(), "meeting.schedule", created.ID, "ok", "kind="+created.Kind)
+		return s.view(created), nil
+	}
+	return Meeting{}, errors.New("meeting: no free meeting id in 5 draws")
+}
+
+// checkSchedule validates in and returns the meeting it describes, without owner, id or
+// secrets.
+func (s *Service) checkSchedule(in ScheduleInput, hostName string, now time.Time) (store.Meeting, error) {
+	topic := strings.TrimSpace(in.Topic)
+	if topic == "" {
+		topic = "Meeting"
+		if hostName != "" {
+			topic = hostName + "'s meeting"
+		}
+	}
+	if err := checkText("topic", topic, maxTopicLength); err != nil {
+		return store.Meeting{}, err
+	}
+	kind := in.Kind
+	if kind == "" {
+		kind = KindInstant
+		if !in.StartsAt.IsZero() {
+			kind = KindScheduled
+		}
+	}
+	switch kind {
+	case KindInstant:
+		if !in.StartsAt.IsZero() || in.Recurrence != "" {
+			return store.Meeting{}, invalid("an instant meeting has no start time and no recurrence")
+		}
+	case KindScheduled:
+		switch {
+		case in.StartsAt.IsZero():
+			return store.Meeting{}, invalid("a scheduled meeting needs a start time")
+		case in.StartsAt.Before(now.Add(-scheduleGrace)):
+			return store.Meeting{}, invalid("the start time is in the past")
+		case in.StartsAt.After(now.Add(MaxScheduleAhead)):
+			return store.Meeting{}, invalid("a meeting can be scheduled at most two years ahead")
+		}
+	default:
+		return store.Meeting{}, invalid(`kind must be "instant" or "scheduled"`)
+	}
+	dur := in.DurationMinutes
+	if dur == 0 {
+		dur = DefaultDurationMinutes
+	}
+	if dur < 1 || dur > MaxDurationMinutes {
+		return store.Meeting{}, invalid(fmt.Sprintf("the duration must be 1 to %d minutes", MaxDurationMinutes))
+	}
+	tz := strings.TrimSpace(in.TimeZone)
+	if tz == "" {
+		tz = "UTC"
+	}
+	if _, err := time.LoadLocation(tz); err != nil || tz == "Local" || len(tz) > maxTimeZoneLength {
+		return store.Meeting{}, invalid(fmt.Sprintf("unknown time zone %q: give an IANA name such as Europe/Berlin", in.TimeZone))
+	}
+	if !validRecurrence(in.Recurrence) {
+		return store.Meeting{}, invalid("recurrence must be one of " + strings.Join(Recurrences, ", ") + ", or empty")
+	}
+	return store.Meeting{
+		Topic: topic, Kind: kind, StartsAt: in.StartsAt, DurationMinutes: dur, TimeZone: tz,
+		Recurrence: in.Recurrence, WaitingRoom: in.WaitingRoom == nil || *in.WaitingRoom,
+		JoinBeforeHost: in.JoinBeforeHost, RequireSignIn: in.RequireSignIn,
+	}, nil
+}
+
+// Reading.
+
+// Get returns a meeting of p's account. Owners, admins and keys with meetings:read see
+// every meeting of the account; members see their own. Any other meeting is not_found.
+func (s *Service) Get(ctx context.Context, p account.Principal, id string) (Meeting, error) {
+	if !p.Allows(account.ScopeMeetingsRead) {
+		return Meeting{}, forbidden("this API key lacks the scope " + account.ScopeMeetingsRead)
+	}
+	sm, err := s.ownMeeting(ctx, p, id)
+	if err != nil {
+		return Meeting{}, err
+	}
+	return s.view(sm), nil
+}
+
+// List returns the meetings of p's account that p may see (see Get), newest first, at
+// most limit of them (store.DefaultListLimit if limit <= 0).
+func (s *Service) List(ctx context.Context, p account.Principal, limit int) ([]Meeting, error) {
+	if !p.Allows(account.ScopeMeetingsRead) {
+		return nil, forbidden("this API key lacks the scope " + account.ScopeMeetingsRead)
+	}
+	sms, err := s.store.ListMeetingsByAccount(ctx, p.Account.ID, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Meeting, 0, len(sms))
+	for _, sm := range sms {
+		if seesAll(p) || sm.HostUserID == p.User.ID {
+			out = append(out, s.view(sm))
+		}
+	}
+	return out, nil
+}
+
+func seesAll(p account.Principal) bool {
+	return p.ViaAPIKey() || p.User.Role == account.RoleOwner || p.User.Role == account.RoleAdmin
+}
+
+// ownMeeting returns a meeting p may see, or ErrNotFound.
+func (s *Service) ownMeeting(ctx context.Context, p account.Principal, id string) (store.Meeting, error) {
+	id, ok := NormalizeID(id)
+	if !ok {
+		return store.Meeting{}, ErrNotFound
+	}
+	sm, err := s.store.GetMeeting(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Meeting{}, ErrNotFound
+	}
+	if err != nil {
+		return store.Meeting{}, err
+	}
+	if sm.AccountID != p.Account.ID || (!seesAll(p) && sm.HostUserID != p.User.ID) {
+		return store.Meeting{}, ErrNotFound
+	}
+	return sm, nil
+}
+
+// view is a stored meeting with what the Service knows beside the store.
+func (s *Service) view(sm store.Meeting) Meeting {
+	m := Meeting{Meeting: sm, JoinToken: s.JoinToken(sm.ID)}
+	if sm.Status == store.MeetingLive {
+		s.mu.Lock()
+		if lm := s.live[sm.ID]; lm != nil {
+			m.StartedAt, m.MaxLength = lm.startedAt, lm.maxLength
+		}
+		s.mu.Unlock()
+	}
+	return m
+}
+
+// Starting and ending.
+
+// Start starts a meeting as its host, or lets the host back into it when it is live, and
+// returns the host's ticket. Only the meeting's host may, and only while policy.MayHost
+// allows the account to host. A meeting that ended stays ended, unless it recurs: then
+// starting it begins its next occurrence.
+func (s *Service) Start(ctx context.Context, p account.Principal, id string) (Ticket, error) {
+	if p.ViaAPIKey() || p.User.ID == "" {
+		return Ticket{}, forbidden("a meeting is started by its host, signed in (API keys cannot)")
+	}
+	sm, err := s.ownMeeting(ctx, p, id)
+	if err != nil {
+		return Ticket{}, err
+	}
+	if sm.HostUserID != p.User.ID {
+		s.audit(ctx, p.Actor(), "meeting.start", sm.ID, "denied", "not the host")
+		return Ticket{}, forbidden("only the meeting's host can start it")
+	}
+	limit, err := s.decideHost(ctx, p.Account, p.Actor(), "meeting.start", sm.ID)
+	if err != nil {
+		return Ticket{}, err
+	}
+	s.tmu.Lock()
+	m, ended, err := s.goLive(ctx, sm.ID, limit, p.Actor(), "started by the host", true)
+	s.tmu.Unlock()
+	if ended != "" {
+		s.notifyEnded(sm.ID, ended)
+	}
+	if err != nil {
+		if e := (*Error)(nil); errors.As(err, &e) {
+			s.audit(ctx, p.Actor(), "meeting.start", sm.ID, e.Code, "")
+		}
+		return Ticket{}, err
+	}
+	return s.ticket(m, p.User.ID, p.User.DisplayName, true, false)
+}
+
+// decideHost asks policy.MayHost whether account a may host, with its plan's entitlements
+// as facts, and returns the plan's time limit. A refusal is audited and returned with
+// the decision's code. An unknown plan entitles to nothing.
+func (s *Service) decideHost(ctx context.Context, a store.Account, actor, action, subject string) (time.Duration, error) {
+	ent, err := account.EntitlementsOf(account.Plan(a.Plan))
+	if err != nil {
+		s.log.WarnContext(ctx, "account with an unknown plan", "account", a.ID, "plan", a.Plan)
+		ent = account.Entitlements{}
+	}
+	d := s.mayHost(policy.HostFacts{PlanAllowsHosting: ent.Host}, s.now())
+	if !d.Allowed {
+		s.audit(ctx, actor, action, subject, d.Code, d.Reason)
+		return 0, &Error{Code: d.Code, Message: d.Reason}
+	}
+	return ent.MaxMeetingLength, nil
+}
+
+// goLive makes meeting id live, unless it is, with the given time limit, and returns it.
+// A live meeting past its deadline is ended instead (ended says why, for notifyEnded);
+// an ended meeting that does not recur is ErrMeetingEnded. When start is false a meeting
+// that is not live is left as it is and ErrWaitingForHost returned. Called with s.tmu held.
+func (s *Service) goLive(ctx context.Context, id string, limit time.Duration, actor, detail string, start bool) (m Meeting, ended string, err error) {
+	sm, err := s.store.GetMeeting(ctx, id)
+	if err != nil {
+		return Meeting{}, "", err
+	}
+	now := s.now()
+	switch sm.Status {
+	case store.MeetingLive:
+		s.mu.Lock()
+		lm := s.live[id]
+		if lm == nil {
+			// Live before this node's memory begins (a restart): time it from now.
+			lm = &liveMeeting{startedAt: now, maxLength: limit}
+			s.live[id] = lm
+			s.log.WarnContext(ctx, "live meeting of unknown start: its time limit counts from now", "meeting", id)
+		}
+		m = Meeting{Meeting: sm, JoinToken: s.JoinToken(id), StartedAt: lm.startedAt, MaxLength: lm.maxLength}
+		s.mu.Unlock()
+		if d := Deadline(m); !d.IsZero() && !now.Before(d) {
+			if err := s.endLocked(ctx, id, "system", "time_limit"); err != nil {
+				return Meeting{}, "", err
+			}
+			return Meeting{}, "time_limit", ErrMeetingEnded
+		}
+		return m, "", nil
+	case store.MeetingEnded:
+		if sm.Recurrence == "" {
+			return Meeting{}, "", ErrMeetingEnded
+		}
+	}
+	if !start {
+		return Meeting{}, "", ErrWaitingForHost
+	}
+	if err := s.store.UpdateMeetingStatus(ctx, id, store.MeetingLive, now); err != nil {
+		return Meeting{}, "", err
+	}
+	s.mu.Lock()
+	s.live[id] = &liveMeeting{startedAt: now, maxLength: limit}
+	s.mu.Unlock()
+	s.audit(ctx, actor, "meeting.start", id, "ok", detail)
+	sm.Status, sm.EndedAt = store.MeetingLive, time.Time{}
+	return Meeting{Meeting: sm, JoinToken: s.JoinToken(id), StartedAt: now, MaxLength: limit}, "", nil
+}
+
+// End ends a meeting: its host, an owner or admin of its account, or a key with
+// meetings:write may. Ending an ended meeting is not an error. A recurring meeting can be
+// started again for its next occurrence.
+func (s *Service) End(ctx context.Context, p account.Principal, id string) (Meeting, error) {
+	if !p.Allows(account.ScopeMeetingsWrite) {
+		return Meeting{}, forbidden("this API key lacks the scope " + account.ScopeMeetingsWrite)
+	}
+	sm, err := s.ownMeeting(ctx, p, id)
+	if err != nil {
+		return Meeting{}, err
+	}
+	id = sm.ID
+	s.tmu.Lock()
+	sm, err = s.store.GetMeeting(ctx, id)
+	ended := false
+	if err == nil && sm.Status != store.MeetingEnded {
+		if err = s.endLocked(ctx, id, p.Actor(), "ended by "+p.Actor()); err == nil {
+			ended = true
+			sm, err = s.store.GetMeeting(ctx, id)
+		}
+	}
+	s.tmu.Unlock()
+	if ended {
+		s.notifyEnded(id, "ended by the host")
+	}
+	if err != nil {
+		return Meeting{}, err
+	}
+	return s.view(sm), nil
+}
+
+// endLocked marks a meeting ended and forgets its clock. Called with s.tmu held.
+func (s *Service) endLocked(ctx context.Context, id, actor, reason string) error {
+	if err := s.store.UpdateMeetingStatus(ctx, id, store.MeetingEnded, s.now()); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.live, id)
+	s.mu.Unlock()
+	s.audit(ctx, actor, "meeting.end", id, "ok", reason)
+	return nil
+}
+
+func (s *Service) notifyEnded(id, reason string) {
+	if s.onEnded != nil {
+		s.onEnded(id, reason)
+	}
+}
+
+// Tick enforces time limits at the Service's clock: it warns (OnWarning) about each live
+// meeting within WarnBefore of its deadline, once, and ends each one past it. The server
+// calls it every few seconds.
+func (s *Service) Tick(ctx context.Context) {
+	now := s.now()
+	type warning struct {
+		id       string
+		deadline time.Time
+	}
+	var warn []warning
+	var due []string
+	s.mu.Lock()
+	for id, lm := range s.live {
+		d := Deadline(Meeting{StartedAt: lm.startedAt, MaxLength: lm.maxLength})
+		switch {
+		case d.IsZero():
+		case !now.Before(d):
+			due = append(due, id)
+		case !lm.warned && !now.Before(d.Add(-s.warnBefore)):
+			lm.warned = true
+			warn = append(warn, warning{id, d})
+		}
+	}
+	s.mu.Unlock()
+	for _, w := range warn {
+		s.audit(ctx, "system", "meeting.time_limit_warning", w.id, "ok", "ends at "+w.deadline.UTC().Format(time.RFC3339))
+		if s.onWarning != nil {
+			s.onWarning(w.id, w.deadline)
+		}
+	}
+	for _, id := range due {
+		ended, err := s.expire(ctx, id)
+		if err != nil {
+			s.log.ErrorContext(ctx, "meeting past its time limit not ended", "meeting", id, "err", err)
+		}
+		if ended {
+			s.notifyEnded(id, "time_limit")
+		}
+	}
+}
+
+// expire ends a meeting that Tick found past its deadline, if it is still live.
+func (s *Service) expire(ctx context.Context, id string) (bool, error) {
+	s.tmu.Lock()
+	defer s.tmu.Unlock()
+	sm, err := s.store.GetMeeting(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if sm.Status != store.MeetingLive { // ended meanwhile
+		s.mu.Lock()
+		delete(s.live, id)
+		s.mu.Unlock()
+		return false, nil
+	}
+	if err := s.endLocked(ctx, id, "system", "time_limit"); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Joining.
+
+// JoinInput is a request to join a meeting: by its id and passcode, or by the token of its
+// join link.
+type JoinInput struct {
+	MeetingID string // as people type it; or
+	LinkToken string
+	Passcode  string // needed with MeetingID when the meeting has one
+	// DisplayName is how the others see the participant; a signed-in user's own name if
+	// empty.
+	DisplayName string
+	// Principal is the signed-in user joining, or nil for a guest.
+	Principal *account.Principal
+	// ClientIP is the address the request came from, for rate limiting and the audit log.
+	ClientIP string
+}
+
+// Join admits a participant to a meeting and returns their ticket. Guessing is costly:
+// an unknown id, a wrong passcode and a forged link count as failures against the client
+// address and the meeting id, and over either limit every attempt is refused with
+// rate_limited (except that a valid join link passes its meeting's limit); every refusal
+// is audited. The meeting's host, signed in, joining their own meeting starts it (see
+// Start).
+func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
+	actor, userID, name := "anonymous", "", strings.TrimSpace(in.DisplayName)
+	if p := in.Principal; p != nil && !p.ViaAPIKey() && p.User.ID != "" {
+		actor, userID = p.User.ID, p.User.ID
+		if name == "" {
+			name = p.User.DisplayName
+		}
+	} else {
+		in.Principal = nil
+	}
+	if name == "" {
+		return Ticket{}, invalid("a display name is required")
+	}
+	if err := checkText("display name", name, maxNameLength); err != nil {
+		return Ticket{}, err
+	}
+	if len(in.Passcode) > maxPasscodeLength || len(in.LinkToken) > 2*joinTokenLength || len(in.MeetingID) > maxIDInputLength {
+		return Ticket{}, invalid("a field is too long")
+	}
+	var id string
+	switch {
+	case in.MeetingID != "" && in.LinkToken != "":
+		return Ticket{}, invalid("give a meeting id or a join link token, not both")
+	case in.LinkToken != "":
+		// The id is checked against the link's MAC below, under the rate limits.
+		if len(in.LinkToken) >= IDDigits {
+			id = in.LinkToken[:IDDigits]
+		}
+		if n, ok := NormalizeID(id); !ok || n != id {
+			id = "" // not even shaped like a link: counts against the address only
+		}
+	case in.MeetingID != "":
+		var ok bool
+		if id, ok = NormalizeID(in.MeetingID); !ok {
+			return Ticket{}, invalid("a meeting id is 11 digits")
+		}
+	default:
+		return Ticket{}, invalid("a meeting id or a join link token is required")
+	}
+	detail := "ip=" + in.ClientIP
+
+	now := s.now()
+	ipB, wait := s.perIP.begin(ipKey(in.ClientIP), now)
+	if ipB == nil {
+		s.audit(ctx, actor, "meeting.join", id, CodeRateLimited, "per address; "+detail)
+		return Ticket{}, rateLimited(wait)
+	}
+	ipFailed := false
+	defer func() { s.perIP.end(ipB, s.now(), ipFailed) }()
+	if id == "" {
+		ipFailed = true
+		s.audit(ctx, actor, "meeting.join", "", "invalid_link", detail)
+		return Ticket{}, ErrNotFound
+	}
+	// A link that verifies proves an invitation; it is not held up by guesses against its
+	// meeting, or anyone could lock a meeting's invitees out by guessing its passcode.
+	validLink := false
+	if in.LinkToken != "" {
+		_, validLink = s.VerifyJoinToken(in.LinkToken)
+	}
+	mFailed := false
+	if !validLink {
+		mB, wait := s.perMeeting.begin(id, now)
+		if mB == nil {
+			s.audit(ctx, actor, "meeting.join", id, CodeRateLimited, "per meeting; "+detail)
+			return Ticket{}, rateLimited(wait)
+		}
+		defer func() { s.perMeeting.end(mB, s.now(), mFailed) }()
+	}
+	guess := func(outcome string, e *Error) (Ticket, error) {
+		ipFailed, mFailed = true, true
+		s.audit(ctx, actor, "meeting.join", id, outcome, detail)
+		return Ticket{}, e
+	}
+	if in.LinkToken != "" && !validLink {
+		return guess("invalid_link", ErrNotFound)
+	}
+	sm, err := s.store.GetMeeting(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return guess(CodeNotFound, ErrNotFound)
+	}
+	if err != nil {
+		return Ticket{}, err
+	}
+	if in.LinkToken == "" && sm.Passcode != "" && !SecretsEqual(in.Passcode, sm.Passcode) {
+		return guess(CodeWrongPasscode, ErrWrongPasscode)
+	}
+
+	// The caller holds the meeting's credentials; what follows refuses on the meeting's
+	// state, not a guess.
+	refuse := func(e *Error) (Ticket, error) {
+		s.audit(ctx, actor, "meeting.join", id, e.Code, detail)
+		return Ticket{}, e
+	}
+	if userID != "" && userID == sm.HostUserID {
+		return s.Start(ctx, *in.Principal, id)
+	}
+	if sm.Locked {
+		return refuse(ErrMeetingLocked)
+	}
+	if sm.RequireSignIn && userID == "" {
+		return refuse(ErrSignInRequired)
+	}
+	if userID != "" {
+		removed, err := s.store.IsRemoved(ctx, id, userID)
+		if err != nil {
+			return Ticket{}, err
+		}
+		if removed {
+			return refuse(ErrRemoved)
+		}
+	}
+
+	// Participants may start the meeting's clock (join before host) only if its account
+	// may host: policy.MayHost decides, as for the host.
+	var limit time.Duration
+	if sm.Status != store.MeetingLive {
+		if sm.Status == store.MeetingEnded && sm.Recurrence == "" {
+			return refuse(ErrMeetingEnded)
+		}
+		if !sm.JoinBeforeHost {
+			return refuse(ErrWaitingForHost)
+		}
+	}
+	a, err := s.store.GetAccount(ctx, sm.AccountID)
+	if err != nil {
+		return Ticket{}, err
+	}
+	if limit, err = s.decideHost(ctx, a, actor, "meeting.join", id); err != nil {
+		return Ticket{}, err
+	}
+	s.tmu.Lock()
+	m, ended, err := s.goLive(ctx, id, limit, actor, "a participant joined before the host", sm.JoinBeforeHost)
+	s.tmu.Unlock()
+	if ended != "" {
+		s.notifyEnded(id, ended)
+	}
+	if e := (*Error)(nil); errors.As(err, &e) {
+		return refuse(e)
+	}
+	if err != nil {
+		return Ticket{}, err
+	}
+	identity := userID
+	if identity == "" {
+		identity = "guest-" + strings.ToLower(rand.Text()[:16])
+	}
+	return s.ticket(m, identity, name, false, m.WaitingRoom)
+}
+
+// ticket mints an SFU join token for a participant of a live meeting, valid for the
+// Service's TokenTTL but never past the meeting's deadline.
+func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool) (Ticket, error) {
+	now := s.now()
+	ttl := s.tokenTTL
+	if d := Deadline(m); !d.IsZero() {
+		ttl = min(ttl, d.Sub(now))
+	}
+	if ttl < time.Second {
+		ttl = time.Second
+	}
+	g := token.Grants{Publish: true, Subscribe: true, Host: host}
+	tok, err := s.mint.Mint(Room(m.ID), identity, name, g, ttl)
+	if err != nil {
+		return Ticket{}, fmt.Errorf("meeting: join token: %w", err)
+	}
+	return Ticket{
+		Meeting: m, Token: tok, Room: Room(m.ID), Identity: identity, Name: name,
+		Host: host, ExpiresAt: now.Add(ttl), Waiting: waiting && !host,
+	}, nil
+}
+
+// audit appends a decision to the audit log. A failure to append is logged, not returned:
+// the decision has been made either way. It outlives a cancelled request.
+func (s *Service) audit(ctx context.Context, actor, action, subject, outcome, detail string) {
+	_, err := s.store.AppendAudit(context.WithoutCancel(ctx), store.AuditEntry{
+		At: s.now(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Detail: detail,
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "audit entry not written", "action", action, "outcome", outcome, "err", err)
+	}
+}
+
+// checkText refuses empty, overlong, invalid or control-character text.
+func checkText(what, s string, maxRunes int) error {
+	switch {
+	case s == "":
+		return invalid("a " + what + " is required")
+	case !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxRunes:
+		return invalid(fmt.Sprintf("the %s must be valid text of at most %d characters", what, maxRunes))
+	case strings.ContainsFunc(s, unicode.IsControl):
+		return invalid("the " + what + " contains control characters")
+	}
+	return nil
+}
