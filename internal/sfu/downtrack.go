@@ -60,10 +60,9 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		d.writer = ctx.WriteStream()
 		d.ssrc = uint32(ctx.SSRC())
 		d.payloadType = uint8(c.PayloadType)
-		target := d.target
 		d.mu.Unlock()
-		// Until now nothing could be sent: the subscriber needs a keyframe to start.
-		d.track.requestKeyframe(target)
+		// No keyframe request yet: SRTP is not up, a keyframe now would be lost, and the
+		// throttle would then hold back the request made once the connection is up.
 		return c, nil
 	}
 	return webrtc.RTPCodecParameters{}, errNoCodec

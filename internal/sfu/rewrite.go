@@ -5,6 +5,7 @@ package sfu
 // jitter buffer sees neither a gap nor a jump when the SFU switches layers.
 type rewriter struct {
 	started   bool
+	guard     bool // packets older than firstSeq are still possible and must be dropped
 	seqOffset uint16
 	tsOffset  uint32
 	firstSeq  uint16 // first source sequence number of the current source
@@ -13,11 +14,15 @@ type rewriter struct {
 	lastAt    int64  // when lastSeq was sent, unix nanoseconds
 }
 
+// guardWindow is how far past its first packet a source must get before late packets from
+// before the switch are no longer expected.
+const guardWindow = 1024
+
 // switchSource starts mapping a new source stream whose first forwarded packet has the
 // given sequence number and timestamp. The timestamp advances by the wall-clock time since
 // the last packet so the playout timeline stays monotonic across the switch.
 func (r *rewriter) switchSource(seq uint16, ts uint32, now int64, clockRate uint32) {
-	r.firstSeq = seq
+	r.firstSeq, r.guard = seq, true
 	if !r.started {
 		r.started = true
 		r.seqOffset, r.tsOffset = 0, 0
@@ -40,8 +45,15 @@ func (r *rewriter) switchSource(seq uint16, ts uint32, now int64, clockRate uint
 // when the packet predates the current source and must be dropped (it would collide with
 // numbers already used by the previous source).
 func (r *rewriter) rewrite(seq uint16, ts uint32, now int64) (uint16, uint32, bool) {
-	if int16(seq-r.firstSeq) < 0 {
-		return 0, 0, false
+	// The guard lasts until the source is well past its first packet: a 16-bit comparison
+	// with firstSeq would otherwise turn false for half of every wrap of the counter.
+	if r.guard {
+		switch d := int16(seq - r.firstSeq); {
+		case d < 0:
+			return 0, 0, false
+		case d > guardWindow:
+			r.guard = false
+		}
 	}
 	outSeq := seq + r.seqOffset
 	outTS := ts + r.tsOffset

@@ -154,3 +154,20 @@ func TestRewriterTimestampWrap(t *testing.T) {
 		{seq: 51, ts: 3042, at: t0 + 133*rwMS, wantSeq: 3, wantTS: 12000 - 0x1000, wantOK: true},
 	})
 }
+
+// A long stream is never cut: 100,000 packets in order (past the 16-bit wrap) all pass.
+func TestRewriterLongStreamNeverDrops(t *testing.T) {
+	var r rewriter
+	seq := uint16(65000)
+	r.switchSource(seq, 0, 0, 90000)
+	for i := range 100_000 {
+		out, _, ok := r.rewrite(seq, uint32(i)*3000, int64(i))
+		if !ok {
+			t.Fatalf("packet %d (seq %d) dropped", i, seq)
+		}
+		if out != seq {
+			t.Fatalf("packet %d: out %d, want %d", i, out, seq)
+		}
+		seq++
+	}
+}
