@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/meridian-video/meridian/internal/mail"
+	"github.com/meridian-video/meridian/internal/ratelimit"
 	"github.com/meridian-video/meridian/internal/store"
 )
 
@@ -85,7 +86,7 @@ type Service struct {
 	sessionTTL time.Duration
 	resetTTL   time.Duration
 
-	signInEmail, signInIP, signUpIP, resetEmail *limiterSet
+	signInEmail, signInIP, signUpIP, resetEmail *ratelimit.Set
 
 	// dummyHash is checked against when an email address has no user, so that an unknown
 	// address costs the same argon2 time as a wrong password.
@@ -117,10 +118,10 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 	return &Service{
 		store: st, mail: sender, now: o.Now, log: o.Log,
 		sessionTTL: o.SessionTTL, resetTTL: o.ResetTTL,
-		signInEmail: newLimiterSet(l.SignInPerEmail, l.MaxKeys),
-		signInIP:    newLimiterSet(l.SignInPerIP, l.MaxKeys),
-		signUpIP:    newLimiterSet(l.SignUpPerIP, l.MaxKeys),
-		resetEmail:  newLimiterSet(l.ResetPerEmail, l.MaxKeys),
+		signInEmail: ratelimit.NewSet(l.SignInPerEmail, l.MaxKeys),
+		signInIP:    ratelimit.NewSet(l.SignInPerIP, l.MaxKeys),
+		signUpIP:    ratelimit.NewSet(l.SignUpPerIP, l.MaxKeys),
+		resetEmail:  ratelimit.NewSet(l.ResetPerEmail, l.MaxKeys),
 		dummyHash:   dummy,
 	}, nil
 }
@@ -218,7 +219,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Principal, Sessio
 	if !passwordLengthOK(in.Password) {
 		return Principal{}, SessionTokens{}, weakPassword()
 	}
-	if ok, wait := s.signUpIP.take(ipKey(in.ClientIP), s.now()); !ok {
+	if ok, wait := s.signUpIP.Take(ratelimit.IPKey(in.ClientIP), s.now()); !ok {
 		s.audit(ctx, "anonymous", "account.sign_up", "", "rate_limited", "ip="+in.ClientIP)
 		return Principal{}, SessionTokens{}, rateLimited(wait)
 	}
@@ -261,22 +262,22 @@ func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) 
 		return Principal{}, SessionTokens{}, invalid("the email address is too long")
 	}
 	now := s.now()
-	ipB, wait := s.signInIP.begin(ipKey(clientIP), now)
+	ipB, wait := s.signInIP.Begin(ratelimit.IPKey(clientIP), now)
 	if ipB == nil {
 		s.audit(ctx, "anonymous", "user.sign_in", "", "rate_limited", "per ip; ip="+clientIP)
 		return Principal{}, SessionTokens{}, rateLimited(wait)
 	}
-	emB, wait := s.signInEmail.begin(email, now)
+	emB, wait := s.signInEmail.Begin(email, now)
 	if emB == nil {
-		s.signInIP.end(ipB, now, false)
+		s.signInIP.End(ipB, now, false)
 		s.audit(ctx, "anonymous", "user.sign_in", "", "rate_limited", "per email; ip="+clientIP)
 		return Principal{}, SessionTokens{}, rateLimited(wait)
 	}
 	failed := false
 	defer func() {
 		t := s.now()
-		s.signInIP.end(ipB, t, failed)
-		s.signInEmail.end(emB, t, failed)
+		s.signInIP.End(ipB, t, failed)
+		s.signInEmail.End(emB, t, failed)
 	}()
 
 	u, err := s.store.GetUserByEmail(ctx, email)
@@ -377,13 +378,13 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		return SessionTokens{}, weakPassword()
 	}
 	now := s.now()
-	b, wait := s.signInEmail.begin(p.User.Email, now)
+	b, wait := s.signInEmail.Begin(p.User.Email, now)
 	if b == nil {
 		s.audit(ctx, p.User.ID, "user.password_change", p.User.ID, "rate_limited", "")
 		return SessionTokens{}, rateLimited(wait)
 	}
 	failed := false
-	defer func() { s.signInEmail.end(b, s.now(), failed) }()
+	defer func() { s.signInEmail.End(b, s.now(), failed) }()
 
 	u, err := s.store.GetUser(ctx, p.User.ID)
 	if err != nil {
@@ -433,7 +434,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, resetURLBase 
 		return fmt.Errorf("account: reset url base %q is not an absolute URL", resetURLBase)
 	}
 	now := s.now()
-	if ok, _ := s.resetEmail.take(email, now); !ok {
+	if ok, _ := s.resetEmail.Take(email, now); !ok {
 		s.audit(ctx, "anonymous", "user.password_reset_request", "", "rate_limited", "")
 		return nil
 	}

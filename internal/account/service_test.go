@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/meridian-video/meridian/internal/mail"
+	"github.com/meridian-video/meridian/internal/ratelimit"
 	"github.com/meridian-video/meridian/internal/store"
 )
 
@@ -313,32 +314,32 @@ func TestSignInParallelGuessesBounded(t *testing.T) {
 }
 
 func TestLimiterSetStaysBounded(t *testing.T) {
-	ls := newLimiterSet(RateLimit{Every: time.Minute, Burst: 2}, 5)
+	ls := ratelimit.NewSet(RateLimit{Every: time.Minute, Burst: 2}, 5)
 	now := time.Unix(0, 0)
 	for i := range 100 {
-		if ok, _ := ls.take(fmt.Sprint("k", i), now); !ok {
+		if ok, _ := ls.Take(fmt.Sprint("k", i), now); !ok {
 			t.Fatalf("key %d refused on its first attempt", i)
 		}
-		if n := ls.size(); n > 5 {
+		if n := ls.Size(); n > 5 {
 			t.Fatalf("%d keys remembered, bound is 5", n)
 		}
 	}
 	// Refilled buckets go first; then the least recently seen: a key still being
 	// hammered is kept.
-	ls = newLimiterSet(RateLimit{Every: time.Hour, Burst: 2}, 3)
-	ls.take("a", now)
-	ls.take("b", now)
-	ls.take("hot", now)
-	ls.take("hot", now)
-	if ok, wait := ls.take("hot", now.Add(time.Second)); ok || wait <= 0 {
+	ls = ratelimit.NewSet(RateLimit{Every: time.Hour, Burst: 2}, 3)
+	ls.Take("a", now)
+	ls.Take("b", now)
+	ls.Take("hot", now)
+	ls.Take("hot", now)
+	if ok, wait := ls.Take("hot", now.Add(time.Second)); ok || wait <= 0 {
 		t.Fatalf("empty bucket: ok=%v wait=%v", ok, wait)
 	}
-	ls.take("c", now.Add(2*time.Second)) // full: evicts a
-	if ok, _ := ls.take("hot", now.Add(3*time.Second)); ok || ls.size() != 3 {
-		t.Fatalf("the limited key was forgotten (size %d)", ls.size())
+	ls.Take("c", now.Add(2*time.Second)) // full: evicts a
+	if ok, _ := ls.Take("hot", now.Add(3*time.Second)); ok || ls.Size() != 3 {
+		t.Fatalf("the limited key was forgotten (size %d)", ls.Size())
 	}
-	if ipKey("2001:db8::1") != ipKey("2001:db8::2") || ipKey("192.0.2.1") == ipKey("192.0.2.2") ||
-		ipKey("::ffff:192.0.2.1") != "192.0.2.1" {
+	if ratelimit.IPKey("2001:db8::1") != ratelimit.IPKey("2001:db8::2") || ratelimit.IPKey("192.0.2.1") == ratelimit.IPKey("192.0.2.2") ||
+		ratelimit.IPKey("::ffff:192.0.2.1") != "192.0.2.1" {
 		t.Fatal("ipKey groups addresses wrongly")
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/policy"
+	"github.com/meridian-video/meridian/internal/ratelimit"
 	"github.com/meridian-video/meridian/internal/store"
 	"github.com/meridian-video/meridian/internal/token"
 )
@@ -148,7 +149,7 @@ type Service struct {
 	onWarning  func(string, time.Time)
 	onEnded    func(string, string)
 
-	perIP, perMeeting *limiterSet
+	perIP, perMeeting *ratelimit.Set
 
 	// tmu serialises a meeting's status changes (read, decide, write); it is taken
 	// before mu.
@@ -203,8 +204,8 @@ func New(st Store, m Minter, secret []byte, o Options) (*Service, error) {
 	return &Service{
 		store: st, mint: m, linkKey: mac.Sum(nil), now: o.Now, log: o.Log, mayHost: o.MayHost,
 		tokenTTL: o.TokenTTL, warnBefore: o.WarnBefore, onWarning: o.OnWarning, onEnded: o.OnEnded,
-		perIP:      newLimiterSet(o.Limits.JoinPerIP, o.Limits.MaxKeys),
-		perMeeting: newLimiterSet(o.Limits.JoinPerMeeting, o.Limits.MaxKeys),
+		perIP:      ratelimit.NewSet(o.Limits.JoinPerIP, o.Limits.MaxKeys),
+		perMeeting: ratelimit.NewSet(o.Limits.JoinPerMeeting, o.Limits.MaxKeys),
 		live:       map[string]*liveMeeting{},
 	}, nil
 }
@@ -717,13 +718,13 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	detail := "ip=" + in.ClientIP
 
 	now := s.now()
-	ipB, wait := s.perIP.begin(ipKey(in.ClientIP), now)
+	ipB, wait := s.perIP.Begin(ratelimit.IPKey(in.ClientIP), now)
 	if ipB == nil {
 		s.audit(ctx, actor, "meeting.join", id, CodeRateLimited, "per address; "+detail)
 		return Ticket{}, rateLimited(wait)
 	}
 	ipFailed := false
-	defer func() { s.perIP.end(ipB, s.now(), ipFailed) }()
+	defer func() { s.perIP.End(ipB, s.now(), ipFailed) }()
 	if id == "" {
 		ipFailed = true
 		s.audit(ctx, actor, "meeting.join", "", "invalid_link", detail)
@@ -737,12 +738,12 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	}
 	mFailed := false
 	if !validLink {
-		mB, wait := s.perMeeting.begin(id, now)
+		mB, wait := s.perMeeting.Begin(id, now)
 		if mB == nil {
 			s.audit(ctx, actor, "meeting.join", id, CodeRateLimited, "per meeting; "+detail)
 			return Ticket{}, rateLimited(wait)
 		}
-		defer func() { s.perMeeting.end(mB, s.now(), mFailed) }()
+		defer func() { s.perMeeting.End(mB, s.now(), mFailed) }()
 	}
 	guess := func(outcome string, e *Error) (Ticket, error) {
 		ipFailed, mFailed = true, true

@@ -14,6 +14,7 @@ import (
 
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/policy"
+	"github.com/meridian-video/meridian/internal/ratelimit"
 	"github.com/meridian-video/meridian/internal/store"
 	"github.com/meridian-video/meridian/internal/token"
 )
@@ -655,12 +656,12 @@ func TestJoinParallelGuessesBounded(t *testing.T) {
 }
 
 func TestLimiterSetStaysBounded(t *testing.T) {
-	ls := newLimiterSet(RateLimit{Every: time.Hour, Burst: 2}, 10)
+	ls := ratelimit.NewSet(RateLimit{Every: time.Hour, Burst: 2}, 10)
 	for i := range 100 {
-		b, _ := ls.begin(fmt.Sprintf("192.0.2.%d", i), t0)
-		ls.end(b, t0, true)
+		b, _ := ls.Begin(fmt.Sprintf("192.0.2.%d", i), t0)
+		ls.End(b, t0, true)
 	}
-	if n := ls.size(); n > 10 {
+	if n := ls.Size(); n > 10 {
 		t.Fatalf("%d keys remembered, max 10", n)
 	}
 }

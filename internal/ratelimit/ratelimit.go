@@ -1,0 +1,143 @@
+// Package ratelimit bounds how fast anyone can guess: token buckets keyed by what is
+// being guessed at (an account's email, a client address, a meeting id), bounded in
+// memory, counting attempts in flight. The buckets live in memory, per node.
+package ratelimit
+
+import (
+	"math"
+	"net/netip"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Rate is a token bucket: Burst attempts at once, then one more every Every.
+type Rate struct {
+	Every time.Duration
+	Burst int
+}
+
+// Set is a bounded map of token buckets keyed by a string (an email address, a client
+// address, a meeting id). Attempts in flight count, so a burst of parallel guesses cannot
+// overdraw a bucket.
+type Set struct {
+	limit rate.Limit
+	burst int
+	max   int
+
+	mu sync.Mutex
+	m  map[string]*Bucket
+}
+
+// Bucket is one key's token bucket, held by an attempt between Begin and End.
+type Bucket struct {
+	lim      *rate.Limiter
+	inflight int       // attempts begun and not yet ended; guarded by Set.mu
+	seen     time.Time // last begin; guarded by Set.mu
+}
+
+// NewSet returns a set of buckets of rate rl remembering at most maxKeys keys (10,000 when
+// not positive).
+func NewSet(rl Rate, maxKeys int) *Set {
+	if rl.Burst <= 0 {
+		rl.Burst = 1
+	}
+	lim := rate.Inf
+	if rl.Every > 0 {
+		lim = rate.Every(rl.Every)
+	}
+	if maxKeys <= 0 {
+		maxKeys = 10_000
+	}
+	return &Set{limit: lim, burst: rl.Burst, max: maxKeys, m: make(map[string]*Bucket)}
+}
+
+// Begin starts an attempt for key at now. It returns the bucket to pass to End, or nil and
+// how long to wait when the key has no token to spare.
+func (ls *Set) Begin(key string, now time.Time) (*Bucket, time.Duration) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	b := ls.m[key]
+	if b == nil {
+		if len(ls.m) >= ls.max {
+			ls.evict(now)
+		}
+		b = &Bucket{lim: rate.NewLimiter(ls.limit, ls.burst)}
+		ls.m[key] = b
+	}
+	b.seen = now
+	if ls.limit != rate.Inf {
+		if missing := float64(b.inflight+1) - b.lim.TokensAt(now); missing > 0 {
+			return nil, time.Duration(math.Ceil(missing / float64(ls.limit) * float64(time.Second)))
+		}
+	}
+	b.inflight++
+	return b, 0
+}
+
+// End finishes an attempt that Begin allowed; a failed attempt takes a token.
+func (ls *Set) End(b *Bucket, now time.Time, failed bool) {
+	if b == nil {
+		return
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	b.inflight--
+	if failed {
+		b.lim.AllowN(now, 1)
+	}
+}
+
+// Take begins and ends a failed attempt at once: it spends a token if there is one and
+// reports whether there was, or how long to wait for one.
+func (ls *Set) Take(key string, now time.Time) (bool, time.Duration) {
+	b, wait := ls.Begin(key, now)
+	ls.End(b, now, true)
+	return b != nil, wait
+}
+
+// evict makes room for a new key: first by forgetting every idle bucket that has refilled
+// (it remembers nothing a new one would not), and failing that the least recently used
+// idle bucket. Called with ls.mu held.
+func (ls *Set) evict(now time.Time) {
+	var oldestKey string
+	var oldest time.Time
+	for k, b := range ls.m {
+		if b.inflight > 0 {
+			continue
+		}
+		if ls.limit == rate.Inf || b.lim.TokensAt(now) >= float64(ls.burst) {
+			delete(ls.m, k)
+			continue
+		}
+		if oldestKey == "" || b.seen.Before(oldest) {
+			oldestKey, oldest = k, b.seen
+		}
+	}
+	if len(ls.m) >= ls.max && oldestKey != "" {
+		delete(ls.m, oldestKey)
+	}
+}
+
+// Size is how many keys the set remembers.
+func (ls *Set) Size() int {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return len(ls.m)
+}
+
+// IPKey is the bucket key of a client address: an IPv4 address as it is, an IPv6 address
+// by its /64 (one subscriber's usual allocation), anything unparseable as given.
+func IPKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
