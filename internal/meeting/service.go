@@ -239,7 +239,9 @@ func (s *Service) VerifyJoinToken(tok string) (string, bool) {
 	if n, ok := NormalizeID(id); !ok || n != id {
 		return "", false
 	}
-	got, err := base64.RawURLEncoding.DecodeString(tok[IDDigits:])
+	// Strict: a non-canonical encoding of the right MAC (other padding bits) is another
+	// string, and one link has one spelling.
+	got, err := base64.RawURLEncoding.Strict().DecodeString(tok[IDDigits:])
 	if err != nil {
 		return "", false
 	}
