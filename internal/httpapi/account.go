@@ -36,6 +36,8 @@ type accountAPI struct {
 	// secureCookies sets Secure on the session cookie even when the request did not come
 	// over TLS here (TLS ends at a proxy in front).
 	secureCookies bool
+	// meetings serves the meeting routes, which authenticate like every other /api route.
+	meetings *meetingAPI
 }
 
 // wrap authenticates the request as rt requires and calls its handler.

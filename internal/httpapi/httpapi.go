@@ -67,15 +67,15 @@ func New(d Deps) http.Handler {
 			log = slog.Default()
 		}
 		api := http.NewServeMux()
-		registerAPI(api, &accountAPI{svc: d.Accounts, log: log, resetURL: d.ResetURL, secureCookies: d.SecureCookies})
+		meetings := &meetingAPI{svc: d.Meetings, log: log, publicURL: strings.TrimRight(d.PublicURL, "/")}
+		registerAPI(api, &accountAPI{svc: d.Accounts, log: log, resetURL: d.ResetURL, secureCookies: d.SecureCookies, meetings: meetings})
 		// Browsers' cross-origin state-changing requests are refused outright (by
 		// Sec-Fetch-Site or Origin), beside the CSRF token and SameSite cookie.
 		cop := http.NewCrossOriginProtection()
 		cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			WriteError(w, http.StatusForbidden, "csrf_failed", "cross-origin requests may not change anything")
 		}))
-		meetings := &meetingAPI{svc: d.Meetings, log: log, publicURL: strings.TrimRight(d.PublicURL, "/")}
-		mux.Handle("/api/", cop.Handler(withMeetings(meetings, api)))
+		mux.Handle("/api/", cop.Handler(api))
 	}
 	return mux
 }

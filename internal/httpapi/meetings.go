@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -28,23 +27,10 @@ type meetingAPI struct {
 	publicURL string
 }
 
-// meetingAPIKey is the context key under which withMeetings puts the meetingAPI.
-type meetingAPIKey struct{}
-
-// withMeetings gives the handlers behind h the meetingAPI. The route table's handlers all
-// take the accountAPI (which authenticates); the meeting routes find their own service
-// in the request's context, so that neither the table's shape nor the account handlers
-// change.
-func withMeetings(m *meetingAPI, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), meetingAPIKey{}, m)))
-	})
-}
-
 // meetingRoute adapts a meeting handler to the route table.
 func meetingRoute(h func(m *meetingAPI, a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal)) func(*accountAPI, http.ResponseWriter, *http.Request, account.Principal) {
 	return func(a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal) {
-		m, _ := r.Context().Value(meetingAPIKey{}).(*meetingAPI)
+		m := a.meetings
 		if m == nil || m.svc == nil {
 			WriteError(w, http.StatusNotFound, meeting.CodeNotFound, "this server does not serve meetings")
 			return
