@@ -38,6 +38,8 @@ type Options struct {
 	OnChat func(Chat)
 	// OnSpeakers is called when the set of active speakers changes, loudest first.
 	OnSpeakers func([]SpeakerLevel)
+	// OnEvent is called for every change in the room the server tells of (see Event).
+	OnEvent func(Event)
 	// Log receives debug output; nil discards it.
 	Log *slog.Logger
 }
@@ -47,6 +49,8 @@ type Participant struct {
 	ID       string `json:"id"`
 	Identity string `json:"identity"`
 	Name     string `json:"name"`
+	// Role is "host", "cohost" or "".
+	Role string `json:"role"`
 }
 
 // TrackInfo describes a published track.
@@ -57,6 +61,7 @@ type TrackInfo struct {
 	Source        string `json:"source"`
 	MimeType      string `json:"mimeType"`
 	Simulcast     bool   `json:"simulcast"`
+	Muted         bool   `json:"muted"`
 }
 
 // Chat is a chat message.
@@ -105,6 +110,12 @@ type message struct {
 	From          *Participant             `json:"from,omitempty"`
 	At            time.Time                `json:"at,omitzero"`
 	Speakers      []SpeakerLevel           `json:"speakers,omitempty"`
+	Source        string                   `json:"source,omitempty"`
+	Muted         *bool                    `json:"muted,omitempty"`
+	Locked        *bool                    `json:"locked,omitempty"`
+	Role          *string                  `json:"role,omitempty"`
+	Waiting       []Participant            `json:"waiting,omitempty"`
+	By            *Participant             `json:"by,omitempty"`
 }
 
 // Client is a participant connected to a room.
@@ -128,6 +139,7 @@ type Client struct {
 	trackInfo   map[string]TrackInfo
 	remotes     []*RemoteTrack
 	errs        chan *Error
+	admitted    chan struct{} // closed once the client is in the room, not its waiting room
 	closed      chan struct{}
 	closeReason string
 	closeOnce   sync.Once
@@ -157,6 +169,7 @@ func Join(ctx context.Context, opts Options) (*Client, error) {
 		midTracks: map[string]string{},
 		trackInfo: map[string]TrackInfo{},
 		errs:      make(chan *Error, 16),
+		admitted:  make(chan struct{}),
 		closed:    make(chan struct{}),
 	}
 	if err := c.send(message{Type: "join", Token: opts.Token}); err != nil {
@@ -177,13 +190,10 @@ func Join(ctx context.Context, opts Options) (*Client, error) {
 			return nil, &Error{Code: m.Code, Message: m.Message}
 		}
 		if m.Type == "joined" && m.Participant != nil {
-			c.self = *m.Participant
-			var tracks []TrackInfo
-			if len(m.Tracks) > 0 && json.Unmarshal(m.Tracks, &tracks) == nil {
-				for _, t := range tracks {
-					c.trackInfo[t.ID] = t
-				}
-			}
+			c.onJoined(m)
+			break
+		}
+		if m.Type == "waiting" {
 			break
 		}
 	}
@@ -212,8 +222,31 @@ func signalURL(base string) (string, error) {
 	return u.String(), nil
 }
 
+// onJoined records the room as the joined message describes it.
+func (c *Client) onJoined(m message) {
+	var tracks []TrackInfo
+	if len(m.Tracks) > 0 {
+		_ = json.Unmarshal(m.Tracks, &tracks)
+	}
+	c.mu.Lock()
+	c.self = *m.Participant
+	for _, t := range tracks {
+		c.trackInfo[t.ID] = t
+	}
+	c.mu.Unlock()
+	close(c.admitted)
+}
+
 // Self is this client's participant record.
-func (c *Client) Self() Participant { return c.self }
+func (c *Client) Self() Participant {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.self
+}
+
+// Admitted is closed once the client is in the room. Join returns before that when the
+// server holds the client in the waiting room; until a host admits it, it may only leave.
+func (c *Client) Admitted() <-chan struct{} { return c.admitted }
 
 // Done is closed when the session ends.
 func (c *Client) Done() <-chan struct{} { return c.closed }
@@ -309,10 +342,23 @@ func (c *Client) handle(m message) error {
 		if c.opts.OnSpeakers != nil {
 			c.opts.OnSpeakers(m.Speakers)
 		}
+	case "joined":
+		select {
+		case <-c.admitted:
+		default:
+			if m.Participant != nil {
+				c.onJoined(m)
+			}
+		}
 	case "error":
 		select {
 		case c.errs <- &Error{Code: m.Code, Message: m.Message}:
 		default:
+		}
+	}
+	if c.opts.OnEvent != nil {
+		if ev, ok := eventOf(m); ok {
+			c.opts.OnEvent(ev)
 		}
 	}
 	return nil

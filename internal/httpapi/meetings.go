@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -225,6 +226,7 @@ func (m *meetingAPI) join(a *accountAPI, w http.ResponseWriter, r *http.Request,
 	t, err := m.svc.Join(r.Context(), meeting.JoinInput{
 		MeetingID: in.MeetingID, LinkToken: link, Passcode: in.Passcode,
 		DisplayName: in.DisplayName, Principal: a.signedInUser(r), ClientIP: clientIP(r),
+		GuestKey: a.guestKey(w, r),
 	})
 	if err != nil {
 		m.fail(a, w, r, err)
@@ -240,6 +242,27 @@ func (m *meetingAPI) join(a *accountAPI, w http.ResponseWriter, r *http.Request,
 		Meeting joinedMeeting `json:"meeting"`
 	}{toTicket(t), joinedMeeting{t.Meeting.ID, t.Meeting.Topic}})
 }
+
+// GuestCookie keeps a guest's browser key: a random secret from which the meeting layer
+// derives the guest's identity, so that a guest removed from a meeting stays removed.
+const GuestCookie = "meridian_guest"
+
+// guestKey returns the browser's guest key, giving it one if it has none (or a malformed
+// one).
+func (a *accountAPI) guestKey(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(GuestCookie); err == nil && len(c.Value) == 26 && strings.Trim(c.Value, base32Alphabet) == "" {
+		return c.Value
+	}
+	key := rand.Text()
+	http.SetCookie(w, &http.Cookie{
+		Name: GuestCookie, Value: key, Path: "/", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, Secure: a.secure(r), SameSite: http.SameSiteLaxMode,
+	})
+	return key
+}
+
+// base32Alphabet is the alphabet of rand.Text.
+const base32Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 // signedInUser is the user of the request's session cookie, or nil when there is none or
 // it is not valid: a public route then serves the request as a guest's.
@@ -265,6 +288,7 @@ var meetingStatusOf = map[string]int{
 	meeting.CodeMeetingLocked:   http.StatusForbidden,
 	meeting.CodeWrongPasscode:   http.StatusForbidden,
 	meeting.CodeRemoved:         http.StatusForbidden,
+	meeting.CodeMeetingFull:     http.StatusForbidden,
 	meeting.CodeSignInRequired:  http.StatusUnauthorized,
 	meeting.CodeWaitingForHost:  http.StatusConflict,
 	meeting.CodeMeetingEnded:    http.StatusGone,

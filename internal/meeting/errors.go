@@ -2,6 +2,7 @@ package meeting
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -39,6 +40,7 @@ const (
 	CodeWrongPasscode   = "wrong_passcode"
 	CodeRateLimited     = "rate_limited"
 	CodeRemoved         = "removed"
+	CodeMeetingFull     = "meeting_full"
 	CodeInternal        = "internal"
 )
 
@@ -64,6 +66,11 @@ func invalid(msg string) *Error { return &Error{Code: CodeInvalidInput, Message:
 
 // forbidden returns a forbidden refusal with its own message.
 func forbidden(msg string) *Error { return &Error{Code: CodeForbidden, Message: msg} }
+
+func meetingFull(limit int) *Error {
+	return &Error{Code: CodeMeetingFull, Message: fmt.Sprintf(
+		"the meeting is full: its plan allows %d participants; try again when someone leaves, or ask the host", limit)}
+}
 
 func rateLimited(wait time.Duration) *Error {
 	e := *ErrRateLimited

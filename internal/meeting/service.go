@@ -30,6 +30,8 @@ type Store interface {
 	ListMeetingsByAccount(ctx context.Context, accountID string, limit int) ([]store.Meeting, error)
 	UpdateMeetingStatus(ctx context.Context, id, status string, at time.Time) error
 	IsRemoved(ctx context.Context, meetingID, identity string) (bool, error)
+	AddRemoval(ctx context.Context, meetingID, identity string, at time.Time) error
+	SetMeetingLocked(ctx context.Context, id string, locked bool) error
 	GetAccount(ctx context.Context, id string) (store.Account, error)
 	AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error)
 }
@@ -88,9 +90,8 @@ type Meeting struct {
 	// JoinToken is the token in the meeting's join link (JoinTokenHash is its hash). It is
 	// derived from the meeting id with the Service's secret, never stored.
 	JoinToken string
-	// StartedAt is when the meeting went live, and MaxLength the time limit of its
-	// account's plan then (0 for none); both are zero unless the meeting is live.
-	StartedAt time.Time
+	// MaxLength is the time limit of the account's plan when the meeting went live (0 for
+	// none); zero unless the meeting is live.
 	MaxLength time.Duration
 }
 
@@ -133,6 +134,9 @@ type Options struct {
 	// without locks held, and must not block for long.
 	OnWarning func(meetingID string, deadline time.Time)
 	OnEnded   func(meetingID, reason string)
+	// Occupancy, if set, counts who is in a meeting's room now (waiting room included),
+	// so that joins beyond the plan's participant limit are refused.
+	Occupancy func(meetingID string) int
 }
 
 // Service is the meeting domain: scheduling, starting, joining and ending meetings, and
@@ -148,6 +152,7 @@ type Service struct {
 	warnBefore time.Duration
 	onWarning  func(string, time.Time)
 	onEnded    func(string, string)
+	occupancy  func(string) int
 
 	perIP, perMeeting *ratelimit.Set
 
@@ -165,6 +170,13 @@ type liveMeeting struct {
 	startedAt time.Time
 	maxLength time.Duration
 	warned    bool
+}
+
+func (lm *liveMeeting) deadline() time.Time {
+	if lm.maxLength <= 0 {
+		return time.Time{}
+	}
+	return lm.startedAt.Add(lm.maxLength)
 }
 
 // linkLabel separates the join-link MAC from every other use of the server's secret
@@ -204,6 +216,7 @@ func New(st Store, m Minter, secret []byte, o Options) (*Service, error) {
 	return &Service{
 		store: st, mint: m, linkKey: mac.Sum(nil), now: o.Now, log: o.Log, mayHost: o.MayHost,
 		tokenTTL: o.TokenTTL, warnBefore: o.WarnBefore, onWarning: o.OnWarning, onEnded: o.OnEnded,
+		occupancy:  o.Occupancy,
 		perIP:      ratelimit.NewSet(o.Limits.JoinPerIP, o.Limits.MaxKeys),
 		perMeeting: ratelimit.NewSet(o.Limits.JoinPerMeeting, o.Limits.MaxKeys),
 		live:       map[string]*liveMeeting{},
@@ -461,12 +474,12 @@ func (s *Service) Start(ctx context.Context, p account.Principal, id string) (Ti
 		s.audit(ctx, p.Actor(), "meeting.start", sm.ID, "denied", "not the host")
 		return Ticket{}, forbidden("only the meeting's host can start it")
 	}
-	limit, err := s.decideHost(ctx, p.Account, p.Actor(), "meeting.start", sm.ID)
+	ent, err := s.decideHost(ctx, p.Account, p.Actor(), "meeting.start", sm.ID)
 	if err != nil {
 		return Ticket{}, err
 	}
 	s.tmu.Lock()
-	m, ended, err := s.goLive(ctx, sm.ID, limit, p.Actor(), "started by the host", true)
+	m, ended, err := s.goLive(ctx, sm.ID, ent.MaxMeetingLength, p.Actor(), "started by the host", true)
 	s.tmu.Unlock()
 	if ended != "" {
 		s.notifyEnded(sm.ID, ended)
@@ -481,9 +494,9 @@ func (s *Service) Start(ctx context.Context, p account.Principal, id string) (Ti
 }
 
 // decideHost asks policy.MayHost whether account a may host, with its plan's entitlements
-// as facts, and returns the plan's time limit. A refusal is audited and returned with
-// the decision's code. An unknown plan entitles to nothing.
-func (s *Service) decideHost(ctx context.Context, a store.Account, actor, action, subject string) (time.Duration, error) {
+// as facts, and returns the entitlements. A refusal is audited and returned with the
+// decision's code. An unknown plan entitles to nothing.
+func (s *Service) decideHost(ctx context.Context, a store.Account, actor, action, subject string) (account.Entitlements, error) {
 	ent, err := account.EntitlementsOf(account.Plan(a.Plan))
 	if err != nil {
 		s.log.WarnContext(ctx, "account with an unknown plan", "account", a.ID, "plan", a.Plan)
@@ -492,9 +505,9 @@ func (s *Service) decideHost(ctx context.Context, a store.Account, actor, action
 	d := s.mayHost(policy.HostFacts{PlanAllowsHosting: ent.Host}, s.now())
 	if !d.Allowed {
 		s.audit(ctx, actor, action, subject, d.Code, d.Reason)
-		return 0, &Error{Code: d.Code, Message: d.Reason}
+		return account.Entitlements{}, &Error{Code: d.Code, Message: d.Reason}
 	}
-	return ent.MaxMeetingLength, nil
+	return ent, nil
 }
 
 // goLive makes meeting id live, unless it is, with the given time limit, and returns it.
@@ -512,18 +525,24 @@ func (s *Service) goLive(ctx context.Context, id string, limit time.Duration, ac
 		s.mu.Lock()
 		lm := s.live[id]
 		if lm == nil {
-			// Live before this node's memory begins (a restart): time it from now.
-			lm = &liveMeeting{startedAt: now, maxLength: limit}
+			// Live before this node's memory begins (a restart): time it from when it
+			// went live, as stored, under the plan it has now.
+			started := sm.StartedAt
+			if started.IsZero() {
+				started = now
+				s.log.WarnContext(ctx, "live meeting of unknown start: its time limit counts from now", "meeting", id)
+			}
+			lm = &liveMeeting{startedAt: started, maxLength: limit}
 			s.live[id] = lm
-			s.log.WarnContext(ctx, "live meeting of unknown start: its time limit counts from now", "meeting", id)
 		}
-		m = Meeting{Meeting: sm, JoinToken: s.JoinToken(id), StartedAt: lm.startedAt, MaxLength: lm.maxLength}
+		m = Meeting{Meeting: sm, JoinToken: s.JoinToken(id), MaxLength: lm.maxLength}
+		m.StartedAt = lm.startedAt
 		s.mu.Unlock()
 		if d := Deadline(m); !d.IsZero() && !now.Before(d) {
-			if err := s.endLocked(ctx, id, "system", "time_limit"); err != nil {
+			if err := s.endLocked(ctx, id, "system", EndedByTimeLimit); err != nil {
 				return Meeting{}, "", err
 			}
-			return Meeting{}, "time_limit", ErrMeetingEnded
+			return Meeting{}, EndedByTimeLimit, ErrMeetingEnded
 		}
 		return m, "", nil
 	case store.MeetingEnded:
@@ -541,8 +560,8 @@ func (s *Service) goLive(ctx context.Context, id string, limit time.Duration, ac
 	s.live[id] = &liveMeeting{startedAt: now, maxLength: limit}
 	s.mu.Unlock()
 	s.audit(ctx, actor, "meeting.start", id, "ok", detail)
-	sm.Status, sm.EndedAt = store.MeetingLive, time.Time{}
-	return Meeting{Meeting: sm, JoinToken: s.JoinToken(id), StartedAt: now, MaxLength: limit}, "", nil
+	sm.Status, sm.StartedAt, sm.EndedAt = store.MeetingLive, now, time.Time{}
+	return Meeting{Meeting: sm, JoinToken: s.JoinToken(id), MaxLength: limit}, "", nil
 }
 
 // End ends a meeting: its host, an owner or admin of its account, or a key with
@@ -556,21 +575,10 @@ func (s *Service) End(ctx context.Context, p account.Principal, id string) (Meet
 	if err != nil {
 		return Meeting{}, err
 	}
-	id = sm.ID
-	s.tmu.Lock()
-	sm, err = s.store.GetMeeting(ctx, id)
-	ended := false
-	if err == nil && sm.Status != store.MeetingEnded {
-		if err = s.endLocked(ctx, id, p.Actor(), "ended by "+p.Actor()); err == nil {
-			ended = true
-			sm, err = s.store.GetMeeting(ctx, id)
-		}
+	if err := s.endBy(ctx, sm.ID, p.Actor()); err != nil {
+		return Meeting{}, err
 	}
-	s.tmu.Unlock()
-	if ended {
-		s.notifyEnded(id, "ended by the host")
-	}
-	if err != nil {
+	if sm, err = s.store.GetMeeting(ctx, sm.ID); err != nil {
 		return Meeting{}, err
 	}
 	return s.view(sm), nil
@@ -607,7 +615,7 @@ func (s *Service) Tick(ctx context.Context) {
 	var due []string
 	s.mu.Lock()
 	for id, lm := range s.live {
-		d := Deadline(Meeting{StartedAt: lm.startedAt, MaxLength: lm.maxLength})
+		d := lm.deadline()
 		switch {
 		case d.IsZero():
 		case !now.Before(d):
@@ -630,7 +638,7 @@ func (s *Service) Tick(ctx context.Context) {
 			s.log.ErrorContext(ctx, "meeting past its time limit not ended", "meeting", id, "err", err)
 		}
 		if ended {
-			s.notifyEnded(id, "time_limit")
+			s.notifyEnded(id, EndedByTimeLimit)
 		}
 	}
 }
@@ -649,7 +657,7 @@ func (s *Service) expire(ctx context.Context, id string) (bool, error) {
 		s.mu.Unlock()
 		return false, nil
 	}
-	if err := s.endLocked(ctx, id, "system", "time_limit"); err != nil {
+	if err := s.endLocked(ctx, id, "system", EndedByTimeLimit); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -670,6 +678,9 @@ type JoinInput struct {
 	Principal *account.Principal
 	// ClientIP is the address the request came from, for rate limiting and the audit log.
 	ClientIP string
+	// GuestKey is a random secret the guest's browser keeps (a cookie), so that a guest
+	// has one identity across joins and a removal holds. Empty gives a new identity.
+	GuestKey string
 }
 
 // Join admits a participant to a meeting and returns their ticket. Guessing is costly:
@@ -781,19 +792,20 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	if sm.RequireSignIn && userID == "" {
 		return refuse(ErrSignInRequired)
 	}
-	if userID != "" {
-		removed, err := s.store.IsRemoved(ctx, id, userID)
-		if err != nil {
-			return Ticket{}, err
-		}
-		if removed {
-			return refuse(ErrRemoved)
-		}
+	identity := userID
+	if identity == "" {
+		identity = guestIdentity(in.GuestKey)
+	}
+	removed, err := s.store.IsRemoved(ctx, id, identity)
+	if err != nil {
+		return Ticket{}, err
+	}
+	if removed {
+		return refuse(ErrRemoved)
 	}
 
 	// Participants may start the meeting's clock (join before host) only if its account
 	// may host: policy.MayHost decides, as for the host.
-	var limit time.Duration
 	if sm.Status != store.MeetingLive {
 		if sm.Status == store.MeetingEnded && sm.Recurrence == "" {
 			return refuse(ErrMeetingEnded)
@@ -806,11 +818,15 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	if err != nil {
 		return Ticket{}, err
 	}
-	if limit, err = s.decideHost(ctx, a, actor, "meeting.join", id); err != nil {
+	ent, err := s.decideHost(ctx, a, actor, "meeting.join", id)
+	if err != nil {
 		return Ticket{}, err
 	}
+	if s.occupancy != nil && ent.MaxParticipants > 0 && s.occupancy(id) >= ent.MaxParticipants {
+		return refuse(meetingFull(ent.MaxParticipants))
+	}
 	s.tmu.Lock()
-	m, ended, err := s.goLive(ctx, id, limit, actor, "a participant joined before the host", sm.JoinBeforeHost)
+	m, ended, err := s.goLive(ctx, id, ent.MaxMeetingLength, actor, "a participant joined before the host", sm.JoinBeforeHost)
 	s.tmu.Unlock()
 	if ended != "" {
 		s.notifyEnded(id, ended)
@@ -821,11 +837,17 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	if err != nil {
 		return Ticket{}, err
 	}
-	identity := userID
-	if identity == "" {
-		identity = "guest-" + strings.ToLower(rand.Text()[:16])
-	}
 	return s.ticket(m, identity, name, false, m.WaitingRoom)
+}
+
+// guestIdentity is a guest's identity in rooms: derived from the key their browser keeps,
+// so that it is the same on every join and tells nothing of the key; random without one.
+func guestIdentity(key string) string {
+	if key == "" {
+		return "guest-" + strings.ToLower(rand.Text()[:16])
+	}
+	sum := sha256.Sum256([]byte("meridian/guest-identity/v1\x00" + key))
+	return "guest-" + base64.RawURLEncoding.EncodeToString(sum[:12])
 }
 
 // ticket mints an SFU join token for a participant of a live meeting, valid for the
@@ -839,7 +861,7 @@ func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool) (
 	if ttl < time.Second {
 		ttl = time.Second
 	}
-	g := token.Grants{Publish: true, Subscribe: true, Host: host}
+	g := token.Grants{Publish: true, Subscribe: true, Host: host, Waiting: waiting && !host}
 	tok, err := s.mint.Mint(Room(m.ID), identity, name, g, ttl)
 	if err != nil {
 		return Ticket{}, fmt.Errorf("meeting: join token: %w", err)

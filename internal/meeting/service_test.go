@@ -675,7 +675,7 @@ func TestEndedMeetingsRefuseJoins(t *testing.T) {
 	if err != nil || ended.Status != store.MeetingEnded || !ended.EndedAt.Equal(t0.Add(10*time.Minute)) {
 		t.Fatalf("end: %+v %v", ended.Meeting, err)
 	}
-	if len(f.ended) != 1 || f.ended[0] != m.ID+" ended by the host" {
+	if len(f.ended) != 1 || f.ended[0] != m.ID+" "+EndedByHost {
 		t.Fatalf("OnEnded calls %v", f.ended)
 	}
 	_, err = f.guest(m, m.Passcode, "192.0.2.1")
@@ -782,9 +782,9 @@ func TestDeadline(t *testing.T) {
 		m    Meeting
 		want time.Time
 	}{
-		{"free", Meeting{StartedAt: t0, MaxLength: free.MaxMeetingLength}, t0.Add(40 * time.Minute)},
-		{"enterprise", Meeting{StartedAt: t0, MaxLength: ent.MaxMeetingLength}, t0.Add(ent.MaxMeetingLength)},
-		{"no limit", Meeting{StartedAt: t0}, time.Time{}},
+		{"free", Meeting{Meeting: store.Meeting{StartedAt: t0}, MaxLength: free.MaxMeetingLength}, t0.Add(40 * time.Minute)},
+		{"enterprise", Meeting{Meeting: store.Meeting{StartedAt: t0}, MaxLength: ent.MaxMeetingLength}, t0.Add(ent.MaxMeetingLength)},
+		{"no limit", Meeting{Meeting: store.Meeting{StartedAt: t0}}, time.Time{}},
 		{"not started", Meeting{MaxLength: free.MaxMeetingLength}, time.Time{}},
 	} {
 		if got := Deadline(c.m); !got.Equal(c.want) {

@@ -84,7 +84,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		errc: make(chan error, 1),
 	}
 	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
-		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom,
+		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom, Occupancy: s.occupancy,
 	})
 	if err != nil {
 		s.SFU.Close()
@@ -102,7 +102,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	handler := httpapi.New(httpapi.Deps{
 		Log:      log,
 		Gatherer: reg,
-		Signal:   &msignal.Handler{SFU: s.SFU, Tokens: s.Tokens, Log: log},
+		Signal:   &msignal.Handler{SFU: s.SFU, Tokens: s.Tokens, Moderator: meetingModerator{s.Meetings}, Log: log},
 		WHIP:     whip.New(s.SFU, s.Tokens, log),
 		Ready:    &s.ready,
 
@@ -140,24 +140,45 @@ func (s *Server) tickMeetings(ctx context.Context) {
 	}
 }
 
-// warnMeeting tells a meeting's participants that its time limit is near, as a chat
-// message from the server (until signalling has an event of its own for it).
+// warnMeeting tells a meeting's participants that its time limit is near.
 func (s *Server) warnMeeting(id string, deadline time.Time) {
 	room, ok := s.SFU.LookupRoom(meeting.Room(id))
 	if !ok {
 		return
 	}
 	mins := max(1, int(time.Until(deadline).Round(time.Minute)/time.Minute))
-	msg := fmt.Sprintf("This meeting ends in %d minute(s), at %s UTC: the plan's time limit.", mins, deadline.UTC().Format("15:04"))
-	_ = room.Chat(sfu.ParticipantInfo{ID: "meridian", Identity: "meridian", Name: "Meridian"}, msg, time.Now())
+	room.Notify("time_limit_warning", fmt.Sprintf("This meeting ends in %d minute(s), at %s UTC: the plan's time limit.",
+		mins, deadline.UTC().Format("15:04")))
 }
 
 // closeMeetingRoom ends an ended meeting's room for everyone in it on this node.
 func (s *Server) closeMeetingRoom(id, reason string) {
 	if room, ok := s.SFU.LookupRoom(meeting.Room(id)); ok {
 		s.log.Info("meeting ended: closing its room", "meeting", id, "reason", reason)
-		room.Close()
+		room.Close(reason)
 	}
+}
+
+// occupancy counts who is in a meeting's room on this node, waiting room included.
+func (s *Server) occupancy(id string) int {
+	if room, ok := s.SFU.LookupRoom(meeting.Room(id)); ok {
+		return room.Occupancy()
+	}
+	return 0
+}
+
+// meetingModerator hands host controls used in meeting rooms to the meeting layer. Rooms
+// that are not meetings' (made with hand-minted tokens) have nothing to persist.
+type meetingModerator struct{ meetings *meeting.Service }
+
+func (m meetingModerator) Moderate(ctx context.Context, a msignal.Moderation) error {
+	id, ok := strings.CutPrefix(a.Room, meeting.RoomPrefix)
+	if !ok {
+		return nil
+	}
+	return m.meetings.RecordHostAction(ctx, id, meeting.HostAction{
+		Action: a.Action, Actor: a.Actor, Subject: a.Subject, Detail: a.Detail,
+	})
 }
 
 // mailSender is SMTP when the config names a server, and otherwise the dev outbox: files

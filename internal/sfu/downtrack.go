@@ -93,6 +93,16 @@ func (d *downTrack) setTarget(rank int) {
 	}
 }
 
+// pause stops forwarding until the next place the subscriber can resume from: a
+// keyframe of the target layer, or any audio packet. The rewriter then continues the
+// sequence numbers without a gap, so the subscriber does not ask for packets that were
+// never sent.
+func (d *downTrack) pause() {
+	d.mu.Lock()
+	d.current = -1
+	d.mu.Unlock()
+}
+
 // keepWaiting asks again for the keyframe a subscriber waits for to start or switch
 // layers, in case the earlier request or its keyframe was lost.
 func (d *downTrack) keepWaiting() {

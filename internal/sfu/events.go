@@ -31,6 +31,7 @@ type ParticipantInfo struct {
 	ID       string `json:"id"`
 	Identity string `json:"identity"`
 	Name     string `json:"name"`
+	Role     Role   `json:"role"`
 }
 
 // TrackInfo describes a published track.
@@ -41,6 +42,7 @@ type TrackInfo struct {
 	Source        string `json:"source"`
 	MimeType      string `json:"mimeType"`
 	Simulcast     bool   `json:"simulcast"`
+	Muted         bool   `json:"muted"`
 }
 
 // Track sources a client may declare; anything else is stored as SourceUnknown.
@@ -90,15 +92,45 @@ type (
 	ActiveSpeakers struct{ Speakers []SpeakerLevel }
 	// Closed tells that the SFU ended the participant's session.
 	Closed struct{ Reason string }
+	// Admitted tells a participant held in the waiting room that a moderator let them in;
+	// Snapshot is what Join would have returned. It is the first event after admission.
+	Admitted struct{ Snapshot Snapshot }
+	// LobbyChanged tells moderators who is in the waiting room now, in arrival order.
+	LobbyChanged struct{ Waiting []ParticipantInfo }
+	// TrackMuted tells that a track's sound or picture was turned off or on.
+	TrackMuted struct {
+		TrackID, ParticipantID string
+		Muted                  bool
+	}
+	// ForceMuted tells a participant that a moderator muted one of their sources; the
+	// client should turn it off too, so that the user sees what the others see.
+	ForceMuted struct {
+		Source string
+		By     ParticipantInfo
+	}
+	// ParticipantUpdated tells that someone's role changed.
+	ParticipantUpdated struct{ Participant ParticipantInfo }
+	// RoomState tells that the room was locked or unlocked.
+	RoomState struct{ Locked bool }
+	// Notice is a message from the operator to everyone in the room, such as a warning
+	// that the meeting's time is nearly up.
+	Notice struct{ Code, Message string }
 )
 
-func (SubscriberOffer) event()   {}
-func (PublisherAnswer) event()   {}
-func (ICECandidate) event()      {}
-func (ParticipantJoined) event() {}
-func (ParticipantLeft) event()   {}
-func (TrackPublished) event()    {}
-func (TrackUnpublished) event()  {}
-func (ChatMessage) event()       {}
-func (ActiveSpeakers) event()    {}
-func (Closed) event()            {}
+func (SubscriberOffer) event()    {}
+func (PublisherAnswer) event()    {}
+func (ICECandidate) event()       {}
+func (ParticipantJoined) event()  {}
+func (ParticipantLeft) event()    {}
+func (TrackPublished) event()     {}
+func (TrackUnpublished) event()   {}
+func (ChatMessage) event()        {}
+func (ActiveSpeakers) event()     {}
+func (Closed) event()             {}
+func (Admitted) event()           {}
+func (LobbyChanged) event()       {}
+func (TrackMuted) event()         {}
+func (ForceMuted) event()         {}
+func (ParticipantUpdated) event() {}
+func (RoomState) event()          {}
+func (Notice) event()             {}

@@ -48,7 +48,11 @@ type Participant struct {
 	published        map[string]*PublishedTrack // by the publisher's own track id
 	sources          map[string]string          // declared source by the publisher's track id
 	downs            map[string]*downTrack      // by published track id
+	mutedSources     map[string]bool            // sources the participant has turned off
 	closed           bool
+
+	role atomic.Value // Role
+	held atomic.Bool  // in the waiting room
 
 	estimator atomic.Pointer[bweHolder]
 
@@ -112,16 +116,23 @@ func (q *candidateQueue) release(sink Sink, target Target, desc Event) {
 type bweHolder struct{ cc.BandwidthEstimator }
 
 func newParticipant(r *Room, info ParticipantInfo, opts JoinOptions, sink Sink) *Participant {
-	return &Participant{
+	p := &Participant{
 		room: r, info: info, opts: opts, sink: sink,
-		published: map[string]*PublishedTrack{},
-		sources:   map[string]string{},
-		downs:     map[string]*downTrack{},
+		published:    map[string]*PublishedTrack{},
+		sources:      map[string]string{},
+		downs:        map[string]*downTrack{},
+		mutedSources: map[string]bool{},
 	}
+	p.role.Store(info.Role)
+	return p
 }
 
-// Info identifies the participant.
-func (p *Participant) Info() ParticipantInfo { return p.info }
+// Info identifies the participant, with its current role.
+func (p *Participant) Info() ParticipantInfo {
+	i := p.info
+	i.Role = p.Role()
+	return i
+}
 
 // Room is the participant's room.
 func (p *Participant) Room() *Room { return p.room }
@@ -148,6 +159,9 @@ func (p *Participant) DeclareSources(sources map[string]string) {
 // the answer, which also goes to the sink, ahead of any candidate gathered for it. A later
 // offer renegotiates (new tracks, removed tracks, ICE restart).
 func (p *Participant) HandlePublisherOffer(sdp string) (string, error) {
+	if p.Held() {
+		return "", ErrHeld
+	}
 	if !p.opts.CanPublish {
 		return "", ErrNotAllowed
 	}
@@ -195,6 +209,9 @@ func (p *Participant) setLocal(pc *webrtc.PeerConnection, desc webrtc.SessionDes
 // HandleSubscriberOffer answers a client's offer to receive (WHEP): the answer carries the
 // room's current tracks.
 func (p *Participant) HandleSubscriberOffer(sdp string) (string, error) {
+	if p.Held() {
+		return "", ErrHeld
+	}
 	if !p.opts.CanSubscribe || !p.opts.ClientOffers {
 		return "", ErrNotAllowed
 	}
@@ -437,6 +454,7 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 			clockRate: remote.Codec().ClockRate,
 			metrics:   p.room.sfu.metrics,
 		}
+		t.muted.Store(p.mutedSources[src])
 		p.published[remote.ID()] = t
 	}
 	p.mu.Unlock()

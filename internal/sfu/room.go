@@ -28,6 +28,14 @@ type Room struct {
 	tracks       map[string]*PublishedTrack
 	closed       bool
 	speakers     []string
+	// The waiting room, in arrival order, and what the room remembers of identities while
+	// it lasts, so that a participant who reconnects is not held, demoted or let back in
+	// after removal.
+	waiting  []*Participant
+	admitted map[string]bool
+	cohosts  map[string]bool
+	removed  map[string]bool
+	locked   bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -38,6 +46,9 @@ func newRoom(s *SFU, name string) *Room {
 		sfu: s, name: name,
 		participants: map[string]*Participant{},
 		tracks:       map[string]*PublishedTrack{},
+		admitted:     map[string]bool{},
+		cohosts:      map[string]bool{},
+		removed:      map[string]bool{},
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
 	}
@@ -58,53 +69,102 @@ type JoinOptions struct {
 	// (WHEP): the participant receives the tracks present when it offers and never
 	// renegotiates.
 	ClientOffers bool
+	// Role is the participant's role to begin with.
+	Role Role
+	// Waiting holds the participant in the waiting room until a moderator admits them,
+	// unless their identity was admitted before or they are a moderator.
+	Waiting bool
 }
 
-// Snapshot is who and what is in a room.
+// Snapshot is who and what is in a room, as a participant entering it sees it.
 type Snapshot struct {
 	Participants []ParticipantInfo
 	Tracks       []TrackInfo
+	// Waiting is the waiting room, shown to moderators only.
+	Waiting []ParticipantInfo
+	Locked  bool
+	// Held: the participant is in the waiting room; the rest of the snapshot is empty and
+	// an Admitted event will bring it.
+	Held bool
 }
 
 // Join adds a participant. The returned snapshot lists the others and their tracks; events
-// about later changes go to sink.
+// about later changes go to sink. A participant with opts.Waiting is held in the waiting
+// room (Snapshot.Held) and learns nothing of the room until a moderator admits them.
 func (r *Room) Join(info ParticipantInfo, opts JoinOptions, sink Sink) (*Participant, Snapshot, error) {
-	p := newParticipant(r, info, opts, sink)
+	info.Role = opts.Role
 	r.mu.Lock()
-	if r.closed {
+	switch {
+	case r.closed:
 		r.mu.Unlock()
 		return nil, Snapshot{}, ErrClosed
+	case r.removed[info.Identity]:
+		r.mu.Unlock()
+		return nil, Snapshot{}, ErrRemoved
+	case r.locked && opts.Role == RoleParticipant && !r.admitted[info.Identity]:
+		r.mu.Unlock()
+		return nil, Snapshot{}, ErrLocked
 	}
+	if info.Role == RoleParticipant && r.cohosts[info.Identity] {
+		info.Role = RoleCohost
+	}
+	p := newParticipant(r, info, opts, sink)
 	if old, ok := r.participants[info.ID]; ok {
 		r.mu.Unlock()
 		old.Close("replaced by a new session")
 		r.mu.Lock()
 	}
-	snap := Snapshot{Participants: []ParticipantInfo{}, Tracks: []TrackInfo{}}
+	if opts.Waiting && info.Role == RoleParticipant && !r.admitted[info.Identity] {
+		p.held.Store(true)
+		r.waiting = append(r.waiting, p)
+		lobby, mods := r.lobbyLocked()
+		r.mu.Unlock()
+		sendAll(mods, lobby)
+		return p, Snapshot{Held: true, Participants: []ParticipantInfo{}, Tracks: []TrackInfo{}}, nil
+	}
+	snap, others, tracks := r.enterLocked(p)
+	r.mu.Unlock()
+	r.entered(p, others, tracks)
+	return p, snap, nil
+}
+
+// enterLocked makes p a member of the room and returns what it sees of it, who must hear
+// of it, and the tracks it subscribes to; entered does the rest without the lock. Called
+// with r.mu held.
+func (r *Room) enterLocked(p *Participant) (Snapshot, []*Participant, []*PublishedTrack) {
+	snap := Snapshot{Participants: []ParticipantInfo{}, Tracks: []TrackInfo{}, Locked: r.locked}
+	if p.Role().Moderates() {
+		snap.Waiting = r.waitingInfoLocked()
+	}
 	others := make([]*Participant, 0, len(r.participants))
 	for _, o := range r.participants {
-		snap.Participants = append(snap.Participants, o.info)
+		snap.Participants = append(snap.Participants, o.Info())
 		others = append(others, o)
 	}
 	tracks := make([]*PublishedTrack, 0, len(r.tracks))
 	for _, t := range r.tracks {
-		snap.Tracks = append(snap.Tracks, t.info)
+		snap.Tracks = append(snap.Tracks, t.Info())
 		tracks = append(tracks, t)
 	}
-	r.participants[info.ID] = p
-	r.mu.Unlock()
-	r.sfu.metrics.Participants.Inc()
+	r.participants[p.info.ID] = p
+	return snap, others, tracks
+}
 
-	for _, o := range others {
-		o.sink.Send(ParticipantJoined{Participant: info})
-	}
-	if opts.CanSubscribe && !opts.ClientOffers && len(tracks) > 0 {
+func (r *Room) entered(p *Participant, others []*Participant, tracks []*PublishedTrack) {
+	r.sfu.metrics.Participants.Inc()
+	sendAll(others, ParticipantJoined{Participant: p.Info()})
+	if p.opts.CanSubscribe && !p.opts.ClientOffers && len(tracks) > 0 {
 		for _, t := range tracks {
 			p.subscribe(t)
 		}
 		p.negotiate(false)
 	}
-	return p, snap, nil
+}
+
+func sendAll(ps []*Participant, ev Event) {
+	for _, p := range ps {
+		p.sink.Send(ev)
+	}
 }
 
 // Participants lists who is in the room.
@@ -113,7 +173,7 @@ func (r *Room) Participants() []ParticipantInfo {
 	defer r.mu.Unlock()
 	out := make([]ParticipantInfo, 0, len(r.participants))
 	for _, p := range r.participants {
-		out = append(out, p.info)
+		out = append(out, p.Info())
 	}
 	return out
 }
@@ -132,27 +192,28 @@ func (r *Room) Chat(from ParticipantInfo, text string, now time.Time) error {
 		return ErrBadChat
 	}
 	msg := ChatMessage{From: from, Text: text, At: now}
+	// Sent under the lock (sinks do not block), so that two messages sent at once reach
+	// everyone in the same order.
 	r.mu.Lock()
-	ps := r.snapshotParticipants()
-	r.mu.Unlock()
-	for _, p := range ps {
+	defer r.mu.Unlock()
+	for _, p := range r.participants {
 		p.sink.Send(msg)
 	}
 	return nil
 }
 
-// Close ends the room for everyone.
-func (r *Room) Close() {
+// Close ends the room for everyone, waiting or not, telling them reason.
+func (r *Room) Close(reason string) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return
 	}
 	r.closed = true
-	ps := r.snapshotParticipants()
+	ps := append(r.snapshotParticipants(), r.waiting...)
 	r.mu.Unlock()
 	for _, p := range ps {
-		p.Close("room closed")
+		p.Close(reason)
 	}
 	close(r.stop)
 	<-r.done
@@ -189,7 +250,7 @@ func (r *Room) publish(t *PublishedTrack) {
 	r.mu.Unlock()
 	r.sfu.metrics.Tracks.Inc()
 	for _, p := range ps {
-		p.sink.Send(TrackPublished{Track: t.info})
+		p.sink.Send(TrackPublished{Track: t.Info()})
 		if p != t.owner && p.opts.CanSubscribe && !p.opts.ClientOffers {
 			p.subscribe(t)
 			p.negotiate(false)
@@ -216,24 +277,29 @@ func (r *Room) unpublish(t *PublishedTrack) {
 	}
 }
 
-// leave removes a participant that has closed.
+// leave removes a participant that has closed, from the room or its waiting room. The
+// room ends when nobody is left in either.
 func (r *Room) leave(p *Participant) {
 	r.mu.Lock()
-	if r.participants[p.info.ID] != p {
+	var left Event
+	var tell []*Participant
+	if i := slices.Index(r.waiting, p); i >= 0 {
+		r.waiting = slices.Delete(r.waiting, i, i+1)
+		left, tell = r.lobbyLocked()
+	} else if r.participants[p.info.ID] == p {
+		delete(r.participants, p.info.ID)
+		left, tell = ParticipantLeft{ParticipantID: p.info.ID}, r.snapshotParticipants()
+		r.sfu.metrics.Participants.Dec()
+	} else {
 		r.mu.Unlock()
 		return
 	}
-	delete(r.participants, p.info.ID)
-	ps := r.snapshotParticipants()
-	empty := len(r.participants) == 0 && !r.closed
+	empty := len(r.participants) == 0 && len(r.waiting) == 0 && !r.closed
 	if empty {
 		r.closed = true
 	}
 	r.mu.Unlock()
-	r.sfu.metrics.Participants.Dec()
-	for _, o := range ps {
-		o.sink.Send(ParticipantLeft{ParticipantID: p.info.ID})
-	}
+	sendAll(tell, left)
 	if empty {
 		close(r.stop)
 		r.sfu.removeRoom(r)

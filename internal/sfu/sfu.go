@@ -101,7 +101,7 @@ func (s *SFU) Close() {
 	}
 	s.mu.Unlock()
 	for _, r := range rooms {
-		r.Close()
+		r.Close("room closed")
 	}
 }
 

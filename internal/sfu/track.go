@@ -33,6 +33,9 @@ type PublishedTrack struct {
 	mu     sync.Mutex
 	layers [maxLayers]*layer
 
+	// muted: the publisher or a moderator turned the track off; nothing is forwarded.
+	muted atomic.Bool
+
 	// downs is replaced, never mutated, so the forwarding path reads it without a lock.
 	downs atomic.Pointer[[]*downTrack]
 }
@@ -54,7 +57,11 @@ type layer struct {
 }
 
 // Info describes the track.
-func (t *PublishedTrack) Info() TrackInfo { return t.info }
+func (t *PublishedTrack) Info() TrackInfo {
+	i := t.info
+	i.Muted = t.muted.Load()
+	return i
+}
 
 func (t *PublishedTrack) addDown(d *downTrack) {
 	for {
@@ -140,7 +147,7 @@ func (t *PublishedTrack) layer(rank int) *layer {
 // requestKeyframe asks the publisher for a keyframe on one layer, at most once per
 // keyframeInterval.
 func (t *PublishedTrack) requestKeyframe(rank int) {
-	if t.kind != webrtc.RTPCodecTypeVideo {
+	if t.kind != webrtc.RTPCodecTypeVideo || t.muted.Load() {
 		return
 	}
 	l := t.layer(rank)
@@ -181,7 +188,11 @@ func (t *PublishedTrack) readLoop(l *layer) {
 		l.lastPacket.Store(now)
 		t.metrics.PacketsIn.Inc()
 		t.metrics.BytesIn.Add(float64(len(pkt.Payload)))
-		keyframe := false
+		if t.muted.Load() {
+			continue
+		}
+		// Every audio packet is a place where a subscriber may start or resume.
+		keyframe := !isVideo
 		if isVideo {
 			keyframe = isKeyframe(mime, pkt.Payload)
 			if keyframe && isVP8 {

@@ -33,6 +33,36 @@ type (
 		Grants       grantsMsg             `json:"grants"`
 		Participants []sfu.ParticipantInfo `json:"participants"`
 		Tracks       []sfu.TrackInfo       `json:"tracks"`
+		// Waiting is the waiting room, for moderators; Locked whether the room is.
+		Waiting []sfu.ParticipantInfo `json:"waiting,omitempty"`
+		Locked  bool                  `json:"locked"`
+	}
+	waitingMsg struct {
+		Type string `json:"type"`
+	}
+	lobbyMsg struct {
+		Type    string                `json:"type"`
+		Waiting []sfu.ParticipantInfo `json:"waiting"`
+	}
+	trackMutedMsg struct {
+		Type          string `json:"type"`
+		TrackID       string `json:"trackId"`
+		ParticipantID string `json:"participantId"`
+		Muted         bool   `json:"muted"`
+	}
+	forceMutedMsg struct {
+		Type   string              `json:"type"`
+		Source string              `json:"source"`
+		By     sfu.ParticipantInfo `json:"by"`
+	}
+	roomStateMsg struct {
+		Type   string `json:"type"`
+		Locked bool   `json:"locked"`
+	}
+	noticeMsg struct {
+		Type    string `json:"type"`
+		Code    string `json:"code"`
+		Message string `json:"message"`
 	}
 	sdpMsg struct {
 		Type   string            `json:"type"`
@@ -104,6 +134,18 @@ func eventMessage(ev sfu.Event) any {
 		return speakersMsg{Type: "speakers", Speakers: e.Speakers}
 	case sfu.Closed:
 		return closedMsg{Type: "closed", Reason: e.Reason}
+	case sfu.LobbyChanged:
+		return lobbyMsg{Type: "lobby", Waiting: e.Waiting}
+	case sfu.TrackMuted:
+		return trackMutedMsg{Type: "trackMuted", TrackID: e.TrackID, ParticipantID: e.ParticipantID, Muted: e.Muted}
+	case sfu.ForceMuted:
+		return forceMutedMsg{Type: "forceMuted", Source: e.Source, By: e.By}
+	case sfu.ParticipantUpdated:
+		return participantMsg{Type: "participantUpdated", Participant: e.Participant}
+	case sfu.RoomState:
+		return roomStateMsg{Type: "roomState", Locked: e.Locked}
+	case sfu.Notice:
+		return noticeMsg{Type: "notice", Code: e.Code, Message: e.Message}
 	}
 	return nil
 }
@@ -132,10 +174,11 @@ func (g *joinGate) Send(ev sfu.Event) {
 	g.s.Send(ev)
 }
 
-func (g *joinGate) open(joined joinedMsg) {
+// open queues first (joined, or waiting) and then what was held back.
+func (g *joinGate) open(first any) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.s.queue(joined)
+	g.s.queue(first)
 	for _, ev := range g.pending {
 		g.s.Send(ev)
 	}

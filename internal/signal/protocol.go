@@ -28,6 +28,18 @@ const (
 	TypeChat       = "chat"
 	TypeLeave      = "leave"
 	TypePing       = "ping"
+
+	// Sent by anyone for their own sources, and by moderators for others'.
+	TypeMute = "mute"
+	// Moderators only (host and co-hosts); setRole and endMeeting are the host's alone.
+	TypeMuteAll    = "muteAll"
+	TypeAdmit      = "admit"
+	TypeAdmitAll   = "admitAll"
+	TypeDeny       = "deny"
+	TypeRemove     = "remove"
+	TypeLock       = "lock"
+	TypeSetRole    = "setRole"
+	TypeEndMeeting = "endMeeting"
 )
 
 // Request is a message from the client. Which fields matter depends on Type.
@@ -41,6 +53,12 @@ type Request struct {
 	TrackID   string                   `json:"trackId,omitempty"`
 	MaxHeight int                      `json:"maxHeight,omitempty"`
 	Text      string                   `json:"text,omitempty"`
+
+	ParticipantID string  `json:"participantId,omitempty"`
+	Source        string  `json:"source,omitempty"`
+	Muted         *bool   `json:"muted,omitempty"`
+	Locked        *bool   `json:"locked,omitempty"`
+	Role          *string `json:"role,omitempty"`
 }
 
 // Error codes sent to clients. They are stable: clients branch on them.
@@ -60,6 +78,11 @@ const (
 	CodeRateLimited   = "rate_limited"
 	CodeRoomClosed    = "room_closed"
 	CodeSlowConsumer  = "slow_consumer"
+	CodeWaiting       = "waiting"
+	CodeNotHost       = "not_host"
+	CodeUnknownPeer   = "unknown_participant"
+	CodeRemoved       = "removed"
+	CodeLocked        = "locked"
 	CodeInternal      = "internal"
 )
 
@@ -133,7 +156,23 @@ func (r *Request) validate() error {
 		if r.Text == "" {
 			return badMessage("chat needs text")
 		}
-	case TypeRestartICE, TypeLeave, TypePing:
+	case TypeMute:
+		if r.Source == "" || r.Muted == nil {
+			return badMessage("mute needs source and muted")
+		}
+	case TypeAdmit, TypeDeny, TypeRemove:
+		if r.ParticipantID == "" {
+			return badMessage("%s needs participantId", r.Type)
+		}
+	case TypeLock:
+		if r.Locked == nil {
+			return badMessage("lock needs locked")
+		}
+	case TypeSetRole:
+		if r.ParticipantID == "" || r.Role == nil {
+			return badMessage("setRole needs participantId and role")
+		}
+	case TypeRestartICE, TypeLeave, TypePing, TypeMuteAll, TypeAdmitAll, TypeEndMeeting:
 	case "":
 		return badMessage("type missing")
 	default:

@@ -31,12 +31,46 @@ type Verifier interface {
 	Verify(tok string) (*token.Claims, error)
 }
 
+// Moderator is told of every host control a moderator uses, after the signalling layer
+// checked their role, and applies what outlives the room: a removal is remembered, a lock
+// refuses new joins, an end ends the meeting. An error refuses the action, and nothing
+// changes in the room. The meeting layer is one; rooms outside meetings need none.
+type Moderator interface {
+	Moderate(ctx context.Context, m Moderation) error
+}
+
+// Moderation is one use of a host control.
+type Moderation struct {
+	Room string
+	// Action is one of the Action constants.
+	Action string
+	// Actor and Subject are identities: who acted, and on whom ("" when on no one).
+	Actor, Subject string
+	Detail         string
+}
+
+// Moderation actions.
+const (
+	ActionAdmit    = "admit"
+	ActionAdmitAll = "admit_all"
+	ActionDeny     = "deny"
+	ActionMute     = "mute"
+	ActionMuteAll  = "mute_all"
+	ActionRemove   = "remove"
+	ActionLock     = "lock"
+	ActionUnlock   = "unlock"
+	ActionSetRole  = "set_role"
+	ActionEnd      = "end"
+)
+
 // Handler serves the signalling WebSocket.
 type Handler struct {
 	SFU    *sfu.SFU
 	Tokens Verifier
-	Log    *slog.Logger
-	Now    func() time.Time
+	// Moderator, if set, records host controls and applies their lasting effects.
+	Moderator Moderator
+	Log       *slog.Logger
+	Now       func() time.Time
 	// OriginPatterns are the browser origins allowed besides the server's own host.
 	OriginPatterns []string
 	// JoinTimeout is how long a connection may take to join; 10 s when zero.
@@ -84,6 +118,9 @@ type session struct {
 	participant *sfu.Participant
 	claims      *token.Claims
 	joined      atomic.Bool
+	// welcome is the joined message without the room's snapshot, ready before the SFU can
+	// admit the participant from the waiting room.
+	welcome joinedMsg
 }
 
 func (s *session) run(ctx context.Context) {
@@ -116,7 +153,12 @@ func (s *session) endWith(reason string) {
 // Send implements sfu.Sink. It never blocks: a client that cannot keep up is dropped
 // rather than allowed to hold up the room.
 func (s *session) Send(ev sfu.Event) {
-	msg := eventMessage(ev)
+	var msg any
+	if a, ok := ev.(sfu.Admitted); ok {
+		msg = s.joinedMessage(a.Snapshot)
+	} else {
+		msg = eventMessage(ev)
+	}
 	if msg == nil {
 		return
 	}
@@ -260,6 +302,9 @@ func (s *session) handle(req *Request) error {
 	if p == nil {
 		return &ProtocolError{Code: CodeNotJoined, Message: "send join first"}
 	}
+	if p.Held() {
+		return &ProtocolError{Code: CodeWaiting, Message: "you are in the waiting room; the host will let you in"}
+	}
 	switch req.Type {
 	case TypeOffer:
 		// The answer reaches the client as an event, ahead of its candidates.
@@ -280,6 +325,8 @@ func (s *session) handle(req *Request) error {
 			return &ProtocolError{Code: CodeRateLimited, Message: "too many chat messages; slow down"}
 		}
 		return sfuError(p.Room().Chat(p.Info(), req.Text, s.h.now()))
+	default:
+		return s.moderate(req)
 	}
 	return nil
 }
@@ -299,25 +346,48 @@ func (s *session) join(tok string) error {
 	case !claims.Publish && !claims.Subscribe:
 		return &ProtocolError{Code: CodeNotAllowed, Message: "the token grants neither publish nor subscribe"}
 	}
-	info := sfu.ParticipantInfo{ID: newSessionID(), Identity: claims.Identity, Name: claims.Name}
+	role := sfu.RoleParticipant
+	if claims.Host {
+		role = sfu.RoleHost
+	}
+	info := sfu.ParticipantInfo{ID: newSessionID(), Identity: claims.Identity, Name: claims.Name, Role: role}
 	room := s.h.SFU.Room(claims.Room)
+	s.welcome = joinedMsg{Type: "joined", Participant: info, Room: claims.Room,
+		Grants: grantsMsg{Publish: claims.Publish, Subscribe: claims.Subscribe, Host: claims.Host}}
 	// The joined message must precede any event the SFU sends once the participant exists,
 	// so it is queued by the sink wrapper before Join returns.
 	gate := &joinGate{s: s}
-	p, snap, err := room.Join(info, sfu.JoinOptions{CanPublish: claims.Publish, CanSubscribe: claims.Subscribe}, gate)
-	if errors.Is(err, sfu.ErrClosed) {
+	p, snap, err := room.Join(info, sfu.JoinOptions{
+		CanPublish: claims.Publish, CanSubscribe: claims.Subscribe, Role: role, Waiting: claims.Waiting,
+	}, gate)
+	switch {
+	case errors.Is(err, sfu.ErrClosed):
 		return &ProtocolError{Code: CodeRoomClosed, Message: "the room is closing; try again"}
-	}
-	if err != nil {
+	case errors.Is(err, sfu.ErrRemoved):
+		return &ProtocolError{Code: CodeRemoved, Message: "you were removed from this meeting"}
+	case errors.Is(err, sfu.ErrLocked):
+		return &ProtocolError{Code: CodeLocked, Message: "the meeting is locked; ask the host to unlock it"}
+	case err != nil:
 		return err
 	}
 	s.participant, s.claims = p, claims
 	s.joined.Store(true)
-	gate.open(joinedMsg{Type: "joined", Participant: info, Room: claims.Room, Participants: snap.Participants, Tracks: snap.Tracks,
-		Grants: grantsMsg{Publish: claims.Publish, Subscribe: claims.Subscribe, Host: claims.Host}})
 	s.log = s.log.With("room", claims.Room, "participant", info.ID)
-	s.log.Info("joined", "identity", claims.Identity)
+	if snap.Held {
+		gate.open(waitingMsg{Type: "waiting"})
+		s.log.Info("waiting to be admitted", "identity", claims.Identity)
+		return nil
+	}
+	gate.open(s.joinedMessage(snap))
+	s.log.Info("joined", "identity", claims.Identity, "role", role)
 	return nil
+}
+
+func (s *session) joinedMessage(snap sfu.Snapshot) joinedMsg {
+	m := s.welcome
+	m.Participant = s.participant.Info()
+	m.Participants, m.Tracks, m.Waiting, m.Locked = snap.Participants, snap.Tracks, snap.Waiting, snap.Locked
+	return m
 }
 
 func (h *Handler) now() time.Time {
@@ -346,6 +416,16 @@ func sfuError(err error) error {
 		return &ProtocolError{Code: CodeNoNegotiation, Message: "nothing to answer or no connection for this target"}
 	case errors.Is(err, sfu.ErrClosed):
 		return &ProtocolError{Code: CodeRoomClosed, Message: "the session has ended"}
+	case errors.Is(err, sfu.ErrHeld):
+		return &ProtocolError{Code: CodeWaiting, Message: "you are in the waiting room; the host will let you in"}
+	case errors.Is(err, sfu.ErrNotModerator):
+		return &ProtocolError{Code: CodeNotHost, Message: "only a host or co-host can do this"}
+	case errors.Is(err, sfu.ErrNotHost):
+		return &ProtocolError{Code: CodeNotHost, Message: "only the host can do this"}
+	case errors.Is(err, sfu.ErrUnknownParticipant):
+		return &ProtocolError{Code: CodeUnknownPeer, Message: "no such participant here"}
+	case errors.Is(err, sfu.ErrBadSource):
+		return &ProtocolError{Code: CodeBadMessage, Message: "source must be microphone, camera, screen or screen_audio"}
 	}
 	return err
 }

@@ -40,6 +40,7 @@ type Meeting struct {
 	// Status is "scheduled", "live" or "ended".
 	Status    string
 	CreatedAt time.Time // now if zero
+	StartedAt time.Time // when it last went live; zero if it never did
 	EndedAt   time.Time // zero until ended
 }
 
@@ -74,12 +75,12 @@ func (s *Store) CreateMeeting(ctx context.Context, m Meeting) (Meeting, error) {
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO meetings (id, account_id, host_user_id, region, topic, kind,
 		starts_at, duration_minutes, time_zone, recurrence, passcode, join_token_hash,
-		waiting_room, join_before_host, require_sign_in, locked, status, created_at, ended_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+		waiting_room, join_before_host, require_sign_in, locked, status, created_at, started_at, ended_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		m.ID, m.AccountID, m.HostUserID, m.Region, m.Topic, m.Kind,
 		nullMillis(m.StartsAt), m.DurationMinutes, m.TimeZone, nullString(m.Recurrence), m.Passcode, m.JoinTokenHash,
 		boolInt(m.WaitingRoom), boolInt(m.JoinBeforeHost), boolInt(m.RequireSignIn), boolInt(m.Locked),
-		m.Status, millis(m.CreatedAt), nullMillis(m.EndedAt))
+		m.Status, millis(m.CreatedAt), nullMillis(m.StartedAt), nullMillis(m.EndedAt))
 	if err != nil {
 		return Meeting{}, fail("create meeting", err)
 	}
@@ -95,23 +96,24 @@ func (s *Store) newMeeting(m Meeting) (Meeting, error) {
 		return Meeting{}, errBadMeetingID
 	}
 	m.Region, m.CreatedAt = region, stamp(m.CreatedAt)
-	m.StartsAt, m.EndedAt = trunc(m.StartsAt), trunc(m.EndedAt)
+	m.StartsAt, m.StartedAt, m.EndedAt = trunc(m.StartsAt), trunc(m.StartedAt), trunc(m.EndedAt)
 	return m, nil
 }
 
 const meetingColumns = `id, account_id, host_user_id, region, topic, kind, starts_at, duration_minutes,
 	time_zone, recurrence, passcode, join_token_hash, waiting_room, join_before_host, require_sign_in,
-	locked, status, created_at, ended_at`
+	locked, status, created_at, started_at, ended_at`
 
 func scanMeeting(r rowScanner) (Meeting, error) {
 	var m Meeting
-	var startsAt, endedAt sql.NullInt64
+	var startsAt, startedAt, endedAt sql.NullInt64
 	var recurrence sql.NullString
 	var waiting, early, signIn, locked, created int64
 	err := r.Scan(&m.ID, &m.AccountID, &m.HostUserID, &m.Region, &m.Topic, &m.Kind, &startsAt, &m.DurationMinutes,
 		&m.TimeZone, &recurrence, &m.Passcode, &m.JoinTokenHash, &waiting, &early, &signIn,
-		&locked, &m.Status, &created, &endedAt)
+		&locked, &m.Status, &created, &startedAt, &endedAt)
 	m.StartsAt, m.EndedAt, m.CreatedAt = fromNullMillis(startsAt), fromNullMillis(endedAt), fromMillis(created)
+	m.StartedAt = fromNullMillis(startedAt)
 	m.Recurrence = recurrence.String
 	m.WaitingRoom, m.JoinBeforeHost, m.RequireSignIn, m.Locked = waiting == 1, early == 1, signIn == 1, locked == 1
 	return m, err
@@ -165,14 +167,22 @@ func (s *Store) ListMeetingsByAccount(ctx context.Context, accountID string, lim
 	return ms, nil
 }
 
-// UpdateMeetingStatus sets a meeting's status at a time: ending it records at as EndedAt,
-// any other status clears EndedAt. Which transitions are allowed is the caller's rule.
+// UpdateMeetingStatus sets a meeting's status at a time: going live records at as
+// StartedAt, ending records it as EndedAt; any status but ended clears EndedAt. Which
+// transitions are allowed is the caller's rule.
 func (s *Store) UpdateMeetingStatus(ctx context.Context, id, status string, at time.Time) error {
-	var ended sql.NullInt64
-	if status == MeetingEnded {
-		ended = nullMillis(stamp(at))
+	var res sql.Result
+	var err error
+	switch status {
+	case MeetingEnded:
+		res, err = s.db.ExecContext(ctx, `UPDATE meetings SET status = $1, ended_at = $2 WHERE id = $3`,
+			status, nullMillis(stamp(at)), id)
+	case MeetingLive:
+		res, err = s.db.ExecContext(ctx, `UPDATE meetings SET status = $1, started_at = $2, ended_at = NULL WHERE id = $3`,
+			status, nullMillis(stamp(at)), id)
+	default:
+		res, err = s.db.ExecContext(ctx, `UPDATE meetings SET status = $1, ended_at = NULL WHERE id = $2`, status, id)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE meetings SET status = $1, ended_at = $2 WHERE id = $3`, status, ended, id)
 	if err == nil {
 		err = affectedOne(res)
 	}

@@ -150,8 +150,12 @@ func TestOpenMigratesOnceAndReopens(t *testing.T) {
 		if n := count(t, s2, "SELECT COUNT(*) FROM accounts"); n != 1 {
 			t.Fatalf("%d accounts after reopening, want 1", n)
 		}
-		if v := count(t, s2, "SELECT MAX(version_id) FROM goose_db_version"); v != 1 {
-			t.Fatalf("schema version %d, want 1", v)
+		files, err := migrationFiles.ReadDir("migrations")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := count(t, s2, "SELECT MAX(version_id) FROM goose_db_version"); v != len(files) {
+			t.Fatalf("schema version %d, want %d (one per migration)", v, len(files))
 		}
 		if s2.Region() != testRegion {
 			t.Fatalf("region %q", s2.Region())
@@ -590,15 +594,16 @@ func TestMeetingStatusAndLock(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		end := time.Now()
-		if err := s.UpdateMeetingStatus(ctx, m.ID, MeetingLive, end); err != nil {
+		start := time.Now()
+		end := start.Add(40 * time.Minute)
+		if err := s.UpdateMeetingStatus(ctx, m.ID, MeetingLive, start); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.SetMeetingLocked(ctx, m.ID, true); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := s.GetMeeting(ctx, m.ID)
-		if got.Status != MeetingLive || !got.Locked || !got.EndedAt.IsZero() {
+		if got.Status != MeetingLive || !got.Locked || !got.EndedAt.IsZero() || !got.StartedAt.Equal(start.Truncate(time.Millisecond)) {
 			t.Fatalf("live meeting %+v", got)
 		}
 		if err := s.UpdateMeetingStatus(ctx, m.ID, MeetingEnded, end); err != nil {
@@ -608,7 +613,9 @@ func TestMeetingStatusAndLock(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, _ = s.GetMeeting(ctx, m.ID)
-		if got.Status != MeetingEnded || got.Locked || !got.EndedAt.Equal(end.Truncate(time.Millisecond)) {
+		// Ending keeps when it started: the pair is the meeting's last occurrence.
+		if got.Status != MeetingEnded || got.Locked || !got.EndedAt.Equal(end.Truncate(time.Millisecond)) ||
+			!got.StartedAt.Equal(start.Truncate(time.Millisecond)) {
 			t.Fatalf("ended meeting %+v", got)
 		}
 		if err := s.UpdateMeetingStatus(ctx, m.ID, "paused", end); err == nil {

@@ -19,6 +19,8 @@ type Grants struct {
 	Publish   bool `json:"canPublish,omitempty"`
 	Subscribe bool `json:"canSubscribe,omitempty"`
 	Host      bool `json:"host,omitempty"`
+	// Waiting holds the bearer in the room's waiting room until a host admits them.
+	Waiting bool `json:"waiting,omitempty"`
 }
 
 // Claims are the verified contents of a join token.
