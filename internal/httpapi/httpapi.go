@@ -77,6 +77,7 @@ func New(d Deps) http.Handler {
 		}))
 		mux.Handle("/api/", cop.Handler(api))
 	}
+	registerWeb(mux)
 	return mux
 }
 

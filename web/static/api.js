@@ -1,0 +1,102 @@
+// api.js: the REST client (api/openapi.yaml). Calls resolve to the parsed JSON body, or
+// reject with an ApiError carrying the server's stable code, which errors.js turns into
+// words. A session cookie authenticates; state-changing calls also send the session's
+// CSRF token, which the server hands out at sign-in and sign-up.
+
+const CSRF_HEADER = 'X-CSRF-Token';
+// The token survives reloads and other tabs in localStorage: the session cookie does too,
+// and the token is no secret from the page's own script.
+const CSRF_KEY = 'meridian.csrf';
+
+class ApiError extends Error {
+  constructor(status, code, message, retryAfter = 0) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter; // seconds, from Retry-After (rate_limited)
+  }
+}
+
+function csrfToken() {
+  return localStorage.getItem(CSRF_KEY) || '';
+}
+
+function rememberCsrf(token) {
+  if (token) localStorage.setItem(CSRF_KEY, token);
+  else localStorage.removeItem(CSRF_KEY);
+}
+
+async function request(method, path, body, retried = false) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && csrfToken()) headers[CSRF_HEADER] = csrfToken();
+  let res;
+  try {
+    res = await fetch(path, {
+      method, headers, credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'could not reach the server');
+  }
+  const data = res.status === 204 ? null : await res.json().catch(() => null);
+  if (data?.code === 'csrf_failed' && !retried && method !== 'GET') {
+    // The stored token may be stale (another tab signed in again) or lost with the
+    // browser's storage: the session hands it out again with /api/me. Try once more.
+    await request('GET', '/api/me').catch(() => null);
+    return request(method, path, body, true);
+  }
+  if (!res.ok) {
+    throw new ApiError(res.status, data?.code || `http_${res.status}`, data?.message || res.statusText,
+      Number(res.headers.get('Retry-After')) || 0);
+  }
+  if (typeof data?.csrf_token === 'string') rememberCsrf(data.csrf_token);
+  return data;
+}
+
+// The signed-in user, loaded once per page load and kept while it lasts.
+let me;
+
+/** currentUser resolves to {user, account} of the session, or null when signed out. */
+export async function currentUser() {
+  if (me !== undefined) return me;
+  try {
+    const data = await request('GET', '/api/me');
+    me = data.user ? { user: data.user, account: data.account } : null;
+  } catch (err) {
+    if (err.status !== 401) throw err;
+    me = null;
+  }
+  return me;
+}
+
+function signedIn(session) {
+  me = { user: session.user, account: session.account };
+  return session;
+}
+
+export const api = {
+  signUp: (body) => request('POST', '/api/signup', body).then(signedIn),
+  signIn: (email, password) => request('POST', '/api/signin', { email, password }).then(signedIn),
+  async signOut() {
+    try {
+      await request('POST', '/api/signout');
+    } finally {
+      me = null;
+      rememberCsrf('');
+    }
+  },
+  changePassword: (current, next) => request('POST', '/api/password', { current_password: current, new_password: next }),
+  requestReset: (email) => request('POST', '/api/password/reset', { email }),
+  confirmReset: (token, password) => request('POST', '/api/password/reset/confirm', { token, new_password: password }),
+
+  listKeys: () => request('GET', '/api/keys').then((d) => d.keys),
+  createKey: (name, scopes) => request('POST', '/api/keys', { name, scopes }),
+  revokeKey: (id) => request('DELETE', `/api/keys/${encodeURIComponent(id)}`),
+
+  listMeetings: () => request('GET', '/api/meetings').then((d) => d.meetings),
+  scheduleMeeting: (body) => request('POST', '/api/meetings', body),
+  startMeeting: (id) => request('POST', `/api/meetings/${encodeURIComponent(id)}/start`),
+  /** join asks for a ticket: {meeting_id, passcode} or {link_token}, and display_name. */
+  join: (body) => request('POST', '/api/join', body),
+};

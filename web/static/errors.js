@@ -1,0 +1,66 @@
+// errors.js: every refusal in words: what happened, and what to do about it. Pages show
+// these in an element with data-testid="error"; the server's codes are stable
+// (api/openapi.yaml, docs/protocol.md), its messages a fallback for codes new to us.
+
+import { h } from './dom.js';
+
+const MESSAGES = {
+  network: 'We could not reach Meridian. Check your internet connection, then try again.',
+  internal: 'Something went wrong on our side. Wait a moment, then try again.',
+  invalid_credentials: 'That email address and password do not match an account. Check them and try again, or reset your password.',
+  email_taken: 'An account with this email address already exists. Sign in instead, or reset your password if you have forgotten it.',
+  weak_password: 'Choose a password of at least 10 characters.',
+  invalid_token: 'This password-reset link is invalid, used or expired. Ask for a new link from the sign-in page.',
+  unauthenticated: 'You are signed out. Sign in again to continue.',
+  csrf_failed: 'Your session needs refreshing. Reload the page, or sign out and in again.',
+  forbidden: 'Your account is not allowed to do this. Ask an owner or admin of your account.',
+  not_found: 'We could not find that meeting. Check the meeting ID or link, or ask the host for a new invitation.',
+  wrong_passcode: 'That passcode does not match this meeting. Check the invitation and type the passcode again.',
+  meeting_locked: 'The host has locked this meeting, so nobody new can join. Ask the host to unlock it, then try again.',
+  removed: 'The host removed you from this meeting, so you cannot join it again. Contact the host if this was a mistake.',
+  sign_in_required: 'This meeting is for signed-in users only. Sign in, then join again.',
+  waiting_for_host: 'The meeting has not started yet. You will join automatically as soon as the host starts it.',
+  meeting_ended: 'This meeting has ended. Ask the host for a new invitation if you still need to meet.',
+  meeting_full: 'This meeting is full. Try again later, or ask the host to make room.',
+  room_full: 'This meeting is full. Try again later, or ask the host to make room.',
+  plan_cannot_host: 'Your account’s plan does not include hosting meetings. Ask your account owner to upgrade the plan; you can still join other people’s meetings.',
+  account_disabled: 'This account is disabled, so it cannot host meetings. Contact your account owner.',
+  rate_limited: 'Too many attempts in a short time. Wait a little, then try again.',
+};
+
+/** describe returns the words for an ApiError (or any error). */
+export function describe(err) {
+  if (err?.code === 'rate_limited' && err.retryAfter > 0) {
+    return `Too many attempts in a short time. Try again in ${waitWords(err.retryAfter)}.`;
+  }
+  if (err?.code && MESSAGES[err.code]) return MESSAGES[err.code];
+  if (err?.code === 'invalid_input' && err.message) return `${sentence(err.message)} Correct it and try again.`;
+  return err?.message ? `${sentence(err.message)} Try again, or reload the page.` : MESSAGES.internal;
+}
+
+function waitWords(seconds) {
+  if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minutes`;
+}
+
+function sentence(text) {
+  const s = String(text).trim();
+  return s.charAt(0).toUpperCase() + s.slice(1) + (/[.!?]$/.test(s) ? '' : '.');
+}
+
+/**
+ * errorBox renders a refusal as an alert. `extra` adds nodes after the message (a link
+ * to sign in, for example).
+ */
+export function errorBox(err, ...extra) {
+  const text = typeof err === 'string' ? err : describe(err);
+  return h('div', { class: 'alert alert-error', role: 'alert', 'data-testid': 'error', dataset: err?.code ? { code: err.code } : null },
+    h('p', null, text), extra);
+}
+
+/** showError puts a refusal in slot (replacing any earlier one), or empties it for null. */
+export function showError(slot, err, ...extra) {
+  if (err) slot.replaceChildren(errorBox(err, ...extra));
+  else slot.replaceChildren();
+}
