@@ -1,0 +1,103 @@
+package browsertest
+
+import (
+	"strings"
+	"testing"
+)
+
+// The whole meeting in real browsers, as people use it: a host signs up and schedules a
+// meeting; a guest opens the invite, waits in the waiting room and is admitted; each sees
+// the other's video playing and hears the other; chat goes both ways; a screen share shows
+// on the other side; the host removes the guest, who cannot come back; the host ends the
+// meeting.
+func TestMeetingInTheBrowser(t *testing.T) {
+	env := newEnv(t)
+	host := newUser(t, env, "host")
+
+	host.Navigate("/signup")
+	host.Fill("display_name", "Hester Host")
+	host.Fill("email", "hester@example.com")
+	host.Fill("password", "correct horse battery staple")
+	host.Click("form[data-testid=signup-form] button[type=submit]")
+	host.WaitVisible("[data-testid=schedule-form]")
+
+	host.Fill("topic", "Design review")
+	host.Click("[data-testid=schedule-submit]")
+	item := `[data-testid=meeting-item]`
+	host.WaitText(item, "Design review")
+	link := host.Attr(item+" [data-testid=invite-link]", "href")
+	if !strings.Contains(link, "/j/") {
+		t.Fatalf("invite link %q", link)
+	}
+	host.Click(item + " [data-testid=start-meeting]")
+	host.WaitVisible("[data-testid=meeting]")
+	hostID := host.Attr("[data-testid=tile][data-self=true]", "data-participant-id")
+
+	guest := newUser(t, env, "guest")
+	guest.Navigate(link)
+	guest.VideoPlaying("video[data-testid=preview]") // the camera preview on the join page
+	guest.Fill("display_name", "Grace Guest")
+	guest.Click("[data-testid=join-button]")
+	guest.WaitVisible("[data-testid=waiting-room]")
+
+	// Nobody in the waiting room receives media: the guest's page has no connection that
+	// receives anything while the host's meeting goes on.
+	host.Click("[data-testid=participants-toggle]")
+	host.WaitText("[data-testid=lobby-entry]", "Grace Guest")
+	if n := inboundStreams(guest); n != 0 {
+		t.Fatalf("the waiting guest receives %d media streams", n)
+	}
+	host.Click("[data-testid=lobby-entry] [data-action=admit]")
+	guest.WaitVisible("[data-testid=meeting]")
+	guestID := guest.Attr("[data-testid=tile][data-self=true]", "data-participant-id")
+
+	camera := func(id string) string {
+		return `[data-testid=tile][data-participant-id="` + id + `"] video[data-source=camera]`
+	}
+	host.VideoPlaying(camera(guestID))
+	guest.VideoPlaying(camera(hostID))
+	host.AudioLevelAboveZero()
+	guest.AudioLevelAboveZero()
+
+	// Chat both ways.
+	host.Click("[data-testid=chat-toggle]")
+	guest.Click("[data-testid=chat-toggle]")
+	host.Type("[data-testid=chat-input]", "Welcome, Grace\n")
+	guest.WaitText("[data-testid=chat-message]", "Welcome, Grace")
+	guest.Type("[data-testid=chat-input]", "Thanks, Hester")
+	guest.Click("[data-testid=chat-send]")
+	host.WaitText("[data-testid=chat-message]", "Thanks, Hester")
+
+	// The guest shares their screen; the host sees it as its own picture.
+	guest.Click("[data-testid=screen-toggle]")
+	host.VideoPlaying(`[data-testid=tile][data-participant-id="` + guestID + `"][data-source=screen] video`)
+
+	// The host removes the guest, who is told so and cannot come back with the link.
+	host.Click("[data-testid=participants-toggle]")
+	host.WaitVisible(`[data-testid=participant][data-participant-id="` + guestID + `"]`)
+	host.Click(`[data-testid=participant][data-participant-id="` + guestID + `"] [data-action=remove]`)
+	guest.WaitText("[data-testid=ended]", "removed")
+	host.WaitGone(`[data-testid=tile][data-participant-id="` + guestID + `"]`)
+	guest.Navigate(link)
+	guest.Fill("display_name", "Grace Guest")
+	guest.Click("[data-testid=join-button]")
+	guest.WaitText("[data-testid=error]", "removed")
+
+	// The host ends the meeting for everyone; the invite then says so.
+	host.Click("[data-testid=end-button]")
+	host.WaitText("[data-testid=ended]", "ended")
+	late := newUser(t, env, "late")
+	late.Navigate(link)
+	late.Fill("display_name", "Late Larry")
+	late.Click("[data-testid=join-button]")
+	late.WaitText("[data-testid=error]", "ended")
+}
+
+// inboundStreams counts the media streams a page's connections receive.
+func inboundStreams(u *user) int {
+	n := 0
+	for _, pc := range u.RTCStats() {
+		n += len(pc.Inbound)
+	}
+	return n
+}
