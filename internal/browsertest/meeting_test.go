@@ -101,3 +101,42 @@ func inboundStreams(u *user) int {
 	}
 	return n
 }
+
+// Refusals say what happened and what to do: a wrong passcode, then a meeting the host has
+// not started, which the join page waits for and enters as soon as the host starts it.
+func TestJoinRefusalsInTheBrowser(t *testing.T) {
+	env := newEnv(t)
+	host := newUser(t, env, "host")
+	host.Navigate("/signup")
+	host.Fill("display_name", "Hester Host")
+	host.Fill("email", "hester@example.com")
+	host.Fill("password", "correct horse battery staple")
+	host.Click("form[data-testid=signup-form] button[type=submit]")
+	host.WaitVisible("[data-testid=schedule-form]")
+	host.Fill("topic", "Office hours")
+	host.Click("[data-testid=schedule-submit]")
+	item := `[data-testid=meeting-item]`
+	host.WaitText(item, "Office hours")
+	id := host.Attr(item, "data-meeting-id")
+	m, err := env.Server.Store.GetMeeting(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	guest := newUser(t, env, "guest")
+	guest.Navigate("/join?id=" + id)
+	guest.Fill("display_name", "Grace Guest")
+	guest.Fill("passcode", "not-the-passcode")
+	guest.Click("[data-testid=join-button]")
+	guest.WaitText("[data-testid=error]", "passcode does not match")
+
+	guest.Fill("passcode", m.Passcode)
+	guest.Click("[data-testid=join-button]")
+	guest.WaitText("[data-testid=waiting-room]", "has not started")
+
+	host.Click(item + " [data-testid=start-meeting]")
+	host.WaitVisible("[data-testid=meeting]")
+	guest.WaitText("[data-testid=waiting-room]", "let you in") // now in the host's waiting room
+	host.Click("[data-testid=participants-toggle]")
+	host.WaitText("[data-testid=lobby-entry]", "Grace Guest")
+}
