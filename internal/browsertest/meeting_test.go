@@ -85,6 +85,7 @@ func TestMeetingInTheBrowser(t *testing.T) {
 
 	// The host ends the meeting for everyone; the invite then says so.
 	host.Click("[data-testid=end-button]")
+	host.Click("[data-testid=end-confirm]")
 	host.WaitText("[data-testid=ended]", "ended")
 	late := newUser(t, env, "late")
 	late.Navigate(link)

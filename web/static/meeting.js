@@ -432,6 +432,22 @@ class Meeting {
     this.end('left');
   }
 
+  // Ending is for everyone and cannot be undone, so it is asked once more.
+  #confirmEnd() {
+    const dialog = h('dialog', { class: 'confirm', 'data-testid': 'end-dialog', 'aria-labelledby': 'end-title' },
+      h('h2', { id: 'end-title' }, 'End the meeting for everyone?'),
+      h('p', null, 'Everyone leaves the meeting at once. To leave and let the others go on, choose Leave instead.'),
+      h('div', { class: 'confirm-actions' },
+        h('button', { type: 'button', class: 'btn', onclick: () => dialog.close() }, 'Cancel'),
+        h('button', {
+          type: 'button', class: 'btn btn-danger', 'data-testid': 'end-confirm',
+          onclick: () => { dialog.close(); this.endForAll(); },
+        }, 'End for all')));
+    dialog.addEventListener('close', () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
+  }
+
   endForAll() {
     this.endingByMe = true;
     this.session?.send({ type: 'endMeeting' });
@@ -496,7 +512,7 @@ class Meeting {
       chat: control('chat-toggle', () => this.#togglePanel('chat')),
       people: control('participants-toggle', () => this.#togglePanel('people')),
       leave: control('leave-button', () => this.leave()),
-      end: control('end-button', () => this.endForAll()),
+      end: control('end-button', () => this.#confirmEnd()),
     };
     setControl(this.ctl.chat, 'chat', 'Chat');
     this.unreadBadge = h('span', { class: 'ctl-badge', hidden: true });
