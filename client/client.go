@@ -134,7 +134,7 @@ type Client struct {
 
 	mu          sync.Mutex
 	pub, sub    *webrtc.PeerConnection
-	pubAnswer   chan message
+	pubAnswer   chan error        // how applying the server's publisher answer went
 	midTracks   map[string]string // subscriber mid -> published track id
 	trackInfo   map[string]TrackInfo
 	remotes     []*RemoteTrack
@@ -165,7 +165,7 @@ func Join(ctx context.Context, opts Options) (*Client, error) {
 	cctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
 		opts: opts, conn: conn, log: log, joined: start, ctx: cctx, cancel: cancel,
-		pubAnswer: make(chan message, 1),
+		pubAnswer: make(chan error, 1),
 		midTracks: map[string]string{},
 		trackInfo: map[string]TrackInfo{},
 		errs:      make(chan *Error, 16),
@@ -258,6 +258,14 @@ func (c *Client) CloseReason() string {
 	return c.closeReason
 }
 
+// closedError tells that the session has ended, and why if the server said.
+func (c *Client) closedError() error {
+	if r := c.CloseReason(); r != "" {
+		return fmt.Errorf("client: session closed: %s", r)
+	}
+	return errors.New("client: session closed")
+}
+
 // Errors delivers errors the server reports after joining.
 func (c *Client) Errors() <-chan *Error { return c.errs }
 
@@ -312,9 +320,16 @@ func (c *Client) readLoop() {
 func (c *Client) handle(m message) error {
 	switch m.Type {
 	case "answer":
+		// Applied here rather than by the waiting negotiatePublisher, so that the
+		// candidates that follow the answer on the wire are added after it, to the ICE
+		// generation it describes; added before it, they would be dropped.
+		err := c.onPublisherAnswer(m)
 		select {
-		case c.pubAnswer <- m:
+		case c.pubAnswer <- err:
 		default:
+		}
+		if err != nil {
+			return err
 		}
 	case "offer":
 		return c.onSubscriberOffer(m)
@@ -416,6 +431,17 @@ func (c *Client) onCandidate(target string) func(*webrtc.ICECandidate) {
 	}
 }
 
+// onPublisherAnswer applies the server's answer to the publisher connection.
+func (c *Client) onPublisherAnswer(m message) error {
+	c.mu.Lock()
+	pc := c.pub
+	c.mu.Unlock()
+	if pc == nil {
+		return errors.New("client: answer without a publisher connection")
+	}
+	return pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP})
+}
+
 func (c *Client) onSubscriberOffer(m message) error {
 	var tracks map[string]string
 	if len(m.Tracks) > 0 {
@@ -438,6 +464,12 @@ func (c *Client) onSubscriberOffer(m message) error {
 		c.sub = pc
 	}
 	c.mu.Unlock()
+	// Candidates wait from before the offer is applied: an offer with new ICE credentials
+	// makes pion restart ICE inside SetRemoteDescription and gather the new generation's
+	// candidates at once. The SFU applies a candidate against the answer it has, so one
+	// sent ahead of the answer it belongs to is dropped there.
+	c.subDescMu.Lock()
+	defer c.subDescMu.Unlock()
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}); err != nil {
 		return err
 	}
@@ -445,8 +477,6 @@ func (c *Client) onSubscriberOffer(m message) error {
 	if err != nil {
 		return err
 	}
-	c.subDescMu.Lock()
-	defer c.subDescMu.Unlock()
 	if err := pc.SetLocalDescription(answer); err != nil {
 		return err
 	}
@@ -461,15 +491,22 @@ func (c *Client) SetVideoPreference(trackID string, maxHeight int) error {
 	return c.send(message{Type: "videoPreference", TrackID: trackID, MaxHeight: maxHeight})
 }
 
-// RestartICE restarts ICE on both connections, as after a change of network.
+// RestartICE restarts ICE on the connections the client has, as after a change of network.
+// The subscriber connection's restart completes after RestartICE returns, when the server's
+// new offer arrives.
 func (c *Client) RestartICE(ctx context.Context) error {
 	c.mu.Lock()
-	hasPub := c.pub != nil
+	hasPub, hasSub := c.pub != nil, c.sub != nil
 	c.mu.Unlock()
 	if hasPub {
 		if err := c.negotiatePublisher(ctx, true); err != nil {
 			return err
 		}
+	}
+	if !hasSub {
+		// The server would refuse with no_negotiation, and the next publisher
+		// negotiation would take that error for its own.
+		return nil
 	}
 	return c.send(message{Type: "restartIce"})
 }

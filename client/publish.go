@@ -173,12 +173,15 @@ func (c *Client) negotiatePublisher(ctx context.Context, iceRestart bool) error 
 	c.mu.Lock()
 	pc := c.pub
 	c.mu.Unlock()
-	offer, err := pc.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
-	if err != nil {
-		return err
-	}
+	// Candidates wait from before the offer is created: with ICERestart, pion restarts ICE
+	// inside CreateOffer and gathers the new generation's candidates at once. The SFU
+	// applies a candidate against the offer it has, so one sent ahead of its offer is
+	// dropped there.
 	c.pubDescMu.Lock()
-	err = pc.SetLocalDescription(offer)
+	offer, err := pc.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
+	if err == nil {
+		err = pc.SetLocalDescription(offer)
+	}
 	if err == nil {
 		err = c.send(message{Type: "offer", Target: "publisher", SDP: offer.SDP})
 	}
@@ -187,18 +190,20 @@ func (c *Client) negotiatePublisher(ctx context.Context, iceRestart bool) error 
 		return err
 	}
 	select {
-	case m := <-c.pubAnswer:
-		return pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP})
+	case err := <-c.pubAnswer:
+		return err
 	case e := <-c.errs:
 		return e
 	case <-c.closed:
-		return errors.New("client: session closed")
+		return c.closedError()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// WaitConnected waits until every connection the client has is connected.
+// WaitConnected waits until every connection the client has is connected. It fails when
+// ctx ends, when the session ends, or when a connection has failed: the server ends the
+// session of a participant whose connection failed, so waiting longer is pointless.
 func (c *Client) WaitConnected(ctx context.Context) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
@@ -209,14 +214,22 @@ func (c *Client) WaitConnected(ctx context.Context) error {
 		if okPub && okSub && (pub == webrtc.PeerConnectionStateConnected || sub == webrtc.PeerConnectionStateConnected) {
 			return nil
 		}
+		if ended(pub) || ended(sub) {
+			return fmt.Errorf("client: connections publisher=%s subscriber=%s", pub, sub)
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("connections publisher=%s subscriber=%s: %w", pub, sub, ctx.Err())
 		case <-c.closed:
-			return errors.New("client: session closed")
+			return c.closedError()
 		case <-t.C:
 		}
 	}
+}
+
+// ended tells whether a connection can no longer become connected by itself.
+func ended(s webrtc.PeerConnectionState) bool {
+	return s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed
 }
 
 // KeyframeRequests delivers a signal whenever the server asks for a keyframe.

@@ -50,7 +50,7 @@ func sendH264(ctx context.Context, track *client.LocalTrack) {
 // an H.264 camera, a VP8 screen share as its own track, and Opus audio.
 func TestCodecsAndSources(t *testing.T) {
 	srv := startServer(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := testContext(t)
 	defer cancel()
 	pub := join(t, ctx, srv, "codecs", "pub", token.Grants{Publish: true}, client.Options{})
 	cam, err := client.NewLocalTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,

@@ -51,6 +51,13 @@ func mint(t *testing.T, srv *server.Server, room, identity string, g token.Grant
 
 var pubSub = token.Grants{Publish: true, Subscribe: true}
 
+// testContext bounds a test's client calls (join, publish, ICE restart, waiting for the
+// connections), so that a call that never returns fails the test with its error instead of
+// hanging the test binary until go test's timeout.
+func testContext(t *testing.T) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(t.Context(), 2*time.Minute)
+}
+
 func join(t *testing.T, ctx context.Context, srv *server.Server, room, identity string, g token.Grants, opts client.Options) *client.Client {
 	t.Helper()
 	opts.URL = srv.URL()

@@ -16,7 +16,7 @@ import (
 // NACKs are answered from the SFU's packet cache.
 func TestNACKRecoversLoss(t *testing.T) {
 	srv := startServer(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := testContext(t)
 	defer cancel()
 	pub := join(t, ctx, srv, "lossy", "pub", token.Grants{Publish: true}, client.Options{})
 	publishAV(t, ctx, pub, 1_000_000)
@@ -48,7 +48,7 @@ func TestNACKRecoversLoss(t *testing.T) {
 // switch between layers leaves no gap in sequence numbers.
 func TestSimulcastLayerSwitching(t *testing.T) {
 	srv := startServer(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := testContext(t)
 	defer cancel()
 	pub := join(t, ctx, srv, "sim", "pub", token.Grants{Publish: true}, client.Options{})
 	v, err := client.NewLocalTrack(client.VP8, client.SourceCamera, "q", "h", "f")
@@ -194,7 +194,7 @@ func TestWHIPToWHEP(t *testing.T) {
 // After an ICE restart on both connections, media keeps flowing.
 func TestICERestart(t *testing.T) {
 	srv := startServer(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := testContext(t)
 	defer cancel()
 	a := join(t, ctx, srv, "ice", "a", pubSub, client.Options{})
 	b := join(t, ctx, srv, "ice", "b", pubSub, client.Options{})
@@ -220,7 +220,11 @@ func TestICERestart(t *testing.T) {
 	if got := va.Stats().Packets - before; got < 20 {
 		t.Fatalf("after ICE restart b received %d video packets in 1s", got)
 	}
-	if err := b.WaitConnected(ctx); err != nil {
+	// Both connections are up again long before pion would give up on the new
+	// credentials (30 s), and well before ctx ends.
+	wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+	defer wcancel()
+	if err := b.WaitConnected(wctx); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -244,7 +248,7 @@ func waitTrack(t *testing.T, c *client.Client, kind string) *client.RemoteTrack 
 // bandwidth carries, while a subscriber on a good link keeps the top layer.
 func TestBandwidthEstimationLowersLayer(t *testing.T) {
 	srv := startServer(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := testContext(t)
 	defer cancel()
 	pub := join(t, ctx, srv, "bwe", "pub", token.Grants{Publish: true}, client.Options{})
 	v, err := client.NewLocalTrack(client.VP8, client.SourceCamera, "q", "h", "f")

@@ -276,7 +276,11 @@ func TestHostControls(t *testing.T) {
 		if err := host.AdmitAll(); err != nil {
 			t.Fatal(err)
 		}
-		<-c.Admitted()
+		select {
+		case <-c.Admitted():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s not admitted", name)
+		}
 		return c, e.Waiting[0].ID
 	}
 	guestBrowser := newBrowser(t, srv)

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -22,7 +21,7 @@ func TestHealthAndMetrics(t *testing.T) {
 		t.Fatalf("healthz: %s", resp.Status)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := testContext(t)
 	defer cancel()
 	a := join(t, ctx, srv, "m", "a", pubSub, client.Options{})
 	b := join(t, ctx, srv, "m", "b", pubSub, client.Options{})

@@ -29,7 +29,8 @@ func TestTokenRefusals(t *testing.T) {
 	tampered := strings.Replace(valid, ".", ".x", 1)
 	noGrants := mint(t, srv, "r", "a", token.Grants{})
 
-	ctx := context.Background()
+	ctx, cancel := testContext(t)
+	defer cancel()
 	for _, c := range []struct {
 		name, tok, code string
 	}{
@@ -61,7 +62,7 @@ func TestTokenRefusals(t *testing.T) {
 // Bad input from one participant gets it a clear error and leaves everyone else alone.
 func TestBadInputAffectsNoOneElse(t *testing.T) {
 	srv := startServer(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := testContext(t)
 	defer cancel()
 	chats := make(chan client.Chat, 16)
 	good := join(t, ctx, srv, "room", "good", pubSub, client.Options{OnChat: func(c client.Chat) { chats <- c }})

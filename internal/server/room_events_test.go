@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -13,7 +12,7 @@ import (
 // carry; silence is not speech.
 func TestActiveSpeaker(t *testing.T) {
 	srv := startServer(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := testContext(t)
 	defer cancel()
 	speakers := make(chan []client.SpeakerLevel, 64)
 	join(t, ctx, srv, "talk", "listener", token.Grants{Subscribe: true}, client.Options{
@@ -55,7 +54,7 @@ func TestActiveSpeaker(t *testing.T) {
 // rather than making the newcomer wait for the next scheduled keyframe.
 func TestLateJoinerGetsKeyframeByPLI(t *testing.T) {
 	srv := startServer(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := testContext(t)
 	defer cancel()
 	pub := join(t, ctx, srv, "pli", "pub", token.Grants{Publish: true}, client.Options{})
 	v, err := client.NewLocalTrack(client.VP8, client.SourceCamera)
@@ -81,7 +80,8 @@ func TestLateJoinerGetsKeyframeByPLI(t *testing.T) {
 // Chat reaches everyone in the room, sender included, in the same order.
 func TestChatBothWays(t *testing.T) {
 	srv := startServer(t)
-	ctx := context.Background()
+	ctx, cancel := testContext(t)
+	defer cancel()
 	got := map[string]chan client.Chat{"a": make(chan client.Chat, 8), "b": make(chan client.Chat, 8)}
 	a := join(t, ctx, srv, "chat", "a", token.Grants{Subscribe: true}, client.Options{OnChat: func(c client.Chat) { got["a"] <- c }})
 	b := join(t, ctx, srv, "chat", "b", token.Grants{Subscribe: true}, client.Options{OnChat: func(c client.Chat) { got["b"] <- c }})

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -42,7 +41,7 @@ func (o *orderCheck) watch(owner string) func(*client.RemoteTrack) {
 // participant receives every other's tracks in order, intact and without loss.
 func runRoom(t *testing.T, n int, videoBitrate int, dur time.Duration) {
 	srv := startServer(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := testContext(t)
 	defer cancel()
 	check := &orderCheck{reordered: map[string]int{}, noMarker: map[string]int{}}
 	clients := make([]*client.Client, n)

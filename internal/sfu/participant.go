@@ -169,15 +169,21 @@ func (p *Participant) HandlePublisherOffer(sdp string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// Hold candidates from before the offer is applied: an offer with new ICE credentials
+	// makes pion restart ICE inside SetRemoteDescription and gather the new generation's
+	// candidates at once. Sent ahead of the answer, they would reach a client whose remote
+	// description still has the old credentials, and it would drop them.
+	q := &p.candidates[publisherIdx]
+	q.hold()
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		q.release(p.sink, Publisher, nil)
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	answer, err := pc.CreateAnswer(nil)
 	if err != nil {
+		q.release(p.sink, Publisher, nil)
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
-	q := &p.candidates[publisherIdx]
-	q.hold()
 	local, err := p.setLocal(pc, answer)
 	if err != nil {
 		q.release(p.sink, Publisher, nil)
