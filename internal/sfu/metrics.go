@@ -9,20 +9,28 @@ type Metrics struct {
 	BytesIn, BytesOut           prometheus.Counter
 	NACKs, PLIs                 prometheus.Counter
 	ForwardLatency              prometheus.Histogram
+
+	// The media sockets' writers: datagrams sent, system calls that sent them (their ratio
+	// is the mean batch), and datagrams dropped because the send queue was full or the
+	// send failed.
+	UDPPacketsOut, UDPBatches, UDPDropped prometheus.Counter
 }
 
 // NewMetrics creates the instruments and registers them with reg, if not nil.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		Rooms:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_sfu_rooms", Help: "Live rooms on this node."}),
-		Participants: prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_sfu_participants", Help: "Participants connected to this node."}),
-		Tracks:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_sfu_tracks", Help: "Published tracks on this node."}),
-		PacketsIn:    prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_packets_in_total", Help: "RTP packets received from publishers."}),
-		PacketsOut:   prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_packets_out_total", Help: "RTP packets forwarded to subscribers."}),
-		BytesIn:      prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_bytes_in_total", Help: "RTP payload bytes received from publishers."}),
-		BytesOut:     prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_bytes_out_total", Help: "RTP payload bytes forwarded to subscribers."}),
-		NACKs:        prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_nacks_total", Help: "NACK packets received from subscribers."}),
-		PLIs:         prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_plis_total", Help: "Keyframe requests sent to publishers."}),
+		Rooms:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_sfu_rooms", Help: "Live rooms on this node."}),
+		Participants:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_sfu_participants", Help: "Participants connected to this node."}),
+		Tracks:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "meridian_sfu_tracks", Help: "Published tracks on this node."}),
+		PacketsIn:     prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_packets_in_total", Help: "RTP packets received from publishers."}),
+		PacketsOut:    prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_packets_out_total", Help: "RTP packets forwarded to subscribers."}),
+		BytesIn:       prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_bytes_in_total", Help: "RTP payload bytes received from publishers."}),
+		BytesOut:      prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_bytes_out_total", Help: "RTP payload bytes forwarded to subscribers."}),
+		NACKs:         prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_nacks_total", Help: "NACK packets received from subscribers."}),
+		PLIs:          prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_plis_total", Help: "Keyframe requests sent to publishers."}),
+		UDPPacketsOut: prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_udp_packets_out_total", Help: "UDP datagrams sent on the media sockets (RTP, RTCP, DTLS, STUN)."}),
+		UDPBatches:    prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_udp_send_batches_total", Help: "System calls (sendmmsg) that sent media socket datagrams."}),
+		UDPDropped:    prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_udp_send_dropped_total", Help: "Media socket datagrams dropped: send queue full or send failed."}),
 		ForwardLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "meridian_sfu_forward_seconds",
 			Help:    "Time from reading a packet off a publisher to handing it to every subscriber.",
@@ -31,7 +39,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.Rooms, m.Participants, m.Tracks, m.PacketsIn, m.PacketsOut, m.BytesIn,
-			m.BytesOut, m.NACKs, m.PLIs, m.ForwardLatency)
+			m.BytesOut, m.NACKs, m.PLIs, m.ForwardLatency, m.UDPPacketsOut, m.UDPBatches, m.UDPDropped)
 	}
 	return m
 }

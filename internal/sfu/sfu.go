@@ -13,16 +13,22 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 )
 
 // Config sets how the SFU reaches the network.
 type Config struct {
-	// UDPPortMin and UDPPortMax bound the ports used for media; zero means any.
+	// UDPPortMin is the UDP port every peer connection shares (see openUDPMux); zero means
+	// one the kernel picks. UDPPortMax is accepted for the configuration's sake: one port
+	// is all the SFU needs.
 	UDPPortMin, UDPPortMax uint16
 	// LoopbackOnly gathers ICE candidates on loopback interfaces only: for a server bound to
 	// 127.0.0.1 and for tests, which must send nothing to the machine's other addresses.
@@ -48,6 +54,11 @@ type SFU struct {
 
 	mu    sync.Mutex
 	rooms map[string]*Room
+
+	muxMu     sync.Mutex
+	mux       ice.UDPMux // opened on first use; see udpMux
+	muxClosed bool
+	sendConns atomic.Pointer[[]*batchConn] // the mux's sockets, for holdSends
 }
 
 // New returns an SFU. metrics may be nil.
@@ -92,7 +103,8 @@ func (s *SFU) removeRoom(r *Room) {
 	}
 }
 
-// Close ends every room.
+// Close ends every room and closes the media sockets; the SFU takes no new connection
+// afterwards.
 func (s *SFU) Close() {
 	s.mu.Lock()
 	rooms := make([]*Room, 0, len(s.rooms))
@@ -103,47 +115,41 @@ func (s *SFU) Close() {
 	for _, r := range rooms {
 		r.Close("room closed")
 	}
+	s.closeUDPMux()
 }
 
+// nackCacheSize is how many packets of each outgoing video stream the NACK responder keeps
+// for retransmission: about a second of 1.5 Mbps video (~200 packets/s). A NACK for an
+// older packet would arrive too late to help anyway, and pion's default of 1024 packets
+// of 1460-byte buffers cost ~1.5 MiB per subscription. Must be a power of two.
+const nackCacheSize = 256
+
 // newPeerConnection builds a peer connection with the SFU's codecs, header extensions and
-// interceptors: NACK generation and response (the responder keeps the packet cache that
-// answers subscribers' NACKs), RTCP sender and receiver reports, transport-wide congestion
-// control feedback for publishers and a send-side bandwidth estimate (GCC) per subscriber,
-// reported to onEstimator.
+// interceptors. A connection with onEstimator is a subscriber connection (the SFU sends),
+// one without it a publisher connection (the SFU receives): see subscriberInterceptors and
+// publisherInterceptors.
 func (s *SFU) newPeerConnection(onEstimator func(cc.BandwidthEstimator)) (*webrtc.PeerConnection, error) {
 	m := &webrtc.MediaEngine{}
 	if err := registerCodecs(m); err != nil {
 		return nil, err
 	}
 	reg := &interceptor.Registry{}
-	ccFactory, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
-		return gcc.NewSendSideBWE(
-			gcc.SendSideBWEInitialBitrate(s.cfg.InitialBitrate),
-			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
-		)
-	})
+	var err error
+	if onEstimator != nil {
+		err = s.subscriberInterceptors(m, reg, onEstimator)
+	} else {
+		err = publisherInterceptors(m, reg)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("congestion control: %w", err)
-	}
-	ccFactory.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) {
-		if onEstimator != nil {
-			onEstimator(e)
-		}
-	})
-	reg.Add(ccFactory)
-	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
-		return nil, err
-	}
-	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
 		return nil, err
 	}
 
 	se := webrtc.SettingEngine{}
-	if s.cfg.UDPPortMin != 0 || s.cfg.UDPPortMax != 0 {
-		if err := se.SetEphemeralUDPPortRange(s.cfg.UDPPortMin, s.cfg.UDPPortMax); err != nil {
-			return nil, fmt.Errorf("udp port range: %w", err)
-		}
+	mux, err := s.udpMux()
+	if err != nil {
+		return nil, err
 	}
+	se.SetICEUDPMux(mux)
 	if s.cfg.LoopbackOnly {
 		se.SetIncludeLoopbackCandidate(true)
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
@@ -157,6 +163,67 @@ func (s *SFU) newPeerConnection(onEstimator func(cc.BandwidthEstimator)) (*webrt
 	se.SetICEMulticastDNSMode(0)
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
 	return api.NewPeerConnection(webrtc.Configuration{SDPSemantics: webrtc.SDPSemanticsUnifiedPlan})
+}
+
+// subscriberInterceptors are what a connection the SFU sends on needs, and nothing more:
+// every interceptor here runs once per packet per subscriber, the SFU's hottest path.
+// Registered innermost first (the last one added sees a packet first):
+//   - a send-side bandwidth estimate (GCC) over transport-wide feedback, reported to
+//     onEstimator, which drives simulcast layer selection;
+//   - the transport-wide sequence number header extension GCC needs;
+//   - the NACK responder, whose packet cache answers subscribers' NACKs (it copies each
+//     packet before the TWCC extension is added, so a retransmission gets a fresh one);
+//   - RTCP sender reports, for the receiver's lip sync and round-trip times.
+//
+// Left out, unlike pion's defaults: the stats interceptor (it clones every header and
+// nothing reads it), NACK generation, receiver reports and TWCC feedback, which concern
+// streams the SFU receives, and there are none on this connection.
+func (s *SFU) subscriberInterceptors(m *webrtc.MediaEngine, reg *interceptor.Registry, onEstimator func(cc.BandwidthEstimator)) error {
+	ccFactory, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		return gcc.NewSendSideBWE(
+			gcc.SendSideBWEInitialBitrate(s.cfg.InitialBitrate),
+			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
+		)
+	})
+	if err != nil {
+		return fmt.Errorf("congestion control: %w", err)
+	}
+	ccFactory.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) { onEstimator(e) })
+	reg.Add(ccFactory)
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
+		return fmt.Errorf("twcc header extension: %w", err)
+	}
+	responder, err := nack.NewResponderInterceptor(nack.ResponderSize(nackCacheSize))
+	if err != nil {
+		return fmt.Errorf("nack responder: %w", err)
+	}
+	reg.Add(responder)
+	sender, err := report.NewSenderInterceptor()
+	if err != nil {
+		return fmt.Errorf("sender reports: %w", err)
+	}
+	reg.Add(sender)
+	return nil
+}
+
+// publisherInterceptors are what a connection the SFU receives on needs: NACK generation
+// (the SFU asks its publishers for lost packets), RTCP receiver reports and transport-wide
+// congestion control feedback, from which the publisher estimates its uplink.
+func publisherInterceptors(m *webrtc.MediaEngine, reg *interceptor.Registry) error {
+	generator, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return fmt.Errorf("nack generator: %w", err)
+	}
+	reg.Add(generator)
+	receiver, err := report.NewReceiverInterceptor()
+	if err != nil {
+		return fmt.Errorf("receiver reports: %w", err)
+	}
+	reg.Add(receiver)
+	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
+		return fmt.Errorf("twcc feedback: %w", err)
+	}
+	return nil
 }
 
 // Header extensions the SFU reads from publishers: the audio level (active speaker) and the

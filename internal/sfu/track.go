@@ -18,7 +18,11 @@ const maxLayers = 3
 
 // keyframeInterval is the least time between two keyframe requests sent to a publisher for
 // one layer, however many subscribers ask: a keyframe costs the whole room bandwidth.
-const keyframeInterval = 500 * time.Millisecond
+// Requests inside it wait for its end (keyThrottle), so it is also the longest a joiner
+// waits for a keyframe after connecting: 250 ms keeps a join storm's first frames under
+// ~300 ms (500 ms doubled them) at the price of at most 4 forced keyframes a second,
+// and only while subscribers keep arriving.
+const keyframeInterval = 250 * time.Millisecond
 
 // PublishedTrack is one track a participant publishes: one RTP stream, or up to three
 // simulcast layers of the same source.
@@ -48,7 +52,7 @@ type layer struct {
 	packets    atomic.Int64
 	bytes      atomic.Int64
 	lastPacket atomic.Int64 // unix nanoseconds
-	lastKeyReq atomic.Int64 // unix nanoseconds
+	keyReq     keyThrottle
 	height     atomic.Int32
 	levelSum   atomic.Int64 // sum of loudness (127 - dBov) over the current window
 	levelCount atomic.Int64
@@ -145,7 +149,10 @@ func (t *PublishedTrack) layer(rank int) *layer {
 }
 
 // requestKeyframe asks the publisher for a keyframe on one layer, at most once per
-// keyframeInterval.
+// keyframeInterval. A request inside the interval is not dropped but deferred to its end,
+// where one request serves everyone who asked meanwhile: in a join storm, subscribers who
+// connect just after another one's request would otherwise wait for the room tick to ask
+// again (0.5–1 s), and then perhaps be throttled once more.
 func (t *PublishedTrack) requestKeyframe(rank int) {
 	if t.kind != webrtc.RTPCodecTypeVideo || t.muted.Load() {
 		return
@@ -154,13 +161,36 @@ func (t *PublishedTrack) requestKeyframe(rank int) {
 	if l == nil {
 		return
 	}
-	now := time.Now().UnixNano()
-	last := l.lastKeyReq.Load()
-	if now-last < int64(keyframeInterval) || !l.lastKeyReq.CompareAndSwap(last, now) {
+	if !l.keyReq.admit(time.Now().UnixNano(), keyframeInterval, func() { t.requestKeyframe(rank) }) {
 		return
 	}
 	t.metrics.PLIs.Inc()
 	t.owner.writePublisherRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(l.remote.SSRC())}})
+}
+
+// keyThrottle spaces one layer's keyframe requests at least an interval apart, deferring
+// (not dropping) what comes too early.
+type keyThrottle struct {
+	last     atomic.Int64 // unix nanoseconds of the last request admitted
+	deferred atomic.Bool  // retry is scheduled for the end of the interval
+}
+
+// admit reports whether a request may go now. If not, it schedules retry for when the
+// interval ends, unless one is already scheduled: the requests of an interval collapse
+// into one.
+func (k *keyThrottle) admit(now int64, interval time.Duration, retry func()) bool {
+	last := k.last.Load()
+	if wait := last + int64(interval) - now; wait > 0 {
+		if k.deferred.CompareAndSwap(false, true) {
+			time.AfterFunc(time.Duration(wait), func() {
+				k.deferred.Store(false)
+				retry()
+			})
+		}
+		return false
+	}
+	// Losing the race means another request was admitted just now: this one is served.
+	return k.last.CompareAndSwap(last, now)
 }
 
 // readLoop receives one layer until its connection closes and forwards every packet.
@@ -170,6 +200,7 @@ func (t *PublishedTrack) readLoop(l *layer) {
 	mime := l.remote.Codec().MimeType
 	isVideo := t.kind == webrtc.RTPCodecTypeVideo
 	isVP8 := strings.EqualFold(mime, webrtc.MimeTypeVP8)
+	node := t.owner.room.sfu
 	for {
 		n, _, err := l.remote.Read(buf)
 		if err != nil {
@@ -206,7 +237,9 @@ func (t *PublishedTrack) readLoop(l *layer) {
 				l.levelCount.Add(1)
 			}
 		}
+		held := node.holdSends()
 		t.forward(l.rank, &pkt, keyframe, now)
+		releaseSends(held)
 		t.metrics.ForwardLatency.Observe(time.Since(start).Seconds())
 	}
 }
