@@ -52,8 +52,9 @@ type Mail struct {
 
 // Media configures the WebRTC transport.
 type Media struct {
-	UDPPortMin uint16 `yaml:"udp_port_min"`
-	UDPPortMax uint16 `yaml:"udp_port_max"`
+	// UDPPort is the one UDP port all media shares (each peer connection is told apart
+	// by its ICE credentials); zero lets the kernel pick one at start.
+	UDPPort uint16 `yaml:"udp_port"`
 	// PublicIPs are announced to clients instead of local addresses (1:1 NAT).
 	PublicIPs []string `yaml:"public_ips"`
 	// LoopbackOnly restricts ICE to loopback addresses. Unset, it follows Addr: a server
@@ -92,9 +93,6 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return fmt.Errorf("data dir is empty")
-	}
-	if c.Media.UDPPortMax < c.Media.UDPPortMin {
-		return fmt.Errorf("media udp_port_max %d is below udp_port_min %d", c.Media.UDPPortMax, c.Media.UDPPortMin)
 	}
 	for _, ip := range c.Media.PublicIPs {
 		if net.ParseIP(ip) == nil {

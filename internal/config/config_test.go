@@ -8,12 +8,12 @@ import (
 
 func TestLoadOverridesDefaults(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.yaml")
-	os.WriteFile(path, []byte("addr: 127.0.0.1:9999\nmedia:\n  udp_port_min: 50000\n  udp_port_max: 50100\n"), 0o600)
+	os.WriteFile(path, []byte("addr: 127.0.0.1:9999\nmedia:\n  udp_port: 50000\n"), 0o600)
 	c, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:9999" || c.DataDir != "./data" || c.Media.UDPPortMin != 50000 {
+	if c.Addr != "127.0.0.1:9999" || c.DataDir != "./data" || c.Media.UDPPort != 50000 {
 		t.Fatalf("config = %+v", c)
 	}
 	if !c.MediaLoopbackOnly() {
@@ -25,7 +25,8 @@ func TestLoadRejectsMistakes(t *testing.T) {
 	for name, body := range map[string]string{
 		"unknown key": "adr: 1.2.3.4:5\n",
 		"bad addr":    "addr: nowhere\n",
-		"ports":       "media:\n  udp_port_min: 6\n  udp_port_max: 5\n",
+		"port":        "media:\n  udp_port: 70000\n",
+		"old ports":   "media:\n  udp_port_min: 50000\n",
 		"public ip":   "media:\n  public_ips: [not-an-ip]\n",
 		"log level":   "log_level: loud\n",
 	} {

@@ -75,8 +75,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Store:    st,
 		Accounts: accounts,
 		SFU: sfu.New(sfu.Config{
-			UDPPortMin:   cfg.Media.UDPPortMin,
-			UDPPortMax:   cfg.Media.UDPPortMax,
+			UDPPort:      cfg.Media.UDPPort,
 			LoopbackOnly: cfg.MediaLoopbackOnly(),
 			PublicIPs:    cfg.Media.PublicIPs,
 		}, log, sfu.NewMetrics(reg)),

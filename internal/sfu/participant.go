@@ -380,7 +380,7 @@ func (p *Participant) publisherPC() (*webrtc.PeerConnection, error) {
 	if p.pub != nil {
 		return p.pub, nil
 	}
-	pc, err := p.room.sfu.newPeerConnection(nil)
+	pc, err := p.room.sfu.newPublisherConnection()
 	if err != nil {
 		return nil, fmt.Errorf("publisher connection: %w", err)
 	}
@@ -402,7 +402,7 @@ func (p *Participant) subscriberPC() (*webrtc.PeerConnection, error) {
 	if p.sub != nil {
 		return p.sub, nil
 	}
-	pc, err := p.room.sfu.newPeerConnection(func(e cc.BandwidthEstimator) {
+	pc, err := p.room.sfu.newSubscriberConnection(func(e cc.BandwidthEstimator) {
 		p.estimator.Store(&bweHolder{e})
 	})
 	if err != nil {

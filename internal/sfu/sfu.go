@@ -26,10 +26,9 @@ import (
 
 // Config sets how the SFU reaches the network.
 type Config struct {
-	// UDPPortMin is the UDP port every peer connection shares (see openUDPMux); zero means
-	// one the kernel picks. UDPPortMax is accepted for the configuration's sake: one port
-	// is all the SFU needs.
-	UDPPortMin, UDPPortMax uint16
+	// UDPPort is the UDP port every peer connection shares (see openUDPMux); zero means
+	// one the kernel picks.
+	UDPPort uint16
 	// LoopbackOnly gathers ICE candidates on loopback interfaces only: for a server bound to
 	// 127.0.0.1 and for tests, which must send nothing to the machine's other addresses.
 	LoopbackOnly bool
@@ -124,23 +123,30 @@ func (s *SFU) Close() {
 // of 1460-byte buffers cost ~1.5 MiB per subscription. Must be a power of two.
 const nackCacheSize = 256
 
+// newPublisherConnection builds the connection a participant publishes on: the SFU
+// receives, so it generates NACKs, sends receiver reports and TWCC feedback.
+func (s *SFU) newPublisherConnection() (*webrtc.PeerConnection, error) {
+	return s.newPeerConnection(publisherInterceptors)
+}
+
+// newSubscriberConnection builds the connection a participant subscribes on: the SFU
+// sends, so it answers NACKs from its packet cache, sends sender reports and estimates
+// the subscriber's bandwidth (GCC over TWCC), reported to onEstimator.
+func (s *SFU) newSubscriberConnection(onEstimator func(cc.BandwidthEstimator)) (*webrtc.PeerConnection, error) {
+	return s.newPeerConnection(func(m *webrtc.MediaEngine, reg *interceptor.Registry) error {
+		return s.subscriberInterceptors(m, reg, onEstimator)
+	})
+}
+
 // newPeerConnection builds a peer connection with the SFU's codecs, header extensions and
-// interceptors. A connection with onEstimator is a subscriber connection (the SFU sends),
-// one without it a publisher connection (the SFU receives): see subscriberInterceptors and
-// publisherInterceptors.
-func (s *SFU) newPeerConnection(onEstimator func(cc.BandwidthEstimator)) (*webrtc.PeerConnection, error) {
+// network settings, and the interceptors its direction needs.
+func (s *SFU) newPeerConnection(interceptors func(*webrtc.MediaEngine, *interceptor.Registry) error) (*webrtc.PeerConnection, error) {
 	m := &webrtc.MediaEngine{}
 	if err := registerCodecs(m); err != nil {
 		return nil, err
 	}
 	reg := &interceptor.Registry{}
-	var err error
-	if onEstimator != nil {
-		err = s.subscriberInterceptors(m, reg, onEstimator)
-	} else {
-		err = publisherInterceptors(m, reg)
-	}
-	if err != nil {
+	if err := interceptors(m, reg); err != nil {
 		return nil, err
 	}
 

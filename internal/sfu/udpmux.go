@@ -77,9 +77,7 @@ func (s *SFU) sendCounters() sendCounters {
 // One socket instead of one per connection is what lets the writer batch: the datagrams
 // of a fan-out to N subscribers leave in one sendmmsg call instead of N sendto calls.
 //
-//   - The port is Config.UDPPortMin, the first of the configured range (the rest of the
-//     range is not needed). Without a range the kernel picks an ephemeral port, as it did
-//     for each connection before.
+//   - The port is Config.UDPPort; without one the kernel picks an ephemeral port.
 //   - In loopback mode there is exactly one socket, bound to 127.0.0.1: nothing can be
 //     received on, or gathered from, any other address.
 //   - Otherwise there is one socket per up, non-loopback interface address (IPv6
@@ -97,7 +95,7 @@ func openUDPMux(cfg Config, counters sendCounters) (ice.UDPMux, []*batchConn, er
 		}
 	}
 	for _, a := range addrs {
-		conn, err := listenBatchUDP(netip.AddrPortFrom(a, cfg.UDPPortMin), counters)
+		conn, err := listenBatchUDP(netip.AddrPortFrom(a, cfg.UDPPort), counters)
 		if err != nil {
 			closeAll()
 			return nil, nil, err

@@ -66,13 +66,13 @@ func TestLoopbackConnectionsShareOneLoopbackSocket(t *testing.T) {
 	port := probe.LocalAddr().(*net.UDPAddr).Port
 	_ = probe.Close()
 
-	s := New(Config{LoopbackOnly: true, UDPPortMin: uint16(port), UDPPortMax: uint16(port) + 10}, slog.New(slog.DiscardHandler), nil)
-	pub, err := s.newPeerConnection(nil)
+	s := New(Config{LoopbackOnly: true, UDPPort: uint16(port)}, slog.New(slog.DiscardHandler), nil)
+	pub, err := s.newPublisherConnection()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pub.Close()
-	sub, err := s.newPeerConnection(func(cc.BandwidthEstimator) {})
+	sub, err := s.newSubscriberConnection(func(cc.BandwidthEstimator) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestLoopbackConnectionsShareOneLoopbackSocket(t *testing.T) {
 		t.Fatalf("port %d still taken after Close: %v", port, err)
 	}
 	_ = c.Close()
-	if _, err := s.newPeerConnection(nil); !errors.Is(err, ErrClosed) {
+	if _, err := s.newPublisherConnection(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("connection after Close: %v, want ErrClosed", err)
 	}
 }
