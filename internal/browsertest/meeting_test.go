@@ -13,18 +13,7 @@ import (
 func TestMeetingInTheBrowser(t *testing.T) {
 	env := newEnv(t)
 	host := newUser(t, env, "host")
-
-	host.Navigate("/signup")
-	host.Fill("display_name", "Hester Host")
-	host.Fill("email", "hester@example.com")
-	host.Fill("password", "correct horse battery staple")
-	host.Click("form[data-testid=signup-form] button[type=submit]")
-	host.WaitVisible("[data-testid=schedule-form]")
-
-	host.Fill("topic", "Design review")
-	host.Click("[data-testid=schedule-submit]")
-	item := `[data-testid=meeting-item]`
-	host.WaitText(item, "Design review")
+	item := signUpAndSchedule(host, "Design review")
 	link := host.Attr(item+" [data-testid=invite-link]", "href")
 	if !strings.Contains(link, "/j/") {
 		t.Fatalf("invite link %q", link)
@@ -94,6 +83,23 @@ func TestMeetingInTheBrowser(t *testing.T) {
 	late.WaitText("[data-testid=error]", "ended")
 }
 
+// signUpAndSchedule signs the host up on the sign-up page and schedules a meeting with the
+// given topic on the dashboard, with the defaults (waiting room and passcode on). It
+// returns the selector of the meeting's entry in the dashboard's list.
+func signUpAndSchedule(host *user, topic string) string {
+	host.Navigate("/signup")
+	host.Fill("display_name", "Hester Host")
+	host.Fill("email", "hester@example.com")
+	host.Fill("password", "correct horse battery staple")
+	host.Click("form[data-testid=signup-form] button[type=submit]")
+	host.WaitVisible("[data-testid=schedule-form]")
+	host.Fill("topic", topic)
+	host.Click("[data-testid=schedule-submit]")
+	item := `[data-testid=meeting-item]`
+	host.WaitText(item, topic)
+	return item
+}
+
 // inboundStreams counts the media streams a page's connections receive.
 func inboundStreams(u *user) int {
 	n := 0
@@ -108,16 +114,7 @@ func inboundStreams(u *user) int {
 func TestJoinRefusalsInTheBrowser(t *testing.T) {
 	env := newEnv(t)
 	host := newUser(t, env, "host")
-	host.Navigate("/signup")
-	host.Fill("display_name", "Hester Host")
-	host.Fill("email", "hester@example.com")
-	host.Fill("password", "correct horse battery staple")
-	host.Click("form[data-testid=signup-form] button[type=submit]")
-	host.WaitVisible("[data-testid=schedule-form]")
-	host.Fill("topic", "Office hours")
-	host.Click("[data-testid=schedule-submit]")
-	item := `[data-testid=meeting-item]`
-	host.WaitText(item, "Office hours")
+	item := signUpAndSchedule(host, "Office hours")
 	id := host.Attr(item, "data-meeting-id")
 	m, err := env.Server.Store.GetMeeting(t.Context(), id)
 	if err != nil {

@@ -44,6 +44,26 @@ func apiCall(t *testing.T, srv *server.Server, method, path, body string, want i
 	return resp
 }
 
+// signUp creates an individual account and returns the headers that authenticate its
+// owner's requests: the session cookie and the CSRF token.
+func signUp(t *testing.T, srv *server.Server, email, name string) []string {
+	t.Helper()
+	var signedUp struct {
+		CSRFToken string `json:"csrf_token"`
+	}
+	body, _ := json.Marshal(map[string]string{
+		"account_type": "individual", "email": email, "display_name": name, "password": "correct horse battery",
+	})
+	resp := apiCall(t, srv, "POST", "/api/signup", string(body), http.StatusCreated, &signedUp)
+	var cookie string
+	for _, c := range resp.Cookies() {
+		if c.Name == "meridian_session" {
+			cookie = c.Name + "=" + c.Value
+		}
+	}
+	return []string{"Cookie", cookie, "X-CSRF-Token", signedUp.CSRFToken}
+}
+
 // A host schedules and starts a meeting over the REST API, a guest joins it with the
 // passcode, both enter the meeting's SFU room with their tickets, and ending the meeting
 // closes the room for both.
@@ -52,20 +72,7 @@ func TestMeetingFromScheduleToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	var signedUp struct {
-		CSRFToken string `json:"csrf_token"`
-	}
-	resp := apiCall(t, srv, "POST", "/api/signup",
-		`{"account_type":"individual","email":"ada@example.com","display_name":"Ada","password":"correct horse battery"}`,
-		http.StatusCreated, &signedUp)
-	var cookie string
-	for _, c := range resp.Cookies() {
-		if c.Name == "meridian_session" {
-			cookie = c.Name + "=" + c.Value
-		}
-	}
-	auth := []string{"Cookie", cookie, "X-CSRF-Token", signedUp.CSRFToken}
-
+	auth := signUp(t, srv, "ada@example.com", "Ada")
 	var m struct {
 		ID       string `json:"id"`
 		Passcode string `json:"passcode"`

@@ -90,19 +90,7 @@ func (b *browser) join(link, name string) (int, joinTicket) {
 // starts it and returns the host's token and the join link token.
 func hostMeeting(t *testing.T, srv *server.Server) (hostToken, link string) {
 	t.Helper()
-	var signedUp struct {
-		CSRFToken string `json:"csrf_token"`
-	}
-	resp := apiCall(t, srv, "POST", "/api/signup",
-		`{"account_type":"individual","email":"host@example.com","display_name":"Hester","password":"correct horse battery"}`,
-		http.StatusCreated, &signedUp)
-	var cookie string
-	for _, c := range resp.Cookies() {
-		if c.Name == "meridian_session" {
-			cookie = c.Name + "=" + c.Value
-		}
-	}
-	auth := []string{"Cookie", cookie, "X-CSRF-Token", signedUp.CSRFToken}
+	auth := signUp(t, srv, "host@example.com", "Hester")
 	var m struct {
 		ID        string `json:"id"`
 		JoinToken string `json:"join_token"`
