@@ -105,7 +105,7 @@ class Meeting {
     if (this.cam) this.cam.enabled = this.camOn;
     this.topic = params.ticket.meeting?.topic || 'Meeting';
 
-    this.stage = new Stage();
+    this.stage = new Stage((trackId, maxHeight) => this.session?.send({ type: 'videoPreference', trackId, maxHeight }));
     this.audio = new AudioSink(() => this.#soundBlocked());
     this.chat = new ChatPanel({ onSend: (text) => this.session?.send({ type: 'chat', text }), onClose: () => this.#openPanel(null) });
     this.peoplePanel = new PeoplePanel({ onAction: (action, id) => this.#moderate(action, id), onClose: () => this.#openPanel(null) });

@@ -62,6 +62,11 @@ class Tile {
     return this.#key === key;
   }
 
+  /** remoteKey is the node's id of the remote track the tile shows, if it shows one. */
+  get remoteKey() {
+    return this.#key && this.#key !== 'local' ? this.#key : null;
+  }
+
   /** setState shows whether the microphone is on, and the camera (off: the initials). */
   setState({ mic, cam }) {
     this.#micOff.hidden = mic;
@@ -81,8 +86,15 @@ export class Stage {
   #grid = h('div', { class: 'people-grid' });
   #shares = h('div', { class: 'screens' });
   #resize = new ResizeObserver(() => this.#layout());
+  #tileHeight = 0; // device pixels of a person's tile, as laid out last
+  #preferred = new Map(); // track key -> the maxHeight last asked for it
 
-  constructor() {
+  /**
+   * onPreferHeight(key, maxHeight) is called when a remote camera is shown at a new size,
+   * so the node can send a smaller simulcast layer to a small tile.
+   */
+  constructor(onPreferHeight = () => {}) {
+    this.onPreferHeight = onPreferHeight;
     // Screen shares come after the people in the document, so that the first tile of a
     // participant is their camera tile; CSS shows shares first.
     this.el = h('div', { class: 'stage', role: 'region', 'aria-label': 'Participants' }, this.#grid, this.#shares);
@@ -126,10 +138,26 @@ export class Stage {
   show(id, source, key, track) {
     if (source === 'screen') this.#showScreen(id, key, track);
     else this.#people.get(id)?.show(key, track);
+    this.#prefer();
+  }
+
+  // prefer asks for each remote camera at the height its tile shows it, rounded up to a
+  // step of 90 pixels so that small changes of the window send nothing.
+  #prefer() {
+    if (!this.#tileHeight) return;
+    const height = Math.ceil(this.#tileHeight / 90) * 90;
+    for (const tile of this.#people.values()) {
+      const key = tile.remoteKey;
+      if (key && this.#preferred.get(key) !== height) {
+        this.#preferred.set(key, height);
+        this.onPreferHeight(key, height);
+      }
+    }
   }
 
   /** hide stops showing the track key, unless another track has replaced it since. */
   hide(id, source, key) {
+    this.#preferred.delete(key);
     const tile = source === 'screen' ? this.#screens.get(id) : this.#people.get(id);
     if (tile?.shows(key)) this.show(id, source, null, null);
   }
@@ -179,6 +207,8 @@ export class Stage {
     }
     this.#grid.style.setProperty('--cols', cols);
     this.#grid.style.setProperty('--tile-width', `${Math.max(0, Math.floor(best))}px`);
+    this.#tileHeight = Math.floor(best * 9 / 16 * (window.devicePixelRatio || 1));
+    this.#prefer();
   }
 
   dispose() {
