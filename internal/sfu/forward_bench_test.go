@@ -1,17 +1,21 @@
 package sfu
 
 import (
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"testing"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/meridian-video/meridian/internal/bwe"
 )
 
 // nopWriter is a subscriber connection that accepts every packet and sends nothing, so the
 // benchmarks measure the SFU's own forwarding work: the fan-out loop, the per-subscriber
-// lock, sequence number and timestamp rewriting, header copy and metrics.
+// lock, sequence number and timestamp rewriting, the transport-wide sequence number and its
+// send record, the NACK sequencer entry, header copy and metrics.
 type nopWriter struct{}
 
 func (nopWriter) WriteRTP(_ *rtp.Header, payload []byte) (int, error) { return len(payload), nil }
@@ -21,10 +25,14 @@ var _ webrtc.TrackLocalWriter = nopWriter{}
 
 // readySubscriber is a subscriber whose connection is up.
 func readySubscriber() *Participant {
-	p := &Participant{}
+	p := &Participant{bwe: bwe.New(1_000_000)}
 	p.subReady.Store(true)
 	return p
 }
+
+// benchTWCCID is the transport-wide sequence number extension's id on the benchmarks'
+// subscriber connections: every forwarded packet carries one, as with a browser.
+const benchTWCCID = 5
 
 // benchTrack is a VP8 track with n bound subscribers forwarding layer 0.
 func benchTrack(n int) *PublishedTrack {
@@ -39,6 +47,7 @@ func benchTrack(n int) *PublishedTrack {
 		d.writer = nopWriter{}
 		d.ssrc = uint32(1000 + i)
 		d.payloadType = 96
+		d.twccID = benchTWCCID
 		d.current, d.target = 0, 0
 		t.addDown(d)
 	}
@@ -127,6 +136,7 @@ func TestForwardRewritesHeader(t *testing.T) {
 		d.writer = recordWriter{&got}
 		d.ssrc = uint32(500 + i)
 		d.payloadType = 100
+		d.twccID = benchTWCCID
 		d.current, d.target = 0, 0
 		tr.addDown(d)
 	}
@@ -139,8 +149,19 @@ func TestForwardRewritesHeader(t *testing.T) {
 		t.Fatalf("%d packets written, want 6", len(got))
 	}
 	for i, h := range got {
-		if h.SSRC != uint32(500+i%3) || h.PayloadType != 100 || h.Extension || len(h.Extensions) != 0 {
-			t.Errorf("packet %d: ssrc %d pt %d extensions %v", i, h.SSRC, h.PayloadType, h.Extensions)
+		if h.SSRC != uint32(500+i%3) || h.PayloadType != 100 {
+			t.Errorf("packet %d: ssrc %d pt %d", i, h.SSRC, h.PayloadType)
+		}
+		// The publisher's extensions are gone; the subscriber connection's transport-wide
+		// sequence number counts that connection's packets.
+		tw := h.GetExtension(benchTWCCID)
+		if !h.Extension || len(h.Extensions) != 1 || len(tw) != 2 {
+			t.Errorf("packet %d: extensions %v, want only the transport-wide sequence number", i, h.Extensions)
+		} else if i >= 3 {
+			prev := binary.BigEndian.Uint16(got[i-3].GetExtension(benchTWCCID))
+			if n := binary.BigEndian.Uint16(tw); n != prev+1 {
+				t.Errorf("packet %d: transport-wide sequence number %d after %d", i, n, prev)
+			}
 		}
 		if want := orig.SequenceNumber + uint16(i/3); h.SequenceNumber != want {
 			t.Errorf("packet %d: seq %d, want %d", i, h.SequenceNumber, want)

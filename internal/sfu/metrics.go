@@ -7,7 +7,7 @@ type Metrics struct {
 	Rooms, Participants, Tracks prometheus.Gauge
 	PacketsIn, PacketsOut       prometheus.Counter
 	BytesIn, BytesOut           prometheus.Counter
-	NACKs, PLIs                 prometheus.Counter
+	NACKs, Retransmits, PLIs    prometheus.Counter
 	ForwardLatency              prometheus.Histogram
 
 	// The media sockets' writers: datagrams sent, system calls that sent them (their ratio
@@ -27,6 +27,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		BytesIn:       prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_bytes_in_total", Help: "RTP payload bytes received from publishers."}),
 		BytesOut:      prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_bytes_out_total", Help: "RTP payload bytes forwarded to subscribers."}),
 		NACKs:         prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_nacks_total", Help: "NACK packets received from subscribers."}),
+		Retransmits:   prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_retransmits_total", Help: "Packets resent to subscribers in answer to their NACKs."}),
 		PLIs:          prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_plis_total", Help: "Keyframe requests sent to publishers."}),
 		UDPPacketsOut: prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_udp_packets_out_total", Help: "UDP datagrams sent on the media sockets (RTP, RTCP, DTLS, STUN)."}),
 		UDPBatches:    prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_udp_send_batches_total", Help: "System calls (sendmmsg) that sent media socket datagrams."}),
@@ -39,7 +40,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.Rooms, m.Participants, m.Tracks, m.PacketsIn, m.PacketsOut, m.BytesIn,
-			m.BytesOut, m.NACKs, m.PLIs, m.ForwardLatency, m.UDPPacketsOut, m.UDPBatches, m.UDPDropped)
+			m.BytesOut, m.NACKs, m.Retransmits, m.PLIs, m.ForwardLatency, m.UDPPacketsOut, m.UDPBatches, m.UDPDropped)
 	}
 	return m
 }

@@ -11,9 +11,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/meridian-video/meridian/internal/bwe"
 )
 
 // Errors a client can cause; the signalling layer maps them to stable codes.
@@ -54,7 +55,8 @@ type Participant struct {
 	role atomic.Value // Role
 	held atomic.Bool  // in the waiting room
 
-	estimator atomic.Pointer[bweHolder]
+	// bwe estimates the subscriber connection's bandwidth and numbers what is sent on it.
+	bwe *bwe.Estimator
 
 	candidates [2]candidateQueue // by publisherIdx, subscriberIdx
 
@@ -113,8 +115,6 @@ func (q *candidateQueue) release(sink Sink, target Target, desc Event) {
 	q.pending, q.held = nil, false
 }
 
-type bweHolder struct{ cc.BandwidthEstimator }
-
 func newParticipant(r *Room, info ParticipantInfo, opts JoinOptions, sink Sink) *Participant {
 	p := &Participant{
 		room: r, info: info, opts: opts, sink: sink,
@@ -122,6 +122,7 @@ func newParticipant(r *Room, info ParticipantInfo, opts JoinOptions, sink Sink) 
 		sources:      map[string]string{},
 		downs:        map[string]*downTrack{},
 		mutedSources: map[string]bool{},
+		bwe:          bwe.New(r.sfu.cfg.InitialBitrate),
 	}
 	p.role.Store(info.Role)
 	return p
@@ -402,9 +403,7 @@ func (p *Participant) subscriberPC() (*webrtc.PeerConnection, error) {
 	if p.sub != nil {
 		return p.sub, nil
 	}
-	pc, err := p.room.sfu.newSubscriberConnection(func(e cc.BandwidthEstimator) {
-		p.estimator.Store(&bweHolder{e})
-	})
+	pc, err := p.room.sfu.newSubscriberConnection()
 	if err != nil {
 		return nil, fmt.Errorf("subscriber connection: %w", err)
 	}
@@ -466,6 +465,9 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	p.mu.Unlock()
 
 	l := &layer{rank: rank, remote: remote}
+	if remote.Kind() == webrtc.RTPCodecTypeVideo {
+		l.cache = &packetCache{}
+	}
 	for _, ext := range recv.GetParameters().HeaderExtensions {
 		if ext.URI == audioLevelURI {
 			l.audioExtID = uint8(ext.ID)
@@ -665,6 +667,30 @@ func (p *Participant) requestKeyframes() {
 	}
 }
 
+// sendReports sends a sender report for every track the participant receives that has had
+// packets: receivers need them to align audio with video and to measure round-trip time.
+func (p *Participant) sendReports(now time.Time) {
+	p.mu.Lock()
+	pc := p.sub
+	reports := make([]rtcp.Packet, 0, len(p.downs))
+	for _, d := range p.downs {
+		if sr, ok := d.senderReport(now); ok {
+			reports = append(reports, sr)
+		}
+	}
+	p.mu.Unlock()
+	if pc == nil || len(reports) == 0 || !p.subReady.Load() {
+		return
+	}
+	// One compound packet per MTU's worth: a sender report without blocks is 28 bytes.
+	const perPacket = 40
+	for len(reports) > 0 {
+		n := min(len(reports), perPacket)
+		_ = pc.WriteRTCP(reports[:n])
+		reports = reports[n:]
+	}
+}
+
 // allocate shares the subscriber's estimated bandwidth among the video tracks it receives
 // and picks each one's simulcast layer.
 func (p *Participant) allocate(now int64) {
@@ -682,10 +708,7 @@ func (p *Participant) allocate(now int64) {
 	if len(video) == 0 {
 		return
 	}
-	budget := 0
-	if h := p.estimator.Load(); h != nil {
-		budget = max(1, (h.GetTargetBitrate()-audio*audioBitrateReserve)/len(video))
-	}
+	budget := max(1, (p.bwe.Target()-audio*audioBitrateReserve)/len(video))
 	for _, d := range video {
 		if !d.track.info.Simulcast {
 			d.setTarget(0)

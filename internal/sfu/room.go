@@ -347,6 +347,7 @@ func (r *Room) tick(now time.Time) {
 	}
 	for _, p := range ps {
 		p.allocate(now.UnixNano())
+		p.sendReports(now)
 	}
 
 	levels := make([]SpeakerLevel, 0, len(loudest))

@@ -17,10 +17,9 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/cc"
-	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -117,24 +116,24 @@ func (s *SFU) Close() {
 	s.closeUDPMux()
 }
 
-// nackCacheSize is how many packets of each outgoing video stream the NACK responder keeps
-// for retransmission: about a second of 1.5 Mbps video (~200 packets/s). A NACK for an
-// older packet would arrive too late to help anyway, and pion's default of 1024 packets
-// of 1460-byte buffers cost ~1.5 MiB per subscription. Must be a power of two.
-const nackCacheSize = 256
-
 // newPublisherConnection builds the connection a participant publishes on: the SFU
 // receives, so it generates NACKs, sends receiver reports and TWCC feedback.
 func (s *SFU) newPublisherConnection() (*webrtc.PeerConnection, error) {
 	return s.newPeerConnection(publisherInterceptors)
 }
 
-// newSubscriberConnection builds the connection a participant subscribes on: the SFU
-// sends, so it answers NACKs from its packet cache, sends sender reports and estimates
-// the subscriber's bandwidth (GCC over TWCC), reported to onEstimator.
-func (s *SFU) newSubscriberConnection(onEstimator func(cc.BandwidthEstimator)) (*webrtc.PeerConnection, error) {
-	return s.newPeerConnection(func(m *webrtc.MediaEngine, reg *interceptor.Registry) error {
-		return s.subscriberInterceptors(m, reg, onEstimator)
+// newSubscriberConnection builds the connection a participant subscribes on. It has no
+// interceptors: what a sending connection needs (transport-wide sequence numbers, the
+// bandwidth estimate, NACK answers from a packet cache, sender reports) the downTracks do
+// themselves, once per packet per subscriber and without pion's per-packet maps and copies.
+func (s *SFU) newSubscriberConnection() (*webrtc.PeerConnection, error) {
+	return s.newPeerConnection(func(m *webrtc.MediaEngine, _ *interceptor.Registry) error {
+		for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
+				return fmt.Errorf("twcc header extension: %w", err)
+			}
+		}
+		return nil
 	})
 }
 
@@ -169,47 +168,6 @@ func (s *SFU) newPeerConnection(interceptors func(*webrtc.MediaEngine, *intercep
 	se.SetICEMulticastDNSMode(0)
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
 	return api.NewPeerConnection(webrtc.Configuration{SDPSemantics: webrtc.SDPSemanticsUnifiedPlan})
-}
-
-// subscriberInterceptors are what a connection the SFU sends on needs, and nothing more:
-// every interceptor here runs once per packet per subscriber, the SFU's hottest path.
-// Registered innermost first (the last one added sees a packet first):
-//   - a send-side bandwidth estimate (GCC) over transport-wide feedback, reported to
-//     onEstimator, which drives simulcast layer selection;
-//   - the transport-wide sequence number header extension GCC needs;
-//   - the NACK responder, whose packet cache answers subscribers' NACKs (it copies each
-//     packet before the TWCC extension is added, so a retransmission gets a fresh one);
-//   - RTCP sender reports, for the receiver's lip sync and round-trip times.
-//
-// Left out, unlike pion's defaults: the stats interceptor (it clones every header and
-// nothing reads it), NACK generation, receiver reports and TWCC feedback, which concern
-// streams the SFU receives, and there are none on this connection.
-func (s *SFU) subscriberInterceptors(m *webrtc.MediaEngine, reg *interceptor.Registry, onEstimator func(cc.BandwidthEstimator)) error {
-	ccFactory, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
-		return gcc.NewSendSideBWE(
-			gcc.SendSideBWEInitialBitrate(s.cfg.InitialBitrate),
-			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
-		)
-	})
-	if err != nil {
-		return fmt.Errorf("congestion control: %w", err)
-	}
-	ccFactory.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) { onEstimator(e) })
-	reg.Add(ccFactory)
-	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
-		return fmt.Errorf("twcc header extension: %w", err)
-	}
-	responder, err := nack.NewResponderInterceptor(nack.ResponderSize(nackCacheSize))
-	if err != nil {
-		return fmt.Errorf("nack responder: %w", err)
-	}
-	reg.Add(responder)
-	sender, err := report.NewSenderInterceptor()
-	if err != nil {
-		return fmt.Errorf("sender reports: %w", err)
-	}
-	reg.Add(sender)
-	return nil
 }
 
 // publisherInterceptors are what a connection the SFU receives on needs: NACK generation

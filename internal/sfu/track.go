@@ -49,6 +49,7 @@ type layer struct {
 	rank       int
 	remote     *webrtc.TrackRemote
 	audioExtID uint8
+	cache      *packetCache // video only: what subscribers' NACKs are answered from
 	packets    atomic.Int64
 	bytes      atomic.Int64
 	lastPacket atomic.Int64 // unix nanoseconds
@@ -211,6 +212,9 @@ func (t *PublishedTrack) readLoop(l *layer) {
 		}
 		if err := pkt.Unmarshal(buf[:n]); err != nil {
 			continue
+		}
+		if l.cache != nil {
+			l.cache.store(pkt.SequenceNumber, buf[:n])
 		}
 		start := time.Now()
 		now := start.UnixNano()

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -72,7 +71,7 @@ func TestLoopbackConnectionsShareOneLoopbackSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pub.Close()
-	sub, err := s.newSubscriberConnection(func(cc.BandwidthEstimator) {})
+	sub, err := s.newSubscriberConnection()
 	if err != nil {
 		t.Fatal(err)
 	}
