@@ -59,7 +59,11 @@ type Estimator struct {
 	next   int64 // unwrapped number of the next packet; starts at 1<<16 so no slot's zero value matches
 	hist   [histSize]sentPacket
 
-	target atomic.Int64
+	target       atomic.Int64
+	ackedBitrate atomic.Int64 // acknowledged bitrate at the last feedback, 0 while unknown
+	// congestedAt is the time (the caller's clock) of the last feedback that showed
+	// overuse or loss above lossLow; math.MinInt64: never.
+	congestedAt atomic.Int64
 
 	mu      sync.Mutex // serialises Feedback; acquired before sendMu
 	scratch []report
@@ -79,6 +83,7 @@ func New(initialBitrate int) *Estimator {
 	e.delay.reset()
 	e.aimd.rate = r
 	e.target.Store(int64(r))
+	e.congestedAt.Store(math.MinInt64)
 	return e
 }
 
@@ -131,9 +136,48 @@ func (e *Estimator) Feedback(fb *rtcp.TransportLayerCC, at int64) {
 		e.acked.add(arrival, r.size)
 		e.delay.add(r.sendAt, arrival)
 	}
-	rate := e.aimd.update(e.delay.signal, e.acked.rate(), at)
-	rate = e.loss.update(lost, received, rate, at)
+	acked := e.acked.rate()
+	rate := e.aimd.update(e.delay.signal, acked, at)
+	rate, lossy := e.loss.update(lost, received, rate, at)
+	if lossy && rate < e.aimd.rate {
+		// A rate that lost packets is no base to grow from: the delay-based rate must
+		// not wait above it, untested, for the loss limit to lift (a policer drops
+		// without ever queuing, so the delay signal alone would never lower it).
+		e.aimd.rate = rate
+	}
 	e.target.Store(int64(rate))
+	e.ackedBitrate.Store(int64(acked))
+	if lossy || e.delay.signal == overusing {
+		e.congestedAt.Store(at)
+	}
+}
+
+// Acked is the bitrate the receiver acknowledged over the last half second, 0 while
+// unknown.
+func (e *Estimator) Acked() int {
+	return int(e.ackedBitrate.Load())
+}
+
+// CongestedSince reports whether feedback arriving at or after `since` (unix ns) showed
+// the link queuing up or losing packets.
+func (e *Estimator) CongestedSince(since int64) bool {
+	return e.congestedAt.Load() >= since
+}
+
+// Raise lifts the estimate to at least rate bits per second. The estimator only grows
+// toward rates the sender has actually used (see aimd): a sender that has just shown the
+// link carries more, by sending more without congestion, uses Raise to make that known
+// at once instead of after seconds of gradual increase.
+func (e *Estimator) Raise(rate int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r := clampRate(float64(rate))
+	if r <= e.aimd.rate {
+		return
+	}
+	e.aimd.rate = r
+	e.loss.cap = max(e.loss.cap, r)
+	e.target.Store(int64(clampRate(min(e.aimd.rate, e.loss.cap))))
 }
 
 // resolve matches decoded reports with the send history, dropping those for packets that

@@ -134,7 +134,9 @@ type lossControl struct {
 	started     bool
 }
 
-func (l *lossControl) update(lost, received int, delayRate float64, at int64) float64 {
+// update returns the rate and whether this evaluation found loss above lossLow.
+func (l *lossControl) update(lost, received int, delayRate float64, at int64) (float64, bool) {
+	lossy := false
 	if !l.started {
 		l.started, l.lastEval, l.cap = true, at, maxBitrate
 	}
@@ -142,6 +144,7 @@ func (l *lossControl) update(lost, received int, delayRate float64, at int64) fl
 	l.total += lost + received
 	if l.total >= lossMinPackets && at-l.lastEval >= lossInterval {
 		f := float64(l.lost) / float64(l.total)
+		lossy = f >= lossLow
 		switch {
 		case f > lossHigh:
 			// Cut from what is being sent now, not from a stale higher cap.
@@ -157,5 +160,5 @@ func (l *lossControl) update(lost, received int, delayRate float64, at int64) fl
 		}
 		l.lost, l.total, l.lastEval = 0, 0, at
 	}
-	return clampRate(min(l.cap, delayRate))
+	return clampRate(min(l.cap, delayRate)), lossy
 }

@@ -31,6 +31,8 @@ type simConfig struct {
 	fbEvery  int64                 // receiver feedback interval
 	duration int64
 	seed     uint64
+	// onSample, if set, is called with the estimator at every sample (every 100 ms).
+	onSample func(e *Estimator, now int64)
 }
 
 func (c *simConfig) defaults() {
@@ -176,6 +178,9 @@ func simulate(t *testing.T, cfg simConfig) trace {
 			}
 			nextFb += cfg.fbEvery
 		case nextSample == now:
+			if cfg.onSample != nil {
+				cfg.onSample(e, now)
+			}
 			tr = append(tr, sample{now, e.Target(), max(busyUntil-now, 0)})
 			nextSample += 100 * ms
 		default: // nextSend == now
@@ -318,5 +323,72 @@ func TestLightLossIgnored(t *testing.T) {
 	})
 	if got := tr.at(15 * sec).target; got < 2_000_000 {
 		t.Errorf("with 1%% loss target is %d after 15 s, want >= 2 Mbps", got)
+	}
+}
+
+// What the SFU's layer probing relies on: a sender that uses less than the link carries
+// sees no congestion; Raise lifts the estimate at once; an estimate raised beyond the
+// link's capacity shows congestion and comes back down.
+func TestCongestionSignalAndRaise(t *testing.T) {
+	var congestedEarly, congestedAfterRaise bool
+	var raisedTo int
+	tr := simulate(t, simConfig{
+		initial:  500_000,
+		source:   600_000, // a low simulcast layer: the estimate is capped near it
+		capacity: constant(2_000_000),
+		duration: 30 * sec,
+		onSample: func(e *Estimator, now int64) {
+			switch {
+			case now == 10*sec:
+				congestedEarly = e.CongestedSince(0)
+				if e.Acked() < 400_000 || e.Acked() > 800_000 {
+					t.Errorf("acknowledged %d bps while sending 600 kbps", e.Acked())
+				}
+				e.Raise(4_000_000)
+				raisedTo = e.Target()
+			case now > 10*sec && e.CongestedSince(10*sec):
+				congestedAfterRaise = true
+			}
+		},
+	})
+	t.Logf("\n%s", tr)
+	if _, hi, _, _ := tr.span(5*sec, 10*sec); hi > 1_000_000 {
+		t.Errorf("source-limited at 600 kbps the estimate reached %d (capped near what is sent)", hi)
+	}
+	if congestedEarly {
+		t.Error("congestion reported while sending 600 kbps over a 2 Mbps link")
+	}
+	if raisedTo != 4_000_000 {
+		t.Errorf("Raise(4M) left the target at %d", raisedTo)
+	}
+	// The raised estimate lets the sender use the source's 600 kbps only, so the
+	// link is not overrun: no congestion, and the estimate stays up.
+	if congestedAfterRaise {
+		t.Error("congestion reported after Raise while the sender still sent 600 kbps")
+	}
+}
+
+func TestRaiseBeyondCapacityComesBackDown(t *testing.T) {
+	congested := false
+	tr := simulate(t, simConfig{
+		initial:  300_000,
+		source:   5_000_000,
+		capacity: constant(800_000),
+		duration: 20 * sec,
+		onSample: func(e *Estimator, now int64) {
+			if now == 10*sec {
+				e.Raise(3_000_000)
+			}
+			if now > 10*sec && e.CongestedSince(10*sec) {
+				congested = true
+			}
+		},
+	})
+	t.Logf("\n%s", tr)
+	if !congested {
+		t.Error("no congestion reported after raising the estimate to 3 Mbps on an 800 kbps link")
+	}
+	if got := tr.at(14 * sec).target; got > 1_200_000 {
+		t.Errorf("4 s after the raise the target is %d, want back near the 800 kbps capacity", got)
 	}
 }

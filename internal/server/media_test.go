@@ -245,8 +245,9 @@ func waitTrack(t *testing.T, c *client.Client, kind string) *client.RemoteTrack 
 }
 
 // A subscriber whose link narrows is moved down to the simulcast layer its estimated
-// bandwidth carries, while a subscriber on a good link keeps the top layer.
-func TestBandwidthEstimationLowersLayer(t *testing.T) {
+// bandwidth carries, while a subscriber on a good link keeps the top layer; when the link
+// widens again, the SFU probes its way back up to the top layer.
+func TestBandwidthEstimationFollowsTheLink(t *testing.T) {
 	srv := startServer(t)
 	ctx, cancel := testContext(t)
 	defer cancel()
@@ -313,5 +314,16 @@ func TestBandwidthEstimationLowersLayer(t *testing.T) {
 	}
 	if !waitFor(good, 720, 5*time.Second) {
 		t.Fatal("the subscriber on a good link lost the top layer")
+	}
+
+	// Sent only the lower layers, the poor subscriber's estimate stays near them: only a
+	// probe of the top layer can show that the link carries it again. Probes that failed
+	// while the link was narrow have backed off for up to 2+4+8 s by now.
+	narrow.capBits.Store(0)
+	for len(poor) > 0 {
+		<-poor
+	}
+	if !waitFor(poor, 720, 25*time.Second) {
+		t.Fatal("the subscriber whose link widened again never got the top layer back")
 	}
 }

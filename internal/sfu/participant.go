@@ -56,7 +56,8 @@ type Participant struct {
 	held atomic.Bool  // in the waiting room
 
 	// bwe estimates the subscriber connection's bandwidth and numbers what is sent on it.
-	bwe *bwe.Estimator
+	bwe   *bwe.Estimator
+	probe layerProbe
 
 	candidates [2]candidateQueue // by publisherIdx, subscriberIdx
 
@@ -692,7 +693,8 @@ func (p *Participant) sendReports(now time.Time) {
 }
 
 // allocate shares the subscriber's estimated bandwidth among the video tracks it receives
-// and picks each one's simulcast layer.
+// and picks each one's simulcast layer, probing for a higher layer when the estimate holds
+// a track below the size it is shown at (see layerProbe).
 func (p *Participant) allocate(now int64) {
 	p.mu.Lock()
 	var video []*downTrack
@@ -706,17 +708,106 @@ func (p *Participant) allocate(now int64) {
 	}
 	p.mu.Unlock()
 	if len(video) == 0 {
+		p.probe.d = nil
 		return
 	}
+	p.probe.judge(p.bwe, now)
 	budget := max(1, (p.bwe.Target()-audio*audioBitrateReserve)/len(video))
+	var candidate *downTrack
+	candidateRank := -1
 	for _, d := range video {
 		if !d.track.info.Simulcast {
 			d.setTarget(0)
-		} else if rank := selectLayer(d.track.layerStates(now), int(d.maxHeight.Load()), budget); rank >= 0 {
+			d.keepWaiting()
+			continue
+		}
+		states := d.track.layerStates(now)
+		maxHeight := int(d.maxHeight.Load())
+		rank := selectLayer(states, maxHeight, budget)
+		want := selectLayer(states, maxHeight, 0)
+		switch {
+		case p.probe.d == d && p.probe.rank <= want:
+			rank = max(rank, p.probe.rank)
+		case p.probe.d == d:
+			p.probe.d = nil // the track is now shown smaller: nothing left to probe for
+		case candidate == nil && rank >= 0 && want > rank:
+			if up := nextActive(states, rank); up <= want {
+				candidate, candidateRank = d, up
+			}
+		}
+		if rank >= 0 {
 			d.setTarget(rank)
 		}
 		d.keepWaiting()
 	}
+	if candidate != nil && p.probe.ready(p.bwe, now) {
+		p.probe.start(candidate, candidateRank, now)
+		candidate.setTarget(candidateRank)
+	}
+}
+
+// nextActive is the first active layer above rank, or len(states) if none.
+func nextActive(states []layerState, rank int) int {
+	for i := rank + 1; i < len(states); i++ {
+		if states[i].active {
+			return i
+		}
+	}
+	return len(states)
+}
+
+// Layer probing. The bandwidth estimate grows only toward rates the SFU has actually sent
+// (bwe: an estimate far above what was tested is a guess), so a subscriber moved down to a
+// low layer would never earn its way back up: the low layer is all it is sent, and the
+// estimate stays near it. Instead, when the link has been calm, the SFU sends one track's
+// next layer up for probeDuration. If no congestion shows, the link carried it and the
+// estimate is raised to match; if it does, the allocator falls back at its next tick and
+// the next probe waits twice as long (probeBackoffMin … probeBackoffMax).
+const (
+	probeDuration   = 3 * time.Second
+	probeCalm       = 2 * time.Second // no congestion this long before a probe starts
+	probeBackoffMin = 2 * time.Second
+	probeBackoffMax = 30 * time.Second
+)
+
+// layerProbe is a participant's probe state; the room tick, allocate's only caller, is its
+// only user.
+type layerProbe struct {
+	d       *downTrack // the track sent a layer up, nil when no probe runs
+	rank    int
+	started int64 // unix ns
+	next    int64 // earliest start of the next probe
+	backoff time.Duration
+}
+
+// judge ends a running probe that has failed (congestion since it started) or succeeded
+// (probeDuration without congestion).
+func (pr *layerProbe) judge(est *bwe.Estimator, now int64) {
+	switch {
+	case pr.d == nil:
+	case pr.d.closed.Load():
+		pr.d = nil
+	case est.CongestedSince(pr.started):
+		pr.backoff = min(max(2*pr.backoff, probeBackoffMin), probeBackoffMax)
+		pr.next = now + int64(pr.backoff)
+		pr.d = nil
+	case now-pr.started >= int64(probeDuration):
+		// What got through while probing is proven; the estimator itself allows up to
+		// 1.5 times what it has seen acknowledged.
+		est.Raise(est.Acked() * 3 / 2)
+		pr.backoff = 0
+		pr.next = now + int64(probeBackoffMin)
+		pr.d = nil
+	}
+}
+
+// ready reports whether a new probe may start.
+func (pr *layerProbe) ready(est *bwe.Estimator, now int64) bool {
+	return pr.d == nil && now >= pr.next && !est.CongestedSince(now-int64(probeCalm))
+}
+
+func (pr *layerProbe) start(d *downTrack, rank int, now int64) {
+	pr.d, pr.rank, pr.started = d, rank, now
 }
 
 // newID returns an unguessable identifier.
