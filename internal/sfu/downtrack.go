@@ -129,13 +129,18 @@ func (d *downTrack) StreamID() string          { return d.streamID }
 func (d *downTrack) Kind() webrtc.RTPCodecType { return d.track.kind }
 
 // setTarget chooses the layer to forward; the switch happens at that layer's next keyframe.
+//
+// The keyframe is asked for only once the subscriber's connection is up (then
+// requestKeyframes asks): one asked for earlier arrives before the subscriber can receive
+// it, and its request holds back, for keyframeInterval, the one made when the connection
+// is up. That doubled a late joiner's wait for its first frames.
 func (d *downTrack) setTarget(rank int) {
 	d.mu.Lock()
 	changed := d.target != rank
 	d.target = rank
 	waiting := d.current != rank
 	d.mu.Unlock()
-	if changed && waiting && rank >= 0 {
+	if changed && waiting && rank >= 0 && d.subscriber.subReady.Load() {
 		d.track.requestKeyframe(rank)
 	}
 }
@@ -153,6 +158,9 @@ func (d *downTrack) pause() {
 // keepWaiting asks again for the keyframe a subscriber waits for to start or switch
 // layers, in case the earlier request or its keyframe was lost.
 func (d *downTrack) keepWaiting() {
+	if !d.subscriber.subReady.Load() {
+		return
+	}
 	d.mu.Lock()
 	target, waiting := d.target, d.target != d.current && d.writer != nil
 	d.mu.Unlock()

@@ -4,6 +4,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/meridian-video/meridian/internal/bwe"
 )
 
 func TestKeyThrottleDefersInsteadOfDropping(t *testing.T) {
@@ -38,5 +42,29 @@ func TestKeyThrottleDefersInsteadOfDropping(t *testing.T) {
 	// After the interval a request goes at once.
 	if !k.admit(time.Now().UnixNano(), interval, retry) {
 		t.Fatal("request after the interval throttled")
+	}
+}
+
+// A subscriber's keyframe is asked for once its connection is up, not before: a keyframe
+// sent earlier would be lost, and its request would hold back, for keyframeInterval, the
+// one that counts.
+func TestKeyframeAskedOnlyOnceSubscriberIsReady(t *testing.T) {
+	tr := benchTrack(0)
+	tr.owner = &Participant{} // no publisher connection: the request goes nowhere
+	l := &layer{rank: 0, ssrc: 1234}
+	tr.layers[0] = l
+	sub := &Participant{bwe: bwe.New(1_000_000)}
+	d := newDownTrack(tr, sub)
+	d.writer = nopWriter{}
+
+	d.setTarget(0)
+	d.keepWaiting()
+	if n := testutil.ToFloat64(tr.metrics.PLIs); n != 0 {
+		t.Fatalf("%v keyframe requests for a subscriber whose connection is not up", n)
+	}
+	sub.subReady.Store(true)
+	d.keepWaiting()
+	if n := testutil.ToFloat64(tr.metrics.PLIs); n != 1 {
+		t.Fatalf("%v keyframe requests once the connection is up, want 1", n)
 	}
 }

@@ -465,7 +465,7 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	}
 	p.mu.Unlock()
 
-	l := &layer{rank: rank, remote: remote}
+	l := &layer{rank: rank, remote: remote, ssrc: uint32(remote.SSRC())}
 	if remote.Kind() == webrtc.RTPCodecTypeVideo {
 		l.cache = &packetCache{}
 	}

@@ -48,6 +48,7 @@ type PublishedTrack struct {
 type layer struct {
 	rank       int
 	remote     *webrtc.TrackRemote
+	ssrc       uint32 // the publisher's, for keyframe requests
 	audioExtID uint8
 	cache      *packetCache // video only: what subscribers' NACKs are answered from
 	packets    atomic.Int64
@@ -166,7 +167,7 @@ func (t *PublishedTrack) requestKeyframe(rank int) {
 		return
 	}
 	t.metrics.PLIs.Inc()
-	t.owner.writePublisherRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(l.remote.SSRC())}})
+	t.owner.writePublisherRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}})
 }
 
 // keyThrottle spaces one layer's keyframe requests at least an interval apart, deferring
