@@ -30,8 +30,8 @@ const heldWakeThreshold = 64
 // socket under it.
 const closeGrace = time.Second
 
-// batchWriter sends many datagrams in one system call: *ipv4.PacketConn and
-// *ipv6.PacketConn (sendmmsg on Linux, one sendmsg per call elsewhere).
+// batchWriter sends many datagrams in one system call: rawBatchWriter on Linux, else
+// *ipv4.PacketConn (one sendmsg per datagram where the system has no sendmmsg).
 type batchWriter interface {
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
@@ -86,8 +86,7 @@ func newBatchConn(conn *net.UDPConn, counters sendCounters) *batchConn {
 		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
-	// Both ipv4 and ipv6 PacketConns marshal each message's address by its own family.
-	c.writer = ipv4.NewPacketConn(conn)
+	c.writer = newBatchWriter(conn)
 	go c.writeLoop()
 	return c
 }

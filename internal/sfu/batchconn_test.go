@@ -232,3 +232,36 @@ func TestBatchConnIdleCloseLeavesNothing(t *testing.T) {
 		t.Fatalf("read after Close: %v", err)
 	}
 }
+
+// The writer encodes IPv6 destinations too, and a queue longer than one raw batch leaves
+// in order.
+func TestBatchConnIPv6(t *testing.T) {
+	c, err := listenBatchUDP(netip.MustParseAddrPort("[::1]:0"), sendCounters{})
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	peer, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	t.Cleanup(func() { _ = peer.Close() })
+	_ = peer.SetReadBuffer(4 << 20)
+	dst := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+	const n = 300
+	c.hold()
+	for i := range n {
+		if _, err := c.WriteToAddrPort(binary.BigEndian.AppendUint32(nil, uint32(i)), dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.release()
+	got := make([]byte, 100)
+	_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for i := range n {
+		m, err := peer.Read(got)
+		if err != nil || m != 4 || binary.BigEndian.Uint32(got) != uint32(i) {
+			t.Fatalf("datagram %d: %x, %v", i, got[:m], err)
+		}
+	}
+}
