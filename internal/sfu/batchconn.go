@@ -165,6 +165,13 @@ func (c *batchConn) release() {
 	}
 }
 
+// queued is how many datagrams wait for the writer.
+func (c *batchConn) queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending)
+}
+
 // signal wakes the writer, unless a wake-up is already pending.
 func (c *batchConn) signal() {
 	select {

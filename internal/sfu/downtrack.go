@@ -44,6 +44,10 @@ type downTrack struct {
 	// layer's packet cache; nil for audio, which is not retransmitted.
 	sent *[packetCacheSize]sentPacket
 
+	// resendCredit counts packets sent toward the next retransmission allowed, in units of
+	// 1/sendsPerResend retransmissions.
+	resendCredit int
+
 	// For sender reports.
 	packets uint32
 	octets  uint32
@@ -78,10 +82,15 @@ type sentPacket struct {
 
 // Retransmission limits: a packet is resent at most maxResends times, and not again within
 // resendInterval, which absorbs the duplicate NACKs a receiver sends before the first
-// retransmission can have arrived.
+// retransmission can have arrived. A subscriber earns one retransmission for every
+// sendsPerResend packets it is sent, up to resendBurst saved: loss recovery is bounded to a
+// quarter of the stream, so that a subscriber on a bad link (or a node that drops because it
+// is overloaded) cannot set off a storm of retransmissions that costs everyone else.
 const (
 	maxResends     = 4
 	resendInterval = 20 * time.Millisecond
+	sendsPerResend = 4
+	resendBurst    = 64
 )
 
 // errNoCodec is returned when the subscriber cannot receive the publisher's codec.
@@ -237,6 +246,7 @@ func (d *downTrack) send(hdr *rtp.Header, payload []byte, seq uint16, ts uint32,
 	}
 	d.packets++
 	d.octets += uint32(len(payload))
+	d.resendCredit = min(d.resendCredit+1, resendBurst*sendsPerResend)
 	return nil
 }
 
@@ -281,7 +291,7 @@ func (d *downTrack) ssrcOf() uint32 {
 // retransmit resends the packets a subscriber reports lost, if the layer's cache still holds
 // them, under the sequence number and timestamp they were first sent with.
 func (d *downTrack) retransmit(nacks []rtcp.NackPair) {
-	if d.sent == nil {
+	if d.sent == nil || d.track.owner != nil && d.track.owner.room.sfu.sendsBacklogged() {
 		return
 	}
 	buf := make([]byte, maxPacketSize)
@@ -298,7 +308,8 @@ func (d *downTrack) resend(seq uint16, buf []byte, pkt *rtp.Packet) {
 	now := nowNanos()
 	d.mu.Lock()
 	e := &d.sent[seq%packetCacheSize]
-	if !e.valid || e.sentAs != seq || e.resends >= maxResends || now-e.resentAt < int64(resendInterval) || d.writer == nil {
+	if !e.valid || e.sentAs != seq || e.resends >= maxResends || now-e.resentAt < int64(resendInterval) ||
+		d.writer == nil || d.resendCredit < sendsPerResend {
 		d.mu.Unlock()
 		return
 	}
@@ -319,6 +330,10 @@ func (d *downTrack) resend(seq uint16, buf []byte, pkt *rtp.Packet) {
 	if e.sentAs != seq || e.srcSeq != src || d.writer == nil {
 		return
 	}
+	if d.resendCredit < sendsPerResend {
+		return
+	}
+	d.resendCredit -= sendsPerResend + 1 // send adds one back
 	e.resends++
 	e.resentAt = now
 	if d.send(&pkt.Header, pkt.Payload, seq, ts, now) == nil {

@@ -65,9 +65,11 @@ func TestNACKResendsWhatWasSent(t *testing.T) {
 	send(0, 1001, 9000, false, 'b')
 	d.target = 1                    // what setTarget does, without asking the (absent) publisher for a keyframe
 	send(1, 5000, 70000, true, 'c') // switch: outgoing 1002
-	send(1, 5001, 70000, false, 'd')
-	if len(got) != 4 {
-		t.Fatalf("%d packets forwarded, want 4", len(got))
+	for i := range 8 {
+		send(1, 5001+uint16(i), 70000, false, 'd')
+	}
+	if len(got) != 11 {
+		t.Fatalf("%d packets forwarded, want 11", len(got))
 	}
 	first := got[0].SequenceNumber
 	sentTS := map[uint16]uint32{}
@@ -77,11 +79,11 @@ func TestNACKResendsWhatWasSent(t *testing.T) {
 
 	nack := &rtcp.TransportLayerNack{MediaSSRC: 77, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{first + 1, first + 2})}
 	d.retransmit(nack.Nacks)
-	if len(got) != 6 {
-		t.Fatalf("%d packets after the NACK, want 6", len(got))
+	if len(got) != 13 {
+		t.Fatalf("%d packets after the NACK, want 13", len(got))
 	}
 	for i, want := range []byte{'b', 'c'} {
-		h, p := got[4+i], payloads[4+i]
+		h, p := got[11+i], payloads[11+i]
 		seq := first + 1 + uint16(i)
 		if h.SequenceNumber != seq || h.Timestamp != sentTS[seq] || h.SSRC != 77 || h.PayloadType != 100 {
 			t.Errorf("resent packet %d: seq %d ts %d ssrc %d pt %d, want seq %d ts %d", i, h.SequenceNumber, h.Timestamp, h.SSRC, h.PayloadType, seq, sentTS[seq])
@@ -93,18 +95,47 @@ func TestNACKResendsWhatWasSent(t *testing.T) {
 			t.Errorf("resent packet %d has no transport-wide sequence number of its own", i)
 		}
 	}
-	if a, b := got[4].GetExtension(benchTWCCID), got[3].GetExtension(benchTWCCID); bytes.Equal(a, b) {
+	if a, b := got[11].GetExtension(benchTWCCID), got[10].GetExtension(benchTWCCID); bytes.Equal(a, b) {
 		t.Error("a retransmission reused a transport-wide sequence number")
 	}
 
 	d.retransmit(nack.Nacks)
-	if len(got) != 6 {
+	if len(got) != 13 {
 		t.Fatalf("a duplicate NACK right after was answered again (%d packets)", len(got))
 	}
 	// Numbers never sent, or too old to be remembered, are ignored.
-	d.retransmit(rtcp.NackPairsFromSequenceNumbers([]uint16{first + 10, first - packetCacheSize}))
-	if len(got) != 6 {
+	d.retransmit(rtcp.NackPairsFromSequenceNumbers([]uint16{first + 20, first - packetCacheSize}))
+	if len(got) != 13 {
 		t.Fatalf("resent a packet that was never sent (%d packets)", len(got))
+	}
+}
+
+// Retransmissions are bounded to one per sendsPerResend packets sent: a subscriber that
+// reports everything lost gets a fraction of it again, not a multiple of the stream.
+func TestNACKRetransmissionsAreBudgeted(t *testing.T) {
+	tr := benchTrack(0)
+	tr.layers[0] = &layer{rank: 0, cache: &packetCache{}}
+	var got []rtp.Header
+	var payloads [][]byte
+	d := newDownTrack(tr, readySubscriber())
+	d.writer = recordPayloads{&got, &payloads}
+	d.ssrc, d.payloadType, d.twccID = 77, 100, benchTWCCID
+	d.current, d.target = 0, 0
+	tr.addDown(d)
+	const sent = 40
+	var seqs []uint16
+	for i := range sent {
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(100 + i), Timestamp: 3000, SSRC: 10}, Payload: []byte{1}}
+		raw, _ := pkt.Marshal()
+		tr.layers[0].cache.store(pkt.SequenceNumber, raw)
+		tr.forward(0, pkt, i == 0, int64(i+1)*1e6)
+	}
+	for _, h := range got {
+		seqs = append(seqs, h.SequenceNumber)
+	}
+	d.retransmit(rtcp.NackPairsFromSequenceNumbers(seqs))
+	if resent := len(got) - sent; resent != sent/sendsPerResend {
+		t.Fatalf("%d of %d packets resent for a NACK of all of them, want %d", resent, sent, sent/sendsPerResend)
 	}
 }
 

@@ -42,6 +42,21 @@ func (s *SFU) holdSends() []*batchConn {
 	return *p
 }
 
+// sendsBacklogged reports whether a media socket's send queue is a quarter full: the node
+// is sending more than the kernel takes, and what is optional (retransmissions) must wait.
+func (s *SFU) sendsBacklogged() bool {
+	p := s.sendConns.Load()
+	if p == nil {
+		return false
+	}
+	for _, c := range *p {
+		if c.queued() > sendQueueLimit/4 {
+			return true
+		}
+	}
+	return false
+}
+
 // releaseSends ends holdSends' hold.
 func releaseSends(conns []*batchConn) {
 	for _, c := range conns {
