@@ -16,6 +16,7 @@
 //	cores, forwarded_packets_per_sec_per_core           the machine's cores, and the rate over them
 //	packets_expected, packets_lost, loss_percent        by sequence number, after retransmission
 //	nacks                                               meridian_sfu_nacks_total over the window (null if /metrics was unreadable)
+//	retransmits                                         meridian_sfu_retransmits_total over the window: packets resent for them
 //	server_packets_in_per_sec, server_packets_out_per_sec
 //	                                                    meridian_sfu_packets_{in,out}_total over the window (null
 //	                                                    likewise); in below what the publishers send means the
@@ -127,6 +128,7 @@ type Result struct {
 	PacketsLost             int64    `json:"packets_lost"`
 	LossPercent             float64  `json:"loss_percent"`
 	NACKs                   *int64   `json:"nacks"`
+	Retransmits             *int64   `json:"retransmits"`
 	ServerPacketsInPerSec   *float64 `json:"server_packets_in_per_sec"`
 	ServerPacketsOutPerSec  *float64 `json:"server_packets_out_per_sec"`
 
@@ -428,9 +430,10 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	res.JoinToFirstFrame = percentiles(&jtff, false)
 	if merr0 == nil && merr1 == nil {
 		nacks := int64(m1.nacks - m0.nacks)
+		resent := int64(m1.retransmits - m0.retransmits)
 		in := (m1.packetsIn - m0.packetsIn) / res.DurationSeconds
 		out := (m1.packetsOut - m0.packetsOut) / res.DurationSeconds
-		res.NACKs, res.ServerPacketsInPerSec, res.ServerPacketsOutPerSec = &nacks, &in, &out
+		res.NACKs, res.Retransmits, res.ServerPacketsInPerSec, res.ServerPacketsOutPerSec = &nacks, &resent, &in, &out
 		res.ServerForward = forwardPercentiles(m0.forward, m1.forward)
 	} else {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("server metrics unavailable: %v", errors.Join(merr0, merr1)))
@@ -756,8 +759,8 @@ func metricsURL(base string) string {
 }
 
 type serverMetrics struct {
-	nacks, packetsIn, packetsOut float64
-	forward                      []bucket // meridian_sfu_forward_seconds, by upper bound
+	nacks, retransmits, packetsIn, packetsOut float64
+	forward                                   []bucket // meridian_sfu_forward_seconds, by upper bound
 }
 
 // bucket is one cumulative bucket of a Prometheus histogram.
@@ -835,6 +838,12 @@ func readMetrics(ctx context.Context, u string) (serverMetrics, error) {
 		switch name {
 		case "meridian_sfu_nacks_total":
 			dst = &m.nacks
+		case "meridian_sfu_retransmits_total":
+			// Not counted in found: optional, for reading older servers.
+			if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+				m.retransmits = f
+			}
+			continue
 		case "meridian_sfu_packets_in_total":
 			dst = &m.packetsIn
 		case "meridian_sfu_packets_out_total":
@@ -952,7 +961,7 @@ func (res Result) Summary() string {
 	}
 	fmt.Fprintf(&b, "loss            %.3f%% (%d of %d)\n", res.LossPercent, res.PacketsLost, res.PacketsExpected)
 	if res.NACKs != nil {
-		fmt.Fprintf(&b, "NACKs           %d\n", *res.NACKs)
+		fmt.Fprintf(&b, "NACKs           %d (%d packets resent)\n", *res.NACKs, *res.Retransmits)
 	} else {
 		b.WriteString("NACKs           unavailable\n")
 	}

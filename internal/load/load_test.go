@@ -95,7 +95,7 @@ func TestRunFanOut(t *testing.T) {
 		"rooms", "publishers_per_room", "subscribers_per_room", "clients", "clients_receiving",
 		"join_failures", "join_concurrency", "duration_seconds", "packets_received", "forwarded_packets_per_sec",
 		"cores", "forwarded_packets_per_sec_per_core", "packets_expected", "packets_lost",
-		"loss_percent", "nacks", "server_packets_in_per_sec", "server_packets_out_per_sec", "latency_ms",
+		"loss_percent", "nacks", "retransmits", "server_packets_in_per_sec", "server_packets_out_per_sec", "latency_ms",
 		"server_forward_ms", "join_to_first_frame_ms", "late_join_to_first_frame_ms", "server", "load_tool_cpu_seconds",
 		"machine_busy_cores", "warnings",
 	} {
