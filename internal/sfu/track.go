@@ -18,11 +18,15 @@ const maxLayers = 3
 
 // keyframeInterval is the least time between two keyframe requests sent to a publisher for
 // one layer, however many subscribers ask: a keyframe costs the whole room bandwidth.
-// Requests inside it wait for its end (keyThrottle), so it is also the longest a joiner
-// waits for a keyframe after connecting: 250 ms keeps a join storm's first frames under
-// ~300 ms (500 ms doubled them) at the price of at most 4 forced keyframes a second,
-// and only while subscribers keep arriving.
-const keyframeInterval = 250 * time.Millisecond
+// Requests made while a requested keyframe is still on its way are served by it and not
+// sent at all (see keyThrottle), so the interval only spaces keyframes for subscribers who
+// connect just after one went by: they wait for its end, at most 150 ms, and a join storm
+// costs the publisher at most ~7 keyframes a second for as long as it lasts.
+const keyframeInterval = 150 * time.Millisecond
+
+// keyframeTimeout is how long a requested keyframe is waited for before another request may
+// go: the request or its answer may have been lost.
+const keyframeTimeout = 400 * time.Millisecond
 
 // PublishedTrack is one track a participant publishes: one RTP stream, or up to three
 // simulcast layers of the same source.
@@ -150,11 +154,8 @@ func (t *PublishedTrack) layer(rank int) *layer {
 	return t.layers[rank]
 }
 
-// requestKeyframe asks the publisher for a keyframe on one layer, at most once per
-// keyframeInterval. A request inside the interval is not dropped but deferred to its end,
-// where one request serves everyone who asked meanwhile: in a join storm, subscribers who
-// connect just after another one's request would otherwise wait for the room tick to ask
-// again (0.5–1 s), and then perhaps be throttled once more.
+// requestKeyframe asks the publisher for a keyframe on one layer for a subscriber ready to
+// receive it (see keyThrottle).
 func (t *PublishedTrack) requestKeyframe(rank int) {
 	if t.kind != webrtc.RTPCodecTypeVideo || t.muted.Load() {
 		return
@@ -163,30 +164,45 @@ func (t *PublishedTrack) requestKeyframe(rank int) {
 	if l == nil {
 		return
 	}
-	if !l.keyReq.admit(time.Now().UnixNano(), keyframeInterval, func() { t.requestKeyframe(rank) }) {
+	if !l.keyReq.admit(time.Now().UnixNano(), func() { t.requestKeyframe(rank) }) {
 		return
 	}
 	t.metrics.PLIs.Inc()
 	t.owner.writePublisherRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}})
 }
 
-// keyThrottle spaces one layer's keyframe requests at least an interval apart, deferring
-// (not dropping) what comes too early.
+// keyThrottle decides which of one layer's keyframe requests reach the publisher. Requests
+// come only from subscribers ready to receive (see downTrack.setTarget), so:
+//   - while a requested keyframe is on its way (requested, not yet seen, within
+//     keyframeTimeout), it serves every new request too: nothing is sent;
+//   - otherwise a request goes at once if the last one is keyframeInterval old, else it is
+//     deferred to the end of the interval — one retry for all who asked meanwhile, skipped
+//     if a keyframe went by after the last of them asked.
 type keyThrottle struct {
-	last     atomic.Int64 // unix nanoseconds of the last request admitted
-	deferred atomic.Bool  // retry is scheduled for the end of the interval
+	last     atomic.Int64 // unix ns of the last request admitted
+	keyframe atomic.Int64 // unix ns of the last keyframe received
+	wanted   atomic.Int64 // unix ns of the latest request deferred
+	deferred atomic.Bool  // a retry is scheduled for the end of the interval
 }
 
-// admit reports whether a request may go now. If not, it schedules retry for when the
-// interval ends, unless one is already scheduled: the requests of an interval collapse
-// into one.
-func (k *keyThrottle) admit(now int64, interval time.Duration, retry func()) bool {
+// sawKeyframe records that a keyframe arrived.
+func (k *keyThrottle) sawKeyframe(now int64) { k.keyframe.Store(now) }
+
+// admit reports whether a request made at now may go to the publisher. If it must wait,
+// retry is called at the end of the interval, unless a keyframe has come by then.
+func (k *keyThrottle) admit(now int64, retry func()) bool {
 	last := k.last.Load()
-	if wait := last + int64(interval) - now; wait > 0 {
+	if last != 0 && last > k.keyframe.Load() && now-last < int64(keyframeTimeout) {
+		return false // the keyframe on its way serves this request
+	}
+	if wait := last + int64(keyframeInterval) - now; wait > 0 {
+		k.wanted.Store(now)
 		if k.deferred.CompareAndSwap(false, true) {
 			time.AfterFunc(time.Duration(wait), func() {
 				k.deferred.Store(false)
-				retry()
+				if k.keyframe.Load() < k.wanted.Load() {
+					retry()
+				}
 			})
 		}
 		return false
@@ -231,6 +247,9 @@ func (t *PublishedTrack) readLoop(l *layer) {
 		keyframe := !isVideo
 		if isVideo {
 			keyframe = isKeyframe(mime, pkt.Payload)
+			if keyframe {
+				l.keyReq.sawKeyframe(now)
+			}
 			if keyframe && isVP8 {
 				if h := vp8Height(pkt.Payload); h > 0 {
 					l.height.Store(int32(h))
