@@ -65,6 +65,9 @@ func newDownTrack(t *PublishedTrack, sub *Participant) *downTrack {
 		d.current, d.target = 0, 0
 	} else {
 		d.sent = new([packetCacheSize]sentPacket)
+		// A joiner starts with its saving full: its first keyframe is what it can least
+		// afford to lose.
+		d.resendCredit = resendBurst * sendsPerResend
 	}
 	return d
 }

@@ -110,8 +110,9 @@ func TestNACKResendsWhatWasSent(t *testing.T) {
 	}
 }
 
-// Retransmissions are bounded to one per sendsPerResend packets sent: a subscriber that
-// reports everything lost gets a fraction of it again, not a multiple of the stream.
+// Retransmissions are bounded: a subscriber that reports everything lost gets resendBurst
+// packets again at once (a joiner too, before it has been sent anything), then one per
+// sendsPerResend packets it is sent, not a multiple of the stream.
 func TestNACKRetransmissionsAreBudgeted(t *testing.T) {
 	tr := benchTrack(0)
 	tr.layers[0] = &layer{rank: 0, cache: &packetCache{}}
@@ -122,20 +123,34 @@ func TestNACKRetransmissionsAreBudgeted(t *testing.T) {
 	d.ssrc, d.payloadType, d.twccID = 77, 100, benchTWCCID
 	d.current, d.target = 0, 0
 	tr.addDown(d)
-	const sent = 40
-	var seqs []uint16
-	for i := range sent {
-		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(100 + i), Timestamp: 3000, SSRC: 10}, Payload: []byte{1}}
-		raw, _ := pkt.Marshal()
-		tr.layers[0].cache.store(pkt.SequenceNumber, raw)
-		tr.forward(0, pkt, i == 0, int64(i+1)*1e6)
+	next := uint16(100)
+	// sendAndLose forwards n packets and NACKs all of them at once; it returns how many
+	// were resent.
+	sendAndLose := func(n int) int {
+		before := len(got)
+		for range n {
+			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: next, Timestamp: 3000, SSRC: 10}, Payload: []byte{1}}
+			raw, _ := pkt.Marshal()
+			tr.layers[0].cache.store(pkt.SequenceNumber, raw)
+			tr.forward(0, pkt, next == 100, int64(next)*1e6)
+			next++
+		}
+		var seqs []uint16
+		for _, h := range got[before:] {
+			seqs = append(seqs, h.SequenceNumber)
+		}
+		sent := len(got)
+		d.retransmit(rtcp.NackPairsFromSequenceNumbers(seqs))
+		return len(got) - sent
 	}
-	for _, h := range got {
-		seqs = append(seqs, h.SequenceNumber)
+	if resent := sendAndLose(3); resent != 3 {
+		t.Fatalf("a joiner's first 3 packets reported lost: %d resent, want all 3", resent)
 	}
-	d.retransmit(rtcp.NackPairsFromSequenceNumbers(seqs))
-	if resent := len(got) - sent; resent != sent/sendsPerResend {
-		t.Fatalf("%d of %d packets resent for a NACK of all of them, want %d", resent, sent, sent/sendsPerResend)
+	if resent := sendAndLose(400); resent != resendBurst {
+		t.Fatalf("400 packets reported lost: %d resent, want the saved %d", resent, resendBurst)
+	}
+	if resent := sendAndLose(40); resent != 40/sendsPerResend {
+		t.Fatalf("40 more reported lost: %d resent, want %d", resent, 40/sendsPerResend)
 	}
 }
 
