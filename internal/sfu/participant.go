@@ -741,7 +741,7 @@ func (p *Participant) allocate(now int64) {
 		d.keepWaiting()
 	}
 	if candidate != nil && p.probe.ready(p.bwe, now) {
-		p.probe.start(candidate, candidateRank, now)
+		p.probe.start(p.bwe, candidate, candidateRank, now)
 		candidate.setTarget(candidateRank)
 	}
 }
@@ -761,8 +761,9 @@ func nextActive(states []layerState, rank int) int {
 // low layer would never earn its way back up: the low layer is all it is sent, and the
 // estimate stays near it. Instead, when the link has been calm, the SFU sends one track's
 // next layer up for probeDuration. If no congestion shows, the link carried it and the
-// estimate is raised to match; if it does, the allocator falls back at its next tick and
-// the next probe waits twice as long (probeBackoffMin … probeBackoffMax).
+// estimate is raised to match; if it does, the estimate returns to where it was before the
+// probe, the allocator falls back at its next tick, and the next probe waits twice as long
+// (probeBackoffMin … probeBackoffMax).
 const (
 	probeDuration   = 3 * time.Second
 	probeCalm       = 2 * time.Second // no congestion this long before a probe starts
@@ -776,6 +777,7 @@ type layerProbe struct {
 	d       *downTrack // the track sent a layer up, nil when no probe runs
 	rank    int
 	started int64 // unix ns
+	before  int   // the estimate when the probe started, bits per second
 	next    int64 // earliest start of the next probe
 	backoff time.Duration
 }
@@ -788,6 +790,10 @@ func (pr *layerProbe) judge(est *bwe.Estimator, now int64) {
 	case pr.d.closed.Load():
 		pr.d = nil
 	case est.CongestedSince(pr.started):
+		// The probe's own overshoot is what the estimator reacted to: the link carried
+		// what was sent before it, so the estimate goes back there rather than below,
+		// which would drop the subscriber's other layers too.
+		est.Raise(pr.before)
 		pr.backoff = min(max(2*pr.backoff, probeBackoffMin), probeBackoffMax)
 		pr.next = now + int64(pr.backoff)
 		pr.d = nil
@@ -806,8 +812,8 @@ func (pr *layerProbe) ready(est *bwe.Estimator, now int64) bool {
 	return pr.d == nil && now >= pr.next && !est.CongestedSince(now-int64(probeCalm))
 }
 
-func (pr *layerProbe) start(d *downTrack, rank int, now int64) {
-	pr.d, pr.rank, pr.started = d, rank, now
+func (pr *layerProbe) start(est *bwe.Estimator, d *downTrack, rank int, now int64) {
+	pr.d, pr.rank, pr.started, pr.before = d, rank, now, est.Target()
 }
 
 // newID returns an unguessable identifier.
