@@ -95,8 +95,8 @@ func (r reply) cookie(t *testing.T) *http.Cookie {
 	return nil
 }
 
-// call makes a request; headers are name, value pairs. A body is sent as application/json
-// unless a Content-Type header is given.
+// call makes a request and does not follow redirects; headers are name, value pairs. A body
+// is sent as application/json unless a Content-Type header is given.
 func (f *apiFixture) call(t *testing.T, method, path, body string, headers ...string) reply {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, f.srv.URL+path, strings.NewReader(body))
@@ -109,7 +109,9 @@ func (f *apiFixture) call(t *testing.T, method, path, body string, headers ...st
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := f.srv.Client().Do(req)
+	client := *f.srv.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"io"
 	"io/fs"
 	"net/http"
 	"regexp"
@@ -14,25 +13,7 @@ import (
 // webGet fetches path from f's server without following redirects.
 func (f *apiFixture) webGet(t *testing.T, path string, headers ...string) reply {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, f.srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	client := *f.srv.Client()
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reply{resp.StatusCode, resp.Header, b}
+	return f.call(t, http.MethodGet, path, "", headers...)
 }
 
 // checkWebHeaders checks the security headers every response of the app carries.
