@@ -220,6 +220,7 @@ func (d *downTrack) writeRTP(rank int, pkt *rtp.Packet, keyframe bool, now int64
 	if err != nil {
 		return false
 	}
+	d.resendCredit = min(d.resendCredit+1, resendBurst*sendsPerResend)
 	if d.lastAt == 0 || int32(ts-d.lastTS) >= 0 {
 		d.lastTS, d.lastAt = ts, now
 	}
@@ -249,7 +250,6 @@ func (d *downTrack) send(hdr *rtp.Header, payload []byte, seq uint16, ts uint32,
 	}
 	d.packets++
 	d.octets += uint32(len(payload))
-	d.resendCredit = min(d.resendCredit+1, resendBurst*sendsPerResend)
 	return nil
 }
 
@@ -277,7 +277,9 @@ func (d *downTrack) rtcpLoop() {
 				d.track.requestKeyframe(rank)
 			case *rtcp.TransportLayerNack:
 				d.track.metrics.NACKs.Inc()
-				if p.MediaSSRC == d.ssrcOf() {
+				// While the node sends more than the kernel takes, retransmissions
+				// would only push fresh media out of the send queue.
+				if p.MediaSSRC == d.ssrcOf() && !d.subscriber.room.sfu.sendsBacklogged() {
 					d.retransmit(p.Nacks)
 				}
 			}
@@ -294,7 +296,7 @@ func (d *downTrack) ssrcOf() uint32 {
 // retransmit resends the packets a subscriber reports lost, if the layer's cache still holds
 // them, under the sequence number and timestamp they were first sent with.
 func (d *downTrack) retransmit(nacks []rtcp.NackPair) {
-	if d.sent == nil || d.track.owner != nil && d.track.owner.room.sfu.sendsBacklogged() {
+	if d.sent == nil {
 		return
 	}
 	buf := make([]byte, maxPacketSize)
@@ -336,7 +338,7 @@ func (d *downTrack) resend(seq uint16, buf []byte, pkt *rtp.Packet) {
 	if d.resendCredit < sendsPerResend {
 		return
 	}
-	d.resendCredit -= sendsPerResend + 1 // send adds one back
+	d.resendCredit -= sendsPerResend
 	e.resends++
 	e.resentAt = now
 	if d.send(&pkt.Header, pkt.Payload, seq, ts, now) == nil {
