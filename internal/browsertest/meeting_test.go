@@ -1,6 +1,8 @@
 package browsertest
 
 import (
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -47,6 +49,11 @@ func TestMeetingInTheBrowser(t *testing.T) {
 	guest.VideoPlaying(camera(hostID))
 	host.AudioLevelAboveZero()
 	guest.AudioLevelAboveZero()
+	// Chromium decrypts what the SFU seals itself: both subscriber connections are on the
+	// direct send path.
+	if got := scrapeMetric(t, env.URL, `meridian_sfu_subscriber_connections_total{path="direct"}`); got != "2" {
+		t.Errorf("subscriber connections on the direct send path: %q, want 2", got)
+	}
 
 	// Chat both ways.
 	host.Click("[data-testid=chat-toggle]")
@@ -137,4 +144,24 @@ func TestJoinRefusalsInTheBrowser(t *testing.T) {
 	guest.WaitText("[data-testid=waiting-room]", "let you in") // now in the host's waiting room
 	host.Click("[data-testid=participants-toggle]")
 	host.WaitText("[data-testid=lobby-entry]", "Grace Guest")
+}
+
+// scrapeMetric returns a sample's value as the server's /metrics shows it, or "" if absent.
+func scrapeMetric(t *testing.T, baseURL, sample string) string {
+	t.Helper()
+	resp, err := http.Get(baseURL + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), sample+" "); ok {
+			return v
+		}
+	}
+	return ""
 }

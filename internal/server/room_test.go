@@ -95,6 +95,11 @@ func runRoom(t *testing.T, n int, videoBitrate int, dur time.Duration) {
 			t.Errorf("p%d receives from %d participants, want %d", i, len(from), n-1)
 		}
 	}
+	// Every subscriber connection took the SFU's own SRTP send path: the packets checked
+	// above were sealed by it, not by pion.
+	if direct := metricValue(t, srv, `meridian_sfu_subscriber_connections_total{path="direct"}`); direct != float64(n) {
+		t.Errorf("%v of %d subscriber connections on the direct send path", direct, n)
+	}
 	check.mu.Lock()
 	defer check.mu.Unlock()
 	for k, v := range check.reordered {

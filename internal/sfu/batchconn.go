@@ -26,6 +26,10 @@ const sendQueueLimit = 16384
 // before the writer is woken anyway, so that a long fan-out starts leaving before it ends.
 const heldWakeThreshold = 64
 
+// maxDatagramSize is the capacity of a send buffer: a forwarded packet (at most
+// maxPacketSize as received) grows by the SFU's header extension and SRTP's tag.
+const maxDatagramSize = maxPacketSize + 64
+
 // closeGrace is how long Close lets the writer send what is queued before it closes the
 // socket under it.
 const closeGrace = time.Second
@@ -107,26 +111,42 @@ func listenBatchUDP(addr netip.AddrPort, counters sendCounters) (*batchConn, err
 // WriteToAddrPort queues b for addr. It never blocks; a datagram that does not fit in the
 // queue is dropped, as the network would drop it.
 func (c *batchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	d := c.lend()
+	if d == nil {
 		return 0, net.ErrClosed
 	}
-	if len(c.pending) >= sendQueueLimit {
-		c.mu.Unlock()
-		if c.counters.dropped != nil {
-			c.counters.dropped(1)
-		}
-		return len(b), nil
-	}
-	var d *outDatagram
-	if n := len(c.free); n > 0 {
-		d = c.free[n-1]
-		c.free = c.free[:n-1]
-	} else {
-		d = &outDatagram{data: make([]byte, 0, 1500)}
-	}
 	d.data = append(d.data[:0], b...)
+	c.queue(d, addr)
+	return len(b), nil
+}
+
+// lend returns a datagram buffer to build a datagram in (in data, whose capacity fits any
+// datagram the node sends), which queue then takes; nil once the socket is closed. It lets
+// a datagram be encrypted where the writer sends it from instead of being copied there.
+func (c *batchConn) lend() *outDatagram {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	if n := len(c.free); n > 0 {
+		d := c.free[n-1]
+		c.free = c.free[:n-1]
+		return d
+	}
+	return &outDatagram{data: make([]byte, 0, maxDatagramSize)}
+}
+
+// unlend takes back a buffer from lend that will not be queued.
+func (c *batchConn) unlend(d *outDatagram) {
+	c.mu.Lock()
+	c.free = append(c.free, d)
+	c.mu.Unlock()
+}
+
+// queue hands the writer d, a buffer from lend, to send to addr. It never blocks; a
+// datagram that does not fit in the queue is dropped, as the network would drop it.
+func (c *batchConn) queue(d *outDatagram, addr netip.AddrPort) {
 	d.bufs[0] = d.data
 	ip := addr.Addr().Unmap()
 	if ip.Is4() {
@@ -139,13 +159,22 @@ func (c *batchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) 
 	}
 	d.addr.Port = int(addr.Port())
 	d.addr.Zone = ip.Zone()
+
+	c.mu.Lock()
+	if c.closed || len(c.pending) >= sendQueueLimit {
+		c.free = append(c.free, d)
+		c.mu.Unlock()
+		if c.counters.dropped != nil {
+			c.counters.dropped(1)
+		}
+		return
+	}
 	c.pending = append(c.pending, d)
 	queued := len(c.pending)
 	c.mu.Unlock()
 	if (queued == 1 && c.holders.Load() == 0) || queued == heldWakeThreshold {
 		c.signal()
 	}
-	return len(b), nil
 }
 
 // hold tells the writer that more datagrams are on their way (a packet is being handed to
@@ -281,6 +310,14 @@ func (c *batchConn) Close() error {
 		<-c.done
 	})
 	return c.closeErr
+}
+
+// localAddrPort is the socket's address.
+func (c *batchConn) localAddrPort() netip.AddrPort {
+	if a, ok := c.conn.LocalAddr().(*net.UDPAddr); ok {
+		return a.AddrPort()
+	}
+	return netip.AddrPort{}
 }
 
 // LocalAddr is the socket's address.

@@ -2,6 +2,8 @@ package sfu
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -10,6 +12,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -39,6 +42,12 @@ type downTrack struct {
 	twccID      uint8 // negotiated id of the transport-wide sequence number extension; 0: none
 	extBuf      [1]rtp.Extension
 	twccBuf     [2]byte
+
+	// On the subscriber's direct path (see startDirectPath): the stream's SRTP context,
+	// made on the first packet, and the header SRTP parses each packet into.
+	srtp      *srtp.Context
+	srtpHdr   rtp.Header
+	srtpHdrEx [1]rtp.Extension
 
 	// sent maps the sequence numbers sent to where they came from, to answer NACKs from the
 	// layer's packet cache; nil for audio, which is not retransmitted.
@@ -245,13 +254,58 @@ func (d *downTrack) send(hdr *rtp.Header, payload []byte, seq uint16, ts uint32,
 		// Into extBuf's room: no allocation.
 		_ = hdr.SetExtension(d.twccID, d.twccBuf[:])
 	}
-	if _, err := d.writer.WriteRTP(hdr, payload); err != nil {
+	if err := d.write(hdr, payload); err != nil {
 		return err
 	}
 	d.packets++
 	d.octets += uint32(len(payload))
 	return nil
 }
+
+// write sends one packet on the subscriber's direct path if it has one, else through pion's
+// SRTP session. d.mu is held.
+func (d *downTrack) write(hdr *rtp.Header, payload []byte) error {
+	path := d.subscriber.direct.Load()
+	if path == nil {
+		_, err := d.writer.WriteRTP(hdr, payload)
+		return err
+	}
+	r := path.route.Load()
+	if r == nil {
+		return errNoRoute
+	}
+	if d.srtp == nil {
+		ctx, err := path.keys.newContext()
+		if err != nil {
+			return err
+		}
+		d.srtp = ctx
+	}
+	out := r.conn.lend()
+	if out == nil {
+		return net.ErrClosed
+	}
+	n, err := hdr.MarshalTo(out.data[:cap(out.data)])
+	if err != nil {
+		r.conn.unlend(out)
+		return fmt.Errorf("marshal rtp header: %w", err)
+	}
+	plain := append(out.data[:n], payload...)
+	// Encrypted in place, in the buffer the socket's writer sends from.
+	d.srtpHdr.Extensions = d.srtpHdrEx[:0]
+	sealed, err := d.srtp.EncryptRTP(plain, plain, &d.srtpHdr)
+	if err != nil {
+		r.conn.unlend(out)
+		return fmt.Errorf("srtp: %w", err)
+	}
+	out.data = sealed
+	r.conn.queue(out, r.to)
+	return nil
+}
+
+// errNoRoute is returned for a packet to a subscriber whose selected candidate pair is not
+// on the node's media sockets; it cannot happen while every local candidate is on them.
+var errNoRoute = errors.New("sfu: no route to the subscriber")
 
 // rtcpLoop reads the subscriber's RTCP for this track: keyframe requests go to the
 // publisher, NACKs are answered from the layers' packet caches, and transport-wide feedback

@@ -14,6 +14,10 @@ type Metrics struct {
 	// is the mean batch), and datagrams dropped because the send queue was full or the
 	// send failed.
 	UDPPacketsOut, UDPBatches, UDPDropped prometheus.Counter
+
+	// SubscriberSendPath counts subscriber connections by how the SFU sends them RTP:
+	// "direct" (its own SRTP, see startDirectPath) or "pion" (pion's SRTP session).
+	SubscriberSendPath *prometheus.CounterVec
 }
 
 // NewMetrics creates the instruments and registers them with reg, if not nil.
@@ -32,6 +36,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		UDPPacketsOut: prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_udp_packets_out_total", Help: "UDP datagrams sent on the media sockets (RTP, RTCP, DTLS, STUN)."}),
 		UDPBatches:    prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_udp_send_batches_total", Help: "System calls (sendmmsg) that sent media socket datagrams."}),
 		UDPDropped:    prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_udp_send_dropped_total", Help: "Media socket datagrams dropped: send queue full or send failed."}),
+		SubscriberSendPath: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meridian_sfu_subscriber_connections_total",
+			Help: "Subscriber connections established, by send path: direct (the SFU's own SRTP) or pion.",
+		}, []string{"path"}),
 		ForwardLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "meridian_sfu_forward_seconds",
 			Help:    "Time from reading a packet off a publisher to handing it to every subscriber.",
@@ -40,7 +48,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.Rooms, m.Participants, m.Tracks, m.PacketsIn, m.PacketsOut, m.BytesIn,
-			m.BytesOut, m.NACKs, m.Retransmits, m.PLIs, m.ForwardLatency, m.UDPPacketsOut, m.UDPBatches, m.UDPDropped)
+			m.BytesOut, m.NACKs, m.Retransmits, m.PLIs, m.ForwardLatency, m.UDPPacketsOut, m.UDPBatches, m.UDPDropped,
+			m.SubscriberSendPath)
 	}
 	return m
 }

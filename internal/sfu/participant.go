@@ -65,6 +65,10 @@ type Participant struct {
 	// what is written without an error, so forwarding waits: a keyframe sent into the void
 	// would leave the subscriber decoding nothing until the next one.
 	subReady atomic.Bool
+
+	// direct is the subscriber connection's direct SRTP send path, once it is connected,
+	// if it can take one; downTracks send through pion's SRTP session without.
+	direct atomic.Pointer[directPath]
 }
 
 const (
@@ -224,7 +228,7 @@ func (p *Participant) HandleSubscriberOffer(sdp string) (string, error) {
 		return "", ErrNotAllowed
 	}
 	p.mu.Lock()
-	pc, err := p.subscriberPC()
+	pc, err := p.subscriberPC(sdp)
 	p.mu.Unlock()
 	if err != nil {
 		return "", err
@@ -397,14 +401,16 @@ func (p *Participant) publisherPC() (*webrtc.PeerConnection, error) {
 	return pc, nil
 }
 
-func (p *Participant) subscriberPC() (*webrtc.PeerConnection, error) {
+// subscriberPC returns the participant's subscriber connection, building it on first use;
+// offer is the client's offer it is built to answer, or "" if the SFU offers.
+func (p *Participant) subscriberPC(offer string) (*webrtc.PeerConnection, error) {
 	if p.closed {
 		return nil, ErrClosed
 	}
 	if p.sub != nil {
 		return p.sub, nil
 	}
-	pc, err := p.room.sfu.newSubscriberConnection()
+	pc, secrets, err := p.room.sfu.newSubscriberConnection(offer)
 	if err != nil {
 		return nil, fmt.Errorf("subscriber connection: %w", err)
 	}
@@ -412,6 +418,14 @@ func (p *Participant) subscriberPC() (*webrtc.PeerConnection, error) {
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		switch s {
 		case webrtc.PeerConnectionStateConnected:
+			if !p.subReady.Load() {
+				path := "direct"
+				if err := p.startDirectPath(pc, secrets); err != nil {
+					path = "pion"
+					p.room.sfu.log.Info("subscriber sends through pion's SRTP session", "participant", p.info.ID, "reason", err)
+				}
+				p.room.sfu.metrics.SubscriberSendPath.WithLabelValues(path).Inc()
+			}
 			if !p.subReady.Swap(true) {
 				go p.requestKeyframes()
 			}
@@ -558,7 +572,7 @@ func (p *Participant) subscribe(t *PublishedTrack) {
 	if _, ok := p.downs[t.info.ID]; ok {
 		return
 	}
-	pc, err := p.subscriberPC()
+	pc, err := p.subscriberPC("")
 	if err != nil {
 		return
 	}
@@ -623,7 +637,7 @@ func (p *Participant) negotiate(iceRestart bool) {
 		p.mu.Unlock()
 		return
 	}
-	pc, err := p.subscriberPC()
+	pc, err := p.subscriberPC("")
 	if err != nil {
 		p.mu.Unlock()
 		return

@@ -119,27 +119,37 @@ func (s *SFU) Close() {
 // newPublisherConnection builds the connection a participant publishes on: the SFU
 // receives, so it generates NACKs, sends receiver reports and TWCC feedback.
 func (s *SFU) newPublisherConnection() (*webrtc.PeerConnection, error) {
-	return s.newPeerConnection(publisherInterceptors)
+	return s.newPeerConnection(publisherInterceptors, nil)
 }
 
 // newSubscriberConnection builds the connection a participant subscribes on. It has no
 // interceptors: what a sending connection needs (transport-wide sequence numbers, the
 // bandwidth estimate, NACK answers from a packet cache, sender reports) the downTracks do
 // themselves, once per packet per subscriber and without pion's per-packet maps and copies.
-func (s *SFU) newSubscriberConnection() (*webrtc.PeerConnection, error) {
-	return s.newPeerConnection(func(m *webrtc.MediaEngine, _ *interceptor.Registry) error {
+//
+// The returned secrets learn, during the DTLS handshake, what the connection's direct SRTP
+// send path needs (see startDirectPath). offer is the client's offer the connection is
+// built to answer, or "" if the SFU offers.
+func (s *SFU) newSubscriberConnection(offer string) (*webrtc.PeerConnection, *dtlsSecrets, error) {
+	secrets := &dtlsSecrets{answer: offer}
+	pc, err := s.newPeerConnection(func(m *webrtc.MediaEngine, _ *interceptor.Registry) error {
 		for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
 			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
 				return fmt.Errorf("twcc header extension: %w", err)
 			}
 		}
 		return nil
-	})
+	}, secrets.configure)
+	return pc, secrets, err
 }
 
 // newPeerConnection builds a peer connection with the SFU's codecs, header extensions and
-// network settings, and the interceptors its direction needs.
-func (s *SFU) newPeerConnection(interceptors func(*webrtc.MediaEngine, *interceptor.Registry) error) (*webrtc.PeerConnection, error) {
+// network settings, and the interceptors its direction needs; settings, if not nil, adds
+// to the connection's settings.
+func (s *SFU) newPeerConnection(
+	interceptors func(*webrtc.MediaEngine, *interceptor.Registry) error,
+	settings func(*webrtc.SettingEngine) error,
+) (*webrtc.PeerConnection, error) {
 	m := &webrtc.MediaEngine{}
 	if err := registerCodecs(m); err != nil {
 		return nil, err
@@ -166,6 +176,11 @@ func (s *SFU) newPeerConnection(interceptors func(*webrtc.MediaEngine, *intercep
 		se.SetNAT1To1IPs(s.cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
 	se.SetICEMulticastDNSMode(0)
+	if settings != nil {
+		if err := settings(&se); err != nil {
+			return nil, err
+		}
+	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
 	return api.NewPeerConnection(webrtc.Configuration{SDPSemantics: webrtc.SDPSemanticsUnifiedPlan})
 }

@@ -71,7 +71,7 @@ func TestLoopbackConnectionsShareOneLoopbackSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pub.Close()
-	sub, err := s.newSubscriberConnection()
+	sub, _, err := s.newSubscriberConnection("")
 	if err != nil {
 		t.Fatal(err)
 	}

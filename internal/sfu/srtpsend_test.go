@@ -1,0 +1,191 @@
+package sfu
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+)
+
+// dtlsHandshake runs a DTLS handshake over loopback UDP between a server and a client, both
+// configured by cfg, with secrets listening to the server (asServer) or to the client. It
+// returns the connection states of the server and the client.
+func dtlsHandshake(t *testing.T, cfg dtls.Config, secrets *dtlsSecrets, asServer bool) (server, client dtls.State) {
+	t.Helper()
+	cert, err := selfsign.GenerateSelfSigned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Certificates = []tls.Certificate{cert}
+	cfg.InsecureSkipVerify = true
+	serverCfg, clientCfg := cfg, cfg
+	listen := &serverCfg
+	if !asServer {
+		listen = &clientCfg
+	}
+	listen.KeyLogWriter = secrets
+	listen.ServerHelloMessageHook = secrets.serverHello
+
+	a, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := dtls.Server(a, b.LocalAddr(), &serverCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cli, err := dtls.Client(b, a.LocalAddr(), &clientCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errs := make(chan error, 2)
+	go func() { errs <- srv.HandshakeContext(ctx) }()
+	go func() { errs <- cli.HandshakeContext(ctx) }()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("handshake: %v", err)
+		}
+	}
+	server, ok1 := srv.ConnectionState()
+	client, ok2 := cli.ConnectionState()
+	if !ok1 || !ok2 {
+		t.Fatal("no connection state after the handshake")
+	}
+	return server, client
+}
+
+// The keys the direct path derives from what the handshake handed out are the keys pion
+// derives from the DTLS connection itself: a packet the node seals on the direct path is
+// opened by the receiver's SRTP context, for every cipher suite and SRTP profile the two
+// sides may settle on.
+func TestDirectPathKeysAreTheConnectionsKeys(t *testing.T) {
+	suites := []dtls.CipherSuiteID{
+		dtls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		dtls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		dtls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	}
+	profiles := []dtls.SRTPProtectionProfile{
+		dtls.SRTP_AEAD_AES_128_GCM,
+		dtls.SRTP_AEAD_AES_256_GCM,
+		dtls.SRTP_AES128_CM_HMAC_SHA1_80,
+	}
+	for _, suite := range suites {
+		for _, profile := range profiles {
+			t.Run(fmt.Sprintf("%s/%#04x", dtls.CipherSuiteName(suite), uint16(profile)), func(t *testing.T) {
+				secrets := &dtlsSecrets{}
+				cfg := dtls.Config{
+					CipherSuites:           []dtls.CipherSuiteID{suite},
+					SRTPProtectionProfiles: []dtls.SRTPProtectionProfile{profile},
+					ExtendedMasterSecret:   dtls.RequireExtendedMasterSecret,
+				}
+				_, client := dtlsHandshake(t, cfg, secrets, true)
+
+				keys, err := secrets.sendKeys()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if keys.profile != srtp.ProtectionProfile(profile) {
+					t.Fatalf("profile %v, negotiated %v", keys.profile, profile)
+				}
+				// The receiver (the DTLS client) opens what the server sends with its
+				// remote keys.
+				want := srtp.Config{Profile: srtp.ProtectionProfile(profile)}
+				if err := want.ExtractSessionKeysFromDTLS(&client, true); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(keys.key, want.Keys.RemoteMasterKey) || !bytes.Equal(keys.salt, want.Keys.RemoteMasterSalt) {
+					t.Fatal("derived keys differ from the connection's")
+				}
+				for _, cryptex := range []bool{false, true} {
+					keys.cryptex = cryptex
+					sealSendOpen(t, keys, want)
+				}
+				if secrets.masterSecret != nil {
+					t.Error("the master secret is kept after the keys are derived")
+				}
+			})
+		}
+	}
+}
+
+// sealSendOpen seals a packet with a downTrack's context for keys and opens it with the
+// receiver's context for cfg.
+func sealSendOpen(t *testing.T, keys srtpKeys, cfg srtp.Config) {
+	t.Helper()
+	send, err := keys.newContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opts []srtp.ContextOption
+	if keys.cryptex {
+		opts = append(opts, srtp.Cryptex(srtp.CryptexModeEnabled))
+	}
+	recv, err := srtp.CreateContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, cfg.Profile, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: 65535, Timestamp: 1234, SSRC: 42}
+	if err := hdr.SetExtension(3, []byte{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	payload := []byte("a frame of video")
+	plain, err := (&rtp.Packet{Header: hdr, Payload: payload}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := send.EncryptRTP(nil, plain, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, payload) {
+		t.Fatal("the payload went out in the clear")
+	}
+	opened, err := recv.DecryptRTP(nil, sealed, nil)
+	if err != nil {
+		t.Fatalf("the receiver cannot open what the direct path sends: %v", err)
+	}
+	if !bytes.Equal(opened, plain) {
+		t.Fatal("the receiver opened something else than was sent")
+	}
+}
+
+// When the node is the DTLS client it never sees a server hello of its own: there is no
+// direct path, and the connection sends through pion.
+func TestNoDirectPathAsDTLSClient(t *testing.T) {
+	secrets := &dtlsSecrets{}
+	dtlsHandshake(t, dtls.Config{SRTPProtectionProfiles: []dtls.SRTPProtectionProfile{dtls.SRTP_AEAD_AES_128_GCM}}, secrets, false)
+	if _, err := secrets.sendKeys(); !errors.Is(err, errNoDirectPath) {
+		t.Fatalf("sendKeys as the DTLS client: %v, want errNoDirectPath", err)
+	}
+}
+
+// A key log line that is not one the keys come from is ignored.
+func TestKeyLogIgnoresOtherLines(t *testing.T) {
+	s := &dtlsSecrets{}
+	for _, line := range []string{"", "CLIENT_RANDOM zz 00\n", "SERVER_HANDSHAKE_TRAFFIC_SECRET 00 00\n", "CLIENT_RANDOM 00\n"} {
+		if n, err := s.Write([]byte(line)); n != len(line) || err != nil {
+			t.Errorf("Write(%q) = %d, %v", line, n, err)
+		}
+	}
+	if s.masterSecret != nil {
+		t.Error("a malformed line was taken for a master secret")
+	}
+}
