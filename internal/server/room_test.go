@@ -100,6 +100,9 @@ func runRoom(t *testing.T, n int, videoBitrate int, dur time.Duration) {
 	if direct := metricValue(t, srv, `meridian_sfu_subscriber_connections_total{path="direct"}`); direct != float64(n) {
 		t.Errorf("%v of %d subscriber connections on the direct send path", direct, n)
 	}
+	if taken := metricValue(t, srv, `meridian_sfu_subscriber_rtcp_packets_total{path="direct"}`); taken == 0 {
+		t.Error("no subscriber RTCP was taken off the media socket by the direct path")
+	}
 	check.mu.Lock()
 	defer check.mu.Unlock()
 	for k, v := range check.reordered {

@@ -59,6 +59,10 @@ type batchConn struct {
 	writer   batchWriter
 	counters sendCounters
 
+	// takeRTCP, if set before the first read, is offered every RTCP datagram read; what it
+	// takes (reporting true) is not returned to the reader.
+	takeRTCP func(b []byte, from netip.AddrPort) bool
+
 	// holders counts fan-outs in progress (hold without release yet): while there are
 	// any, a write does not wake the writer, so a fan-out's datagrams leave together.
 	holders atomic.Int32
@@ -284,12 +288,30 @@ func (c *batchConn) send(batch []*outDatagram, msgs []ipv4.Message) bool {
 	return true
 }
 
-// ReadFrom reads a datagram from the socket.
-func (c *batchConn) ReadFrom(b []byte) (int, net.Addr, error) { return c.conn.ReadFrom(b) }
+// ReadFrom reads a datagram from the socket (see ReadFromAddrPort).
+func (c *batchConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, from, err := c.ReadFromAddrPort(b)
+	if err != nil {
+		return n, nil, err
+	}
+	return n, net.UDPAddrFromAddrPort(from), nil
+}
 
-// ReadFromAddrPort reads a datagram from the socket without allocating its address.
+// ReadFromAddrPort reads a datagram from the socket without allocating its address. An
+// RTCP datagram that takeRTCP takes is not returned.
 func (c *batchConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	return c.conn.ReadFromUDPAddrPort(b)
+	for {
+		n, from, err := c.conn.ReadFromUDPAddrPort(b)
+		if err != nil || c.takeRTCP == nil || !isRTCP(b[:n]) || !c.takeRTCP(b[:n], from) {
+			return n, from, err
+		}
+	}
+}
+
+// isRTCP reports whether a datagram is RTCP rather than RTP, DTLS or STUN (RFC 7983 and
+// RFC 5761 section 4: RTCP packet types are 192 to 223).
+func isRTCP(b []byte) bool {
+	return len(b) >= 8 && b[0]>>6 == 2 && b[1] >= 192 && b[1] <= 223
 }
 
 // Close sends what is queued (for up to closeGrace), stops the writer and closes the

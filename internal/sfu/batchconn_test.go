@@ -136,7 +136,7 @@ func (w *blockingWriter) WriteBatch(ms []ipv4.Message, _ int) (int, error) {
 }
 
 // newTestBatchConn is a batchConn whose sends go to w instead of its socket.
-func newTestBatchConn(t *testing.T, w batchWriter, counters sendCounters) *batchConn {
+func newTestBatchConn(t testing.TB, w batchWriter, counters sendCounters) *batchConn {
 	t.Helper()
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {

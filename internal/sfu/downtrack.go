@@ -121,6 +121,7 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		d.mu.Lock()
 		d.writer = ctx.WriteStream()
 		d.ssrc = uint32(ctx.SSRC())
+		d.subscriber.setSending(d.ssrc, d)
 		d.payloadType = uint8(c.PayloadType)
 		d.twccID = 0
 		for _, e := range ctx.HeaderExtensions() {
@@ -140,6 +141,7 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
 	d.mu.Lock()
 	d.writer = nil
+	d.subscriber.unsetSending(d.ssrc, d)
 	d.mu.Unlock()
 	return nil
 }
@@ -307,37 +309,77 @@ func (d *downTrack) write(hdr *rtp.Header, payload []byte) error {
 // on the node's media sockets; it cannot happen while every local candidate is on them.
 var errNoRoute = errors.New("sfu: no route to the subscriber")
 
-// rtcpLoop reads the subscriber's RTCP for this track: keyframe requests go to the
-// publisher, NACKs are answered from the layers' packet caches, and transport-wide feedback
-// (which arrives on whichever track the receiver names in it) feeds the connection's
-// bandwidth estimate.
+// rtcpLoop reads the subscriber's RTCP for this track as pion's SRTCP session hands it
+// over: everything on a connection without a direct path, and on one with, what reaches
+// pion anyway (see takeRTCP).
 func (d *downTrack) rtcpLoop() {
 	for {
 		pkts, _, err := d.sender.ReadRTCP()
 		if err != nil {
 			return
 		}
+		d.track.metrics.rtcpPion.Inc()
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.TransportLayerCC:
 				d.subscriber.bwe.Feedback(p, nowNanos())
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.mu.Lock()
-				rank := d.current
-				if rank < 0 {
-					rank = d.target
-				}
-				d.mu.Unlock()
-				d.track.requestKeyframe(rank)
+				d.keyframeRequested()
 			case *rtcp.TransportLayerNack:
-				d.track.metrics.NACKs.Inc()
-				// While the node sends more than the kernel takes, retransmissions
-				// would only push fresh media out of the send queue.
-				if p.MediaSSRC == d.ssrcOf() && !d.subscriber.room.sfu.sendsBacklogged() {
-					d.retransmit(p.Nacks)
+				if p.MediaSSRC == d.ssrcOf() {
+					d.nacked(p)
 				}
 			}
 		}
+	}
+}
+
+// handleRTCP acts on the RTCP a subscriber sent: transport-wide feedback (which arrives on
+// whichever stream the receiver names in it) feeds the connection's bandwidth estimate,
+// keyframe requests go to the publisher and NACKs are answered from the layers' packet
+// caches.
+func (p *Participant) handleRTCP(pkts []rtcp.Packet) {
+	for _, pkt := range pkts {
+		switch pkt := pkt.(type) {
+		case *rtcp.TransportLayerCC:
+			p.bwe.Feedback(pkt, nowNanos())
+		case *rtcp.PictureLossIndication:
+			if d := p.sendingAs(pkt.MediaSSRC); d != nil {
+				d.keyframeRequested()
+			}
+		case *rtcp.FullIntraRequest:
+			for _, e := range pkt.FIR {
+				if d := p.sendingAs(e.SSRC); d != nil {
+					d.keyframeRequested()
+				}
+			}
+		case *rtcp.TransportLayerNack:
+			if d := p.sendingAs(pkt.MediaSSRC); d != nil {
+				d.nacked(pkt)
+			}
+		}
+	}
+}
+
+// keyframeRequested relays a subscriber's keyframe request to the publisher of the layer
+// it receives (or awaits).
+func (d *downTrack) keyframeRequested() {
+	d.mu.Lock()
+	rank := d.current
+	if rank < 0 {
+		rank = d.target
+	}
+	d.mu.Unlock()
+	d.track.requestKeyframe(rank)
+}
+
+// nacked answers a subscriber's NACK.
+func (d *downTrack) nacked(nack *rtcp.TransportLayerNack) {
+	d.track.metrics.NACKs.Inc()
+	// While the node sends more than the kernel takes, retransmissions would only push
+	// fresh media out of the send queue.
+	if !d.subscriber.room.sfu.sendsBacklogged() {
+		d.retransmit(nack.Nacks)
 	}
 }
 

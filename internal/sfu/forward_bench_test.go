@@ -3,10 +3,13 @@ package sfu
 import (
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"runtime"
 	"testing"
 
 	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+	"golang.org/x/net/ipv4"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/meridian-video/meridian/internal/bwe"
@@ -96,6 +99,52 @@ func BenchmarkForward(b *testing.B) {
 				nextPacket(pkt, base, i)
 				now += 33_000_000
 				t.forward(0, pkt, false, now)
+			}
+			b.StopTimer()
+			runtime.ReadMemStats(&after)
+			perSub := float64(b.N) * float64(n)
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/perSub, "ns/pkt-sub")
+			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/perSub, "allocs/pkt-sub")
+		})
+	}
+}
+
+// discardWriter is a media socket's system call that sends nothing.
+type discardWriter struct{}
+
+func (discardWriter) WriteBatch(ms []ipv4.Message, _ int) (int, error) { return len(ms), nil }
+
+// BenchmarkForwardDirect is BenchmarkForward on subscriber connections with a direct path
+// (see startDirectPath), as browsers' are: each packet is also sealed with SRTP (AES-GCM)
+// and queued on the media socket, whose writer runs alongside but sends nothing.
+func BenchmarkForwardDirect(b *testing.B) {
+	for _, n := range []int{1, 50} {
+		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) {
+			c := newTestBatchConn(b, discardWriter{}, sendCounters{})
+			defer c.Close()
+			t := benchTrack(n)
+			for i, d := range t.downTracks() {
+				path := &directPath{keys: srtpKeys{
+					key: make([]byte, 16), salt: make([]byte, 12), profile: srtp.ProtectionProfileAeadAes128Gcm,
+				}}
+				path.route.Store(&route{conn: c, to: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(10000+i))})
+				d.subscriber.direct.Store(path)
+			}
+			pkt := benchPacket()
+			base := pkt.SequenceNumber
+			t.forward(0, pkt, true, 1)
+			b.ReportAllocs()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			b.ResetTimer()
+			now := int64(1)
+			for i := range b.N {
+				nextPacket(pkt, base, i)
+				now += 33_000_000
+				conns := []*batchConn{c}
+				c.hold()
+				t.forward(0, pkt, false, now)
+				releaseSends(conns)
 			}
 			b.StopTimer()
 			runtime.ReadMemStats(&after)

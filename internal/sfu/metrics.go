@@ -18,6 +18,10 @@ type Metrics struct {
 	// SubscriberSendPath counts subscriber connections by how the SFU sends them RTP:
 	// "direct" (its own SRTP, see startDirectPath) or "pion" (pion's SRTP session).
 	SubscriberSendPath *prometheus.CounterVec
+	// SubscriberRTCP counts RTCP packets from subscribers by the path that took them:
+	// "direct" (off the media socket) or "pion" (pion's SRTCP session).
+	SubscriberRTCP       *prometheus.CounterVec
+	rtcpDirect, rtcpPion prometheus.Counter
 }
 
 // NewMetrics creates the instruments and registers them with reg, if not nil.
@@ -40,16 +44,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "meridian_sfu_subscriber_connections_total",
 			Help: "Subscriber connections established, by send path: direct (the SFU's own SRTP) or pion.",
 		}, []string{"path"}),
+		SubscriberRTCP: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meridian_sfu_subscriber_rtcp_packets_total",
+			Help: "Compound RTCP packets received from subscribers, by path: direct (the SFU's own SRTCP) or pion.",
+		}, []string{"path"}),
 		ForwardLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "meridian_sfu_forward_seconds",
 			Help:    "Time from reading a packet off a publisher to handing it to every subscriber.",
 			Buckets: []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 50e-3},
 		}),
 	}
+	m.rtcpDirect = m.SubscriberRTCP.WithLabelValues("direct")
+	m.rtcpPion = m.SubscriberRTCP.WithLabelValues("pion")
 	if reg != nil {
 		reg.MustRegister(m.Rooms, m.Participants, m.Tracks, m.PacketsIn, m.PacketsOut, m.BytesIn,
 			m.BytesOut, m.NACKs, m.Retransmits, m.PLIs, m.ForwardLatency, m.UDPPacketsOut, m.UDPBatches, m.UDPDropped,
-			m.SubscriberSendPath)
+			m.SubscriberSendPath, m.SubscriberRTCP)
 	}
 	return m
 }

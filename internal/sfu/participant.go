@@ -66,9 +66,54 @@ type Participant struct {
 	// would leave the subscriber decoding nothing until the next one.
 	subReady atomic.Bool
 
-	// direct is the subscriber connection's direct SRTP send path, once it is connected,
-	// if it can take one; downTracks send through pion's SRTP session without.
+	// direct is the subscriber connection's direct SRTP path, once it is connected, if it
+	// can take one; downTracks send through pion's SRTP session without.
 	direct atomic.Pointer[directPath]
+
+	// bySSRC finds the downTrack a subscriber's RTCP is about. Copied on write: it is read
+	// on the media socket's receive path, which must not wait for the participant's lock.
+	bySSRC   atomic.Pointer[map[uint32]*downTrack]
+	bySSRCMu sync.Mutex
+}
+
+// setSending records that d sends under ssrc.
+func (p *Participant) setSending(ssrc uint32, d *downTrack) {
+	p.bySSRCMu.Lock()
+	defer p.bySSRCMu.Unlock()
+	m := map[uint32]*downTrack{ssrc: d}
+	if old := p.bySSRC.Load(); old != nil {
+		for k, v := range *old {
+			if k != ssrc {
+				m[k] = v
+			}
+		}
+	}
+	p.bySSRC.Store(&m)
+}
+
+// unsetSending forgets that d sends under ssrc.
+func (p *Participant) unsetSending(ssrc uint32, d *downTrack) {
+	p.bySSRCMu.Lock()
+	defer p.bySSRCMu.Unlock()
+	old := p.bySSRC.Load()
+	if old == nil || (*old)[ssrc] != d {
+		return
+	}
+	m := make(map[uint32]*downTrack, len(*old))
+	for k, v := range *old {
+		if k != ssrc {
+			m[k] = v
+		}
+	}
+	p.bySSRC.Store(&m)
+}
+
+// sendingAs is the downTrack sending under ssrc, or nil.
+func (p *Participant) sendingAs(ssrc uint32) *downTrack {
+	if m := p.bySSRC.Load(); m != nil {
+		return (*m)[ssrc]
+	}
+	return nil
 }
 
 const (
@@ -367,6 +412,9 @@ func (p *Participant) Close(reason string) {
 	}
 	if pub != nil {
 		_ = pub.Close()
+	}
+	if path := p.direct.Load(); path != nil {
+		p.room.sfu.forgetRoute(path)
 	}
 	if sub != nil {
 		_ = sub.Close()

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -57,6 +58,11 @@ type SFU struct {
 	mux       ice.UDPMux // opened on first use; see udpMux
 	muxClosed bool
 	sendConns atomic.Pointer[[]*batchConn] // the mux's sockets, for holdSends
+
+	// directIn finds the direct path of the subscriber at a remote address, for the RTCP
+	// the media sockets read (see takeRTCP).
+	directMu sync.RWMutex
+	directIn map[netip.AddrPort]*directPath
 }
 
 // New returns an SFU. metrics may be nil.
@@ -67,7 +73,7 @@ func New(cfg Config, log *slog.Logger, metrics *Metrics) *SFU {
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
-	return &SFU{cfg: cfg, log: log, metrics: metrics, rooms: map[string]*Room{}}
+	return &SFU{cfg: cfg, log: log, metrics: metrics, rooms: map[string]*Room{}, directIn: map[netip.AddrPort]*directPath{}}
 }
 
 // Room returns the live room with the given name, creating it on first use.

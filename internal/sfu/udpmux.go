@@ -19,7 +19,7 @@ func (s *SFU) udpMux() (ice.UDPMux, error) {
 		return nil, ErrClosed
 	}
 	if s.mux == nil {
-		m, conns, err := openUDPMux(s.cfg, s.sendCounters())
+		m, conns, err := openUDPMux(s.cfg, s.sendCounters(), s.takeRTCP)
 		if err != nil {
 			return nil, fmt.Errorf("media sockets: %w", err)
 		}
@@ -97,7 +97,9 @@ func (s *SFU) sendCounters() sendCounters {
 //     received on, or gathered from, any other address.
 //   - Otherwise there is one socket per up, non-loopback interface address (IPv6
 //     link-local excepted) that Config.IPFilter accepts, as pion would gather them.
-func openUDPMux(cfg Config, counters sendCounters) (ice.UDPMux, []*batchConn, error) {
+//
+// takeRTCP is offered the RTCP read on the sockets before pion's mux sees it.
+func openUDPMux(cfg Config, counters sendCounters, takeRTCP func([]byte, netip.AddrPort) bool) (ice.UDPMux, []*batchConn, error) {
 	addrs, err := muxAddresses(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -115,6 +117,7 @@ func openUDPMux(cfg Config, counters sendCounters) (ice.UDPMux, []*batchConn, er
 			closeAll()
 			return nil, nil, err
 		}
+		conn.takeRTCP = takeRTCP
 		conns = append(conns, conn)
 		muxes = append(muxes, ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn}))
 	}

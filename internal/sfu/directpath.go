@@ -17,6 +17,7 @@ import (
 	"github.com/pion/dtls/v3/pkg/crypto/prf"
 	"github.com/pion/dtls/v3/pkg/protocol/extension"
 	"github.com/pion/dtls/v3/pkg/protocol/handshake"
+	"github.com/pion/rtcp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
@@ -26,7 +27,9 @@ import (
 // instead of through pion's SRTP session, DTLS/SRTP mux and ICE connection. Those layers
 // cost about 2.5 µs per packet per subscriber on top of the encryption (locks, a map
 // lookup per packet, a channel poll on every write, the mux's address registry, copies):
-// in a fan-out, a fifth of the node's CPU.
+// in a fan-out, a fifth of the node's CPU. Likewise, the RTCP a subscriber sends (feedback,
+// NACKs, keyframe requests) is opened and acted on as the media socket reads it, instead
+// of passing through four of pion's goroutines and one of the SFU's per track.
 //
 // pion does not expose a connection's SRTP keys, so they are derived here as pion derives
 // them (RFC 5764 section 4.2: the TLS exporter over the DTLS master secret and both hello
@@ -35,10 +38,11 @@ import (
 // server hello hook. The hook sees only a hello the node sends, so the direct path needs
 // the node to be the DTLS server, which subscriber connections arrange (see
 // newSubscriberConnection). Where anything is missing (the node was the DTLS client, a
-// cipher suite this file does not know), the connection sends through pion as before.
+// cipher suite this file does not know), the connection goes through pion as before.
 //
-// Only RTP takes the direct path. pion keeps everything else on the connection: ICE
-// checks and consent, DTLS, SRTCP both ways, and receiving.
+// pion keeps everything else on the connection: ICE checks and consent, DTLS, the SRTCP
+// the SFU sends, and whatever RTCP the direct path does not take (say, from an address
+// the connection had before an ICE restart), which the downTracks' rtcpLoops handle.
 
 // dtlsSecrets records, during a subscriber connection's DTLS handshake, what its SRTP keys
 // are derived from.
@@ -118,7 +122,7 @@ func (s *dtlsSecrets) serverHello(m handshake.MessageServerHello) handshake.Mess
 // errNoDirectPath is wrapped by why a connection cannot send on the direct path.
 var errNoDirectPath = errors.New("sfu: no direct SRTP path")
 
-// srtpKeys are the node's SRTP master key and salt on one connection.
+// srtpKeys are an SRTP master key and salt on one connection.
 type srtpKeys struct {
 	key, salt []byte
 	profile   srtp.ProtectionProfile
@@ -126,26 +130,28 @@ type srtpKeys struct {
 	cryptex bool
 }
 
-// sendKeys derives the node's SRTP keys (it was the DTLS server) from the completed
-// handshake, then forgets the master secret.
-func (s *dtlsSecrets) sendKeys() (srtpKeys, error) {
+// sessionKeys derives the keys the node sends and receives with (it was the DTLS server)
+// from the completed handshake, then forgets the master secret.
+func (s *dtlsSecrets) sessionKeys() (send, recv srtpKeys, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.masterSecret == nil || s.serverRandom == nil {
-		return srtpKeys{}, fmt.Errorf("%w: the node was not the DTLS server", errNoDirectPath)
+		return srtpKeys{}, srtpKeys{}, fmt.Errorf("%w: the node was not the DTLS server", errNoDirectPath)
 	}
 	hashFunc, err := prfHash(s.suite)
 	if err != nil {
-		return srtpKeys{}, err
+		return srtpKeys{}, srtpKeys{}, err
 	}
 	cfg := srtp.Config{Profile: s.profile}
 	exp := exporter{secret: s.masterSecret, randoms: append(append([]byte{}, s.clientRandom...), s.serverRandom...), hash: hashFunc}
 	if err := cfg.ExtractSessionKeysFromDTLS(exp, false); err != nil {
-		return srtpKeys{}, fmt.Errorf("%w: %v", errNoDirectPath, err)
+		return srtpKeys{}, srtpKeys{}, fmt.Errorf("%w: %v", errNoDirectPath, err)
 	}
 	clear(s.masterSecret)
 	s.masterSecret = nil
-	return srtpKeys{key: cfg.Keys.LocalMasterKey, salt: cfg.Keys.LocalMasterSalt, profile: s.profile}, nil
+	send = srtpKeys{key: cfg.Keys.LocalMasterKey, salt: cfg.Keys.LocalMasterSalt, profile: s.profile}
+	recv = srtpKeys{key: cfg.Keys.RemoteMasterKey, salt: cfg.Keys.RemoteMasterSalt, profile: s.profile}
+	return send, recv, nil
 }
 
 // prfHash is the hash of the TLS 1.2 PRF for a cipher suite pion's DTLS may negotiate.
@@ -180,16 +186,50 @@ func (e exporter) ExportKeyingMaterial(label string, context []byte, length int)
 	return out, nil
 }
 
-// directPath is a subscriber connection's direct SRTP send path.
+// directPath is a subscriber connection's direct SRTP path.
 type directPath struct {
-	keys  srtpKeys
+	owner *Participant
+	keys  srtpKeys              // what the node sends with
 	route atomic.Pointer[route] // nil while the selected candidate pair is not the node's
+
+	// The subscriber's RTCP, taken off the media socket (see takeRTCP). The socket's reader
+	// is the only user, but an ICE restart may move the connection to another socket.
+	recvMu  sync.Mutex
+	recv    *srtp.Context
+	recvBuf []byte
+	recvHdr rtcp.Header
+
+	closed bool // guarded by SFU.directMu
 }
 
 // route is where a connection's datagrams go: out of which media socket, to what address.
 type route struct {
 	conn *batchConn
 	to   netip.AddrPort
+}
+
+// rtcpReplayWindow is how far back in SRTCP index the subscriber's RTCP may arrive and still
+// be accepted once, as pion's own session allows.
+const rtcpReplayWindow = 64
+
+// takeRTCP opens and acts on an SRTCP packet from the subscriber, and reports whether it
+// did. A packet it cannot open (not sealed with this connection's keys, or replayed) is
+// left to pion, which will drop it.
+func (d *directPath) takeRTCP(b []byte) bool {
+	d.recvMu.Lock()
+	defer d.recvMu.Unlock()
+	plain, err := d.recv.DecryptRTCP(d.recvBuf[:0], b, &d.recvHdr)
+	if err != nil {
+		return false
+	}
+	d.recvBuf = plain[:0]
+	pkts, err := rtcp.Unmarshal(plain)
+	if err != nil {
+		return true // authentic but malformed: nothing to act on
+	}
+	d.owner.room.sfu.metrics.rtcpDirect.Inc()
+	d.owner.handleRTCP(pkts)
+	return true
 }
 
 // newContext returns an SRTP context for one outgoing stream. Each downTrack has its own,
@@ -210,7 +250,7 @@ func (k srtpKeys) newContext() (*srtp.Context, error) {
 // direct path if it can take it, and keeps the path's route on the connection's selected
 // candidate pair (which an ICE restart changes).
 func (p *Participant) startDirectPath(pc *webrtc.PeerConnection, secrets *dtlsSecrets) error {
-	keys, err := secrets.sendKeys()
+	send, recv, err := secrets.sessionKeys()
 	if err != nil {
 		return err
 	}
@@ -223,27 +263,80 @@ func (p *Participant) startDirectPath(pc *webrtc.PeerConnection, secrets *dtlsSe
 	if err := parsed.UnmarshalString(remote.SDP); err != nil {
 		return fmt.Errorf("%w: remote description: %v", errNoDirectPath, err)
 	}
-	keys.cryptex = headerEncryptionOffered(&parsed)
-	if _, err := keys.newContext(); err != nil {
+	send.cryptex = headerEncryptionOffered(&parsed)
+	if _, err := send.newContext(); err != nil {
 		return fmt.Errorf("%w: %v", errNoDirectPath, err)
 	}
-	path := &directPath{keys: keys}
+	in, err := srtp.CreateContext(recv.key, recv.salt, recv.profile, srtp.SRTCPReplayProtection(rtcpReplayWindow))
+	if err != nil {
+		return fmt.Errorf("%w: srtcp context: %v", errNoDirectPath, err)
+	}
+	path := &directPath{owner: p, keys: send, recv: in, recvBuf: make([]byte, 0, maxPacketSize)}
+	s := p.room.sfu
 	ice := pc.SCTP().Transport().ICETransport()
 	ice.OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
-		path.route.Store(p.room.sfu.routeTo(pair))
+		s.setRoute(path, s.routeTo(pair))
 	})
 	pair, err := ice.GetSelectedCandidatePair()
 	if err != nil {
 		return fmt.Errorf("%w: selected candidate pair: %v", errNoDirectPath, err)
 	}
-	r := p.room.sfu.routeTo(pair)
+	r := s.routeTo(pair)
 	if r == nil {
 		ice.OnSelectedCandidatePairChange(func(*webrtc.ICECandidatePair) {})
 		return fmt.Errorf("%w: the selected candidate pair is not on a media socket", errNoDirectPath)
 	}
-	path.route.CompareAndSwap(nil, r)
+	s.initRoute(path, r)
 	p.direct.Store(path)
 	return nil
+}
+
+// initRoute gives a new direct path its first route, unless the candidate pair has changed
+// (and given it one) since.
+func (s *SFU) initRoute(path *directPath, r *route) {
+	s.directMu.Lock()
+	defer s.directMu.Unlock()
+	if path.route.Load() == nil {
+		s.setRouteLocked(path, r)
+	}
+}
+
+// setRoute moves a direct path to route r (nil: none), where the subscriber's RTCP is now
+// also expected from.
+func (s *SFU) setRoute(path *directPath, r *route) {
+	s.directMu.Lock()
+	defer s.directMu.Unlock()
+	s.setRouteLocked(path, r)
+}
+
+func (s *SFU) setRouteLocked(path *directPath, r *route) {
+	if path.closed {
+		return
+	}
+	if old := path.route.Load(); old != nil && s.directIn[old.to] == path {
+		delete(s.directIn, old.to)
+	}
+	path.route.Store(r)
+	if r != nil {
+		s.directIn[r.to] = path
+	}
+}
+
+// forgetRoute retires a closed connection's direct path.
+func (s *SFU) forgetRoute(path *directPath) {
+	s.directMu.Lock()
+	defer s.directMu.Unlock()
+	s.setRouteLocked(path, nil)
+	path.closed = true
+}
+
+// takeRTCP is the media sockets' receive hook: it hands an RTCP datagram from the address
+// of a subscriber on a direct path to that path, and reports whether it was taken.
+func (s *SFU) takeRTCP(b []byte, from netip.AddrPort) bool {
+	s.directMu.RLock()
+	path := s.directIn[netip.AddrPortFrom(from.Addr().Unmap(), from.Port())]
+	s.directMu.RUnlock()
+	return path != nil && path.takeRTCP(b)
 }
 
 // headerEncryptionOffered reports whether a description says its sender takes RTP header

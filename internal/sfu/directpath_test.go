@@ -7,13 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/dtls/v3/pkg/crypto/selfsign"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // dtlsHandshake runs a DTLS handshake over loopback UDP between a server and a client, both
@@ -98,7 +101,7 @@ func TestDirectPathKeysAreTheConnectionsKeys(t *testing.T) {
 				}
 				_, client := dtlsHandshake(t, cfg, secrets, true)
 
-				keys, err := secrets.sendKeys()
+				keys, recv, err := secrets.sessionKeys()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -111,12 +114,30 @@ func TestDirectPathKeysAreTheConnectionsKeys(t *testing.T) {
 				if err := want.ExtractSessionKeysFromDTLS(&client, true); err != nil {
 					t.Fatal(err)
 				}
-				if !bytes.Equal(keys.key, want.Keys.RemoteMasterKey) || !bytes.Equal(keys.salt, want.Keys.RemoteMasterSalt) {
+				if !bytes.Equal(keys.key, want.Keys.RemoteMasterKey) || !bytes.Equal(keys.salt, want.Keys.RemoteMasterSalt) ||
+					!bytes.Equal(recv.key, want.Keys.LocalMasterKey) || !bytes.Equal(recv.salt, want.Keys.LocalMasterSalt) {
 					t.Fatal("derived keys differ from the connection's")
 				}
 				for _, cryptex := range []bool{false, true} {
 					keys.cryptex = cryptex
 					sealSendOpen(t, keys, want)
+				}
+				// And the node opens the receiver's RTCP.
+				clientSends, err := srtp.CreateContext(want.Keys.LocalMasterKey, want.Keys.LocalMasterSalt, want.Profile)
+				if err != nil {
+					t.Fatal(err)
+				}
+				nodeReceives, err := srtp.CreateContext(recv.key, recv.salt, recv.profile)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rr, _ := (&rtcp.ReceiverReport{SSRC: 7}).Marshal()
+				sealed, err := clientSends.EncryptRTCP(nil, rr, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if opened, err := nodeReceives.DecryptRTCP(nil, sealed, nil); err != nil || !bytes.Equal(opened, rr) {
+					t.Fatalf("the node cannot open the receiver's RTCP: %v", err)
 				}
 				if secrets.masterSecret != nil {
 					t.Error("the master secret is kept after the keys are derived")
@@ -172,8 +193,8 @@ func sealSendOpen(t *testing.T, keys srtpKeys, cfg srtp.Config) {
 func TestNoDirectPathAsDTLSClient(t *testing.T) {
 	secrets := &dtlsSecrets{}
 	dtlsHandshake(t, dtls.Config{SRTPProtectionProfiles: []dtls.SRTPProtectionProfile{dtls.SRTP_AEAD_AES_128_GCM}}, secrets, false)
-	if _, err := secrets.sendKeys(); !errors.Is(err, errNoDirectPath) {
-		t.Fatalf("sendKeys as the DTLS client: %v, want errNoDirectPath", err)
+	if _, _, err := secrets.sessionKeys(); !errors.Is(err, errNoDirectPath) {
+		t.Fatalf("sessionKeys as the DTLS client: %v, want errNoDirectPath", err)
 	}
 }
 
@@ -187,5 +208,63 @@ func TestKeyLogIgnoresOtherLines(t *testing.T) {
 	}
 	if s.masterSecret != nil {
 		t.Error("a malformed line was taken for a master secret")
+	}
+}
+
+// The media socket's reader hands a subscriber's SRTCP to its direct path, which takes what
+// the subscriber sealed, once, and leaves everything else to pion.
+func TestTakeRTCPOpensOnlyTheSubscribersRTCP(t *testing.T) {
+	s := testSFU(t)
+	p := newParticipant(s.Room("r"), ParticipantInfo{ID: "p"}, JoinOptions{CanSubscribe: true}, nil)
+	profile := srtp.ProtectionProfileAeadAes128Gcm
+	key, salt := bytes.Repeat([]byte{1}, 16), bytes.Repeat([]byte{2}, 12)
+	in, err := srtp.CreateContext(key, salt, profile, srtp.SRTCPReplayProtection(rtcpReplayWindow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := &directPath{owner: p, recv: in}
+	from := netip.MustParseAddrPort("127.0.0.1:5004")
+	s.directIn[from] = path
+
+	seal := func(key []byte, index int) []byte {
+		t.Helper()
+		ctx, err := srtp.CreateContext(key, salt, profile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rr, _ := (&rtcp.ReceiverReport{SSRC: 7}).Marshal()
+		var sealed []byte
+		for range index + 1 { // SRTCP's index counts the packets sealed
+			if sealed, err = ctx.EncryptRTCP(nil, rr, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return sealed
+	}
+	taken := func() float64 { return testutil.ToFloat64(s.metrics.rtcpDirect) }
+
+	first, second := seal(key, 0), seal(key, 1)
+	plain, _ := (&rtcp.ReceiverReport{SSRC: 7}).Marshal()
+	for _, c := range []struct {
+		name string
+		pkt  []byte
+		from netip.AddrPort
+		take bool
+	}{
+		{"sealed by the subscriber", first, from, true},
+		{"the same again (replayed)", first, from, false},
+		{"the next one", second, from, true},
+		{"sealed with another key", seal(bytes.Repeat([]byte{3}, 16), 2), from, false},
+		{"not sealed", plain, from, false},
+		{"cut short", seal(key, 3)[:12], from, false},
+		{"from an address with no direct path", seal(key, 4), netip.MustParseAddrPort("127.0.0.1:5005"), false},
+	} {
+		before := taken()
+		if got := s.takeRTCP(c.pkt, c.from); got != c.take {
+			t.Errorf("%s: taken %v, want %v", c.name, got, c.take)
+		}
+		if want := before + map[bool]float64{true: 1}[c.take]; taken() != want {
+			t.Errorf("%s: %v packets counted as taken, want %v", c.name, taken(), want)
+		}
 	}
 }
