@@ -9,8 +9,8 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
-	"golang.org/x/net/ipv4"
 	"github.com/pion/webrtc/v4"
+	"golang.org/x/net/ipv4"
 
 	"github.com/meridian-video/meridian/internal/bwe"
 )
