@@ -25,9 +25,9 @@ import (
 
 // The SFU encrypts and sends what it forwards to a subscriber itself, on a "direct path",
 // instead of through pion's SRTP session, DTLS/SRTP mux and ICE connection. Those layers
-// cost about 2.5 µs per packet per subscriber on top of the encryption (locks, a map
-// lookup per packet, a channel poll on every write, the mux's address registry, copies):
-// in a fan-out, a fifth of the node's CPU. Likewise, the RTCP a subscriber sends (feedback,
+// cost about twice the encryption itself per packet per subscriber (locks, a map lookup
+// per packet, a channel poll on every write, the mux's address registry, copies): in a
+// fan-out profile, a fifth of the node's CPU. Likewise, the RTCP a subscriber sends (feedback,
 // NACKs, keyframe requests) is opened and acted on as the media socket reads it, instead
 // of passing through four of pion's goroutines and one of the SFU's per track.
 //
