@@ -34,6 +34,11 @@ const maxDatagramSize = maxPacketSize + 64
 // socket under it.
 const closeGrace = time.Second
 
+// datagramReader reads one datagram: the socket itself, or on Linux rawReader.
+type datagramReader interface {
+	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
+}
+
 // batchWriter sends many datagrams in one system call: rawBatchWriter on Linux, else
 // *ipv4.PacketConn (one sendmsg per datagram where the system has no sendmmsg).
 type batchWriter interface {
@@ -56,6 +61,7 @@ type sendCounters struct {
 // Reads go straight to the socket.
 type batchConn struct {
 	conn     *net.UDPConn
+	reader   datagramReader
 	writer   batchWriter
 	counters sendCounters
 
@@ -95,6 +101,7 @@ func newBatchConn(conn *net.UDPConn, counters sendCounters) *batchConn {
 		done:     make(chan struct{}),
 	}
 	c.writer = newBatchWriter(conn)
+	c.reader = newReader(conn)
 	go c.writeLoop()
 	return c
 }
@@ -301,7 +308,7 @@ func (c *batchConn) ReadFrom(b []byte) (int, net.Addr, error) {
 // RTCP datagram that takeRTCP takes is not returned.
 func (c *batchConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	for {
-		n, from, err := c.conn.ReadFromUDPAddrPort(b)
+		n, from, err := c.reader.ReadFromUDPAddrPort(b)
 		if err != nil || c.takeRTCP == nil || !isRTCP(b[:n]) || !c.takeRTCP(b[:n], from) {
 			return n, from, err
 		}

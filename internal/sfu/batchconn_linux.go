@@ -4,7 +4,10 @@ package sfu
 
 import (
 	"net"
+	"net/netip"
 	"os"
+	"strconv"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/net/ipv4"
@@ -117,4 +120,81 @@ func encodeSockaddr(sa *unix.RawSockaddrInet6, addr *net.UDPAddr) uint32 {
 func putPort(dst *uint16, port uint16) {
 	b := (*[2]byte)(unsafe.Pointer(dst))
 	b[0], b[1] = byte(port>>8), byte(port)
+}
+
+// rawReader reads with recvfrom as a raw system call, for the reason rawBatchWriter sends
+// with one: an ordinary system call on every datagram read woke the runtime's monitor thread
+// whenever the processor had been idle, and its wake-ups cost more than the reads.
+type rawReader struct {
+	rc interface {
+		Read(f func(fd uintptr) bool) error
+	}
+	mu sync.Mutex // one read at a time: the fields below are the call's
+	// read is r.recv bound once: a closure made per call would be allocated per datagram.
+	read  func(fd uintptr) bool
+	buf   []byte
+	n     int
+	errno unix.Errno
+	from  unix.RawSockaddrInet6 // large enough for either family
+	len   uint32
+}
+
+func newReader(conn *net.UDPConn) datagramReader {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return conn
+	}
+	r := &rawReader{rc: rc}
+	r.read = r.recv
+	return r
+}
+
+func (r *rawReader) recv(fd uintptr) bool {
+	for {
+		r.len = unix.SizeofSockaddrInet6
+		n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)), 0,
+			uintptr(unsafe.Pointer(&r.from)), uintptr(unsafe.Pointer(&r.len)))
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false // wait in the runtime's poller for a datagram
+		}
+		r.n, r.errno = int(n), e
+		return true
+	}
+}
+
+// ReadFromUDPAddrPort reads one datagram into b.
+func (r *rawReader) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
+	if len(b) == 0 {
+		return 0, netip.AddrPort{}, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.buf = b
+	err := r.rc.Read(r.read)
+	r.buf = nil
+	if err != nil {
+		return 0, netip.AddrPort{}, err
+	}
+	if r.errno != 0 {
+		return 0, netip.AddrPort{}, os.NewSyscallError("recvfrom", r.errno)
+	}
+	return r.n, decodeSockaddr(&r.from), nil
+}
+
+// decodeSockaddr reads the struct sockaddr_in or sockaddr_in6 in sa.
+func decodeSockaddr(sa *unix.RawSockaddrInet6) netip.AddrPort {
+	b := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	port := uint16(b[0])<<8 | uint16(b[1])
+	if sa.Family == unix.AF_INET {
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port)
+	}
+	addr := netip.AddrFrom16(sa.Addr)
+	if sa.Scope_id != 0 {
+		addr = addr.WithZone(strconv.FormatUint(uint64(sa.Scope_id), 10))
+	}
+	return netip.AddrPortFrom(addr, port)
 }

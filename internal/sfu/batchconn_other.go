@@ -11,3 +11,6 @@ import (
 // newBatchWriter returns the portable writer: sendmmsg where x/net has it, else one sendmsg
 // per datagram.
 func newBatchWriter(conn *net.UDPConn) batchWriter { return ipv4.NewPacketConn(conn) }
+
+// newReader returns the socket itself.
+func newReader(conn *net.UDPConn) datagramReader { return conn }

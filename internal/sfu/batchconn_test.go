@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -142,7 +143,7 @@ func newTestBatchConn(t testing.TB, w batchWriter, counters sendCounters) *batch
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &batchConn{conn: conn, writer: w, counters: counters, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &batchConn{conn: conn, reader: conn, writer: w, counters: counters, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go c.writeLoop()
 	return c
 }
@@ -263,5 +264,47 @@ func TestBatchConnIPv6(t *testing.T) {
 		if err != nil || m != 4 || binary.BigEndian.Uint32(got) != uint32(i) {
 			t.Fatalf("datagram %d: %x, %v", i, got[:m], err)
 		}
+	}
+}
+
+// What the media socket reads comes with the sender's address, IPv4 or IPv6, and a read
+// deadline ends a read that waits (pion's mux relies on it to stop its reader).
+func TestBatchConnReadsWithSenderAddress(t *testing.T) {
+	for _, tc := range []struct{ network, local string }{
+		{"udp4", "127.0.0.1:0"},
+		{"udp6", "[::1]:0"},
+	} {
+		t.Run(tc.network, func(t *testing.T) {
+			c, err := listenBatchUDP(netip.MustParseAddrPort(tc.local), sendCounters{})
+			if err != nil {
+				t.Skipf("no %s loopback here: %v", tc.network, err)
+			}
+			t.Cleanup(func() { _ = c.Close() })
+			peer, err := net.ListenUDP(tc.network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddrPort(tc.local).Addr(), 0)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = peer.Close() })
+			for _, msg := range []string{"first", "second"} {
+				if _, err := peer.WriteTo([]byte(msg), c.LocalAddr()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, 1500)
+			for _, want := range []string{"first", "second"} {
+				n, from, err := c.ReadFromAddrPort(buf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(buf[:n]) != want || from != peer.LocalAddr().(*net.UDPAddr).AddrPort() {
+					t.Fatalf("read %q from %v, want %q from %v", buf[:n], from, want, peer.LocalAddr())
+				}
+			}
+			_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			if _, _, err := c.ReadFromAddrPort(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("read past the deadline: %v", err)
+			}
+		})
 	}
 }
