@@ -41,8 +41,9 @@ import (
 // cipher suite this file does not know), the connection goes through pion as before.
 //
 // pion keeps everything else on the connection: ICE checks and consent, DTLS, the SRTCP
-// the SFU sends, and whatever RTCP the direct path does not take (say, from an address
-// the connection had before an ICE restart), which the downTracks' rtcpLoops handle.
+// the SFU sends, and the RTCP the direct path does not take (from an address the
+// connection had before an ICE restart, or before the path started), which the
+// downTracks' rtcpLoops handle.
 
 // dtlsSecrets records, during a subscriber connection's DTLS handshake, what its SRTP keys
 // are derived from.
@@ -126,8 +127,6 @@ var errNoDirectPath = errors.New("sfu: no direct SRTP path")
 type srtpKeys struct {
 	key, salt []byte
 	profile   srtp.ProtectionProfile
-	// cryptex: the receiver takes RTP header extensions encrypted too (RFC 9335).
-	cryptex bool
 }
 
 // sessionKeys derives the keys the node sends and receives with (it was the DTLS server)
@@ -135,6 +134,10 @@ type srtpKeys struct {
 func (s *dtlsSecrets) sessionKeys() (send, recv srtpKeys, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer func() {
+		clear(s.masterSecret)
+		s.masterSecret = nil
+	}()
 	if s.masterSecret == nil || s.serverRandom == nil {
 		return srtpKeys{}, srtpKeys{}, fmt.Errorf("%w: the node was not the DTLS server", errNoDirectPath)
 	}
@@ -147,8 +150,6 @@ func (s *dtlsSecrets) sessionKeys() (send, recv srtpKeys, err error) {
 	if err := cfg.ExtractSessionKeysFromDTLS(exp, false); err != nil {
 		return srtpKeys{}, srtpKeys{}, fmt.Errorf("%w: %v", errNoDirectPath, err)
 	}
-	clear(s.masterSecret)
-	s.masterSecret = nil
 	send = srtpKeys{key: cfg.Keys.LocalMasterKey, salt: cfg.Keys.LocalMasterSalt, profile: s.profile}
 	recv = srtpKeys{key: cfg.Keys.RemoteMasterKey, salt: cfg.Keys.RemoteMasterSalt, profile: s.profile}
 	return send, recv, nil
@@ -190,7 +191,10 @@ func (e exporter) ExportKeyingMaterial(label string, context []byte, length int)
 type directPath struct {
 	owner *Participant
 	keys  srtpKeys              // what the node sends with
-	route atomic.Pointer[route] // nil while the selected candidate pair is not the node's
+	route atomic.Pointer[route] // nil once the connection is closed
+	// cryptex: the subscriber takes RTP header extensions encrypted too (RFC 9335), as its
+	// latest description says.
+	cryptex atomic.Bool
 
 	// The subscriber's RTCP, taken off the media socket (see takeRTCP). The socket's reader
 	// is the only user, but an ICE restart may move the connection to another socket.
@@ -212,34 +216,33 @@ type route struct {
 // be accepted once, as pion's own session allows.
 const rtcpReplayWindow = 64
 
-// takeRTCP opens and acts on an SRTCP packet from the subscriber, and reports whether it
-// did. A packet it cannot open (not sealed with this connection's keys, or replayed) is
-// left to pion, which will drop it.
-func (d *directPath) takeRTCP(b []byte) bool {
+// takeRTCP opens and acts on an SRTCP packet from the subscriber. Everything RTCP from the
+// subscriber's address is its own, so what does not open (forged, replayed, cut short) is
+// dropped here: pion's session, whose replay window never saw what was taken here, would
+// accept a replay.
+func (d *directPath) takeRTCP(b []byte) {
 	d.recvMu.Lock()
 	defer d.recvMu.Unlock()
+	metrics := d.owner.room.sfu.metrics
 	plain, err := d.recv.DecryptRTCP(d.recvBuf[:0], b, &d.recvHdr)
 	if err != nil {
-		return false
+		metrics.rtcpRejected.Inc()
+		return
 	}
 	d.recvBuf = plain[:0]
 	pkts, err := rtcp.Unmarshal(plain)
 	if err != nil {
-		return true // authentic but malformed: nothing to act on
+		metrics.rtcpRejected.Inc()
+		return
 	}
-	d.owner.room.sfu.metrics.rtcpDirect.Inc()
+	metrics.rtcpDirect.Inc()
 	d.owner.handleRTCP(pkts)
-	return true
 }
 
 // newContext returns an SRTP context for one outgoing stream. Each downTrack has its own,
 // so that encrypting takes no lock but the downTrack's.
 func (k srtpKeys) newContext() (*srtp.Context, error) {
-	var opts []srtp.ContextOption
-	if k.cryptex {
-		opts = append(opts, srtp.Cryptex(srtp.CryptexModeEnabled))
-	}
-	ctx, err := srtp.CreateContext(k.key, k.salt, k.profile, opts...)
+	ctx, err := srtp.CreateContext(k.key, k.salt, k.profile)
 	if err != nil {
 		return nil, fmt.Errorf("srtp context: %w", err)
 	}
@@ -254,16 +257,10 @@ func (p *Participant) startDirectPath(pc *webrtc.PeerConnection, secrets *dtlsSe
 	if err != nil {
 		return err
 	}
-	remote := pc.RemoteDescription()
-	if remote == nil {
-		return fmt.Errorf("%w: no remote description", errNoDirectPath)
+	cryptex, err := remoteHeaderEncryption(pc)
+	if err != nil {
+		return err
 	}
-	// Parsed here, not with remote.Unmarshal, which writes into pion's own copy.
-	var parsed sdp.SessionDescription
-	if err := parsed.UnmarshalString(remote.SDP); err != nil {
-		return fmt.Errorf("%w: remote description: %v", errNoDirectPath, err)
-	}
-	send.cryptex = headerEncryptionOffered(&parsed)
 	if _, err := send.newContext(); err != nil {
 		return fmt.Errorf("%w: %v", errNoDirectPath, err)
 	}
@@ -272,44 +269,90 @@ func (p *Participant) startDirectPath(pc *webrtc.PeerConnection, secrets *dtlsSe
 		return fmt.Errorf("%w: srtcp context: %v", errNoDirectPath, err)
 	}
 	path := &directPath{owner: p, keys: send, recv: in, recvBuf: make([]byte, 0, maxPacketSize)}
+	path.cryptex.Store(cryptex)
 	s := p.room.sfu
 	ice := pc.SCTP().Transport().ICETransport()
 	ice.OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
 		s.setRoute(path, s.routeTo(pair))
 	})
+	fail := func(err error) error {
+		s.forgetRoute(path) // which also disarms the handler
+		return err
+	}
 	pair, err := ice.GetSelectedCandidatePair()
 	if err != nil {
-		return fmt.Errorf("%w: selected candidate pair: %v", errNoDirectPath, err)
+		return fail(fmt.Errorf("%w: selected candidate pair: %v", errNoDirectPath, err))
 	}
 	r := s.routeTo(pair)
 	if r == nil {
-		ice.OnSelectedCandidatePairChange(func(*webrtc.ICECandidatePair) {})
-		return fmt.Errorf("%w: the selected candidate pair is not on a media socket", errNoDirectPath)
+		return fail(fmt.Errorf("%w: the selected candidate pair is not on a media socket", errNoDirectPath))
 	}
-	s.initRoute(path, r)
-	p.direct.Store(path)
+	if !s.startRoute(path, r) {
+		return fail(fmt.Errorf("%w: the participant left", errNoDirectPath))
+	}
 	return nil
 }
 
-// initRoute gives a new direct path its first route, unless the candidate pair has changed
-// (and given it one) since.
-func (s *SFU) initRoute(path *directPath, r *route) {
-	s.directMu.Lock()
-	defer s.directMu.Unlock()
-	if path.route.Load() == nil {
-		s.setRouteLocked(path, r)
+// remoteHeaderEncryption reports whether pc's remote description asks for RTP header
+// extensions encrypted (see headerEncryptionOffered).
+func remoteHeaderEncryption(pc *webrtc.PeerConnection) (bool, error) {
+	remote := pc.RemoteDescription()
+	if remote == nil {
+		return false, fmt.Errorf("%w: no remote description", errNoDirectPath)
+	}
+	// Parsed here, not with remote.Unmarshal, which writes into pion's own copy.
+	var parsed sdp.SessionDescription
+	if err := parsed.UnmarshalString(remote.SDP); err != nil {
+		return false, fmt.Errorf("%w: remote description: %v", errNoDirectPath, err)
+	}
+	return headerEncryptionOffered(&parsed), nil
+}
+
+// refreshDirectPath follows a new remote description of the subscriber connection pc, which
+// may turn RTP header encryption on or off, as pion's own session would.
+func (p *Participant) refreshDirectPath(pc *webrtc.PeerConnection) {
+	path := p.direct.Load()
+	if path == nil {
+		return
+	}
+	if cryptex, err := remoteHeaderEncryption(pc); err == nil {
+		path.cryptex.Store(cryptex)
 	}
 }
 
-// setRoute moves a direct path to route r (nil: none), where the subscriber's RTCP is now
-// also expected from.
-func (s *SFU) setRoute(path *directPath, r *route) {
+// startRoute gives a new direct path its first route, unless the candidate pair has changed
+// (and given it one) since, and makes it the participant's, unless the participant has left
+// meanwhile (see closeDirectPath).
+func (s *SFU) startRoute(path *directPath, r *route) bool {
 	s.directMu.Lock()
 	defer s.directMu.Unlock()
-	s.setRouteLocked(path, r)
+	if path.closed || path.owner.directDone {
+		return false
+	}
+	if path.route.Load() == nil {
+		s.moveRouteLocked(path, r)
+	}
+	path.owner.direct.Store(path)
+	return true
 }
 
-func (s *SFU) setRouteLocked(path *directPath, r *route) {
+// setRoute moves a direct path to route r, where the subscriber's RTCP is now also expected
+// from. A pair the node cannot route (not on a media socket, which no pair the SFU's ICE
+// settings allow is) leaves the path where it was: falling back to pion's session for the
+// rest of the connection would restart its SRTP streams' rollover counters, and so reuse
+// keystream after a sequence number wrap.
+func (s *SFU) setRoute(path *directPath, r *route) {
+	if r == nil {
+		s.log.Warn("selected candidate pair not on a media socket: the direct path keeps its route",
+			"participant", path.owner.info.ID)
+		return
+	}
+	s.directMu.Lock()
+	defer s.directMu.Unlock()
+	s.moveRouteLocked(path, r)
+}
+
+func (s *SFU) moveRouteLocked(path *directPath, r *route) {
 	if path.closed {
 		return
 	}
@@ -317,17 +360,33 @@ func (s *SFU) setRouteLocked(path *directPath, r *route) {
 		delete(s.directIn, old.to)
 	}
 	path.route.Store(r)
-	if r != nil {
-		s.directIn[r.to] = path
-	}
+	s.directIn[r.to] = path
 }
 
-// forgetRoute retires a closed connection's direct path.
+// forgetRoute retires a direct path: nothing more is sent on it or taken for it.
 func (s *SFU) forgetRoute(path *directPath) {
 	s.directMu.Lock()
 	defer s.directMu.Unlock()
-	s.setRouteLocked(path, nil)
+	s.forgetRouteLocked(path)
+}
+
+func (s *SFU) forgetRouteLocked(path *directPath) {
+	if old := path.route.Load(); old != nil && s.directIn[old.to] == path {
+		delete(s.directIn, old.to)
+	}
+	path.route.Store(nil)
 	path.closed = true
+}
+
+// closeDirectPath retires the participant's direct path, if any, and any it would start
+// later: startDirectPath runs on one of pion's goroutines, unordered with Close.
+func (s *SFU) closeDirectPath(p *Participant) {
+	s.directMu.Lock()
+	defer s.directMu.Unlock()
+	p.directDone = true
+	if path := p.direct.Load(); path != nil {
+		s.forgetRouteLocked(path)
+	}
 }
 
 // takeRTCP is the media sockets' receive hook: it hands an RTCP datagram from the address
@@ -336,7 +395,11 @@ func (s *SFU) takeRTCP(b []byte, from netip.AddrPort) bool {
 	s.directMu.RLock()
 	path := s.directIn[netip.AddrPortFrom(from.Addr().Unmap(), from.Port())]
 	s.directMu.RUnlock()
-	return path != nil && path.takeRTCP(b)
+	if path == nil {
+		return false
+	}
+	path.takeRTCP(b)
+	return true
 }
 
 // headerEncryptionOffered reports whether a description says its sender takes RTP header

@@ -119,8 +119,7 @@ func TestDirectPathKeysAreTheConnectionsKeys(t *testing.T) {
 					t.Fatal("derived keys differ from the connection's")
 				}
 				for _, cryptex := range []bool{false, true} {
-					keys.cryptex = cryptex
-					sealSendOpen(t, keys, want)
+					sealSendOpen(t, keys, cryptex, want)
 				}
 				// And the node opens the receiver's RTCP.
 				clientSends, err := srtp.CreateContext(want.Keys.LocalMasterKey, want.Keys.LocalMasterSalt, want.Profile)
@@ -147,24 +146,29 @@ func TestDirectPathKeysAreTheConnectionsKeys(t *testing.T) {
 	}
 }
 
-// sealSendOpen seals a packet with a downTrack's context for keys and opens it with the
-// receiver's context for cfg.
-func sealSendOpen(t *testing.T, keys srtpKeys, cfg srtp.Config) {
+// sealSendOpen seals a packet with a downTrack's context for keys, with or without header
+// encryption, and opens it with the receiver's context for cfg.
+func sealSendOpen(t *testing.T, keys srtpKeys, cryptex bool, cfg srtp.Config) {
 	t.Helper()
 	send, err := keys.newContext()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var opts []srtp.ContextOption
-	if keys.cryptex {
+	if cryptex {
 		opts = append(opts, srtp.Cryptex(srtp.CryptexModeEnabled))
+		// As a downTrack turns it on when a description asks for it.
+		if err := send.UpdateOptions(srtp.Cryptex(srtp.CryptexModeEnabled)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	recv, err := srtp.CreateContext(cfg.Keys.RemoteMasterKey, cfg.Keys.RemoteMasterSalt, cfg.Profile, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hdr := rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: 65535, Timestamp: 1234, SSRC: 42}
-	if err := hdr.SetExtension(3, []byte{1, 2}); err != nil {
+	ext := []byte("header extension")
+	if err := hdr.SetExtension(3, ext); err != nil {
 		t.Fatal(err)
 	}
 	payload := []byte("a frame of video")
@@ -178,6 +182,9 @@ func sealSendOpen(t *testing.T, keys srtpKeys, cfg srtp.Config) {
 	}
 	if bytes.Contains(sealed, payload) {
 		t.Fatal("the payload went out in the clear")
+	}
+	if bytes.Contains(sealed, ext) == cryptex {
+		t.Fatalf("header extension in the clear: %v, with header encryption %v", !cryptex, cryptex)
 	}
 	opened, err := recv.DecryptRTP(nil, sealed, nil)
 	if err != nil {
@@ -211,8 +218,10 @@ func TestKeyLogIgnoresOtherLines(t *testing.T) {
 	}
 }
 
-// The media socket's reader hands a subscriber's SRTCP to its direct path, which takes what
-// the subscriber sealed, once, and leaves everything else to pion.
+// The media socket's reader hands everything RTCP from a subscriber's address to its direct
+// path, which acts on what the subscriber sealed, once, and rejects the rest: forged,
+// replayed or cut short, none of it reaches pion either (whose replay window would not know
+// what the direct path took). RTCP from other addresses is left to pion.
 func TestTakeRTCPOpensOnlyTheSubscribersRTCP(t *testing.T) {
 	s := testSFU(t)
 	p := newParticipant(s.Room("r"), ParticipantInfo{ID: "p"}, JoinOptions{CanSubscribe: true}, nil)
@@ -224,7 +233,9 @@ func TestTakeRTCPOpensOnlyTheSubscribersRTCP(t *testing.T) {
 	}
 	path := &directPath{owner: p, recv: in}
 	from := netip.MustParseAddrPort("127.0.0.1:5004")
-	s.directIn[from] = path
+	if !s.startRoute(path, &route{to: from}) {
+		t.Fatal("the direct path did not start")
+	}
 
 	seal := func(key []byte, index int) []byte {
 		t.Helper()
@@ -241,30 +252,49 @@ func TestTakeRTCPOpensOnlyTheSubscribersRTCP(t *testing.T) {
 		}
 		return sealed
 	}
-	taken := func() float64 { return testutil.ToFloat64(s.metrics.rtcpDirect) }
+	counts := func() (acted, rejected float64) {
+		return testutil.ToFloat64(s.metrics.rtcpDirect), testutil.ToFloat64(s.metrics.rtcpRejected)
+	}
 
 	first, second := seal(key, 0), seal(key, 1)
 	plain, _ := (&rtcp.ReceiverReport{SSRC: 7}).Marshal()
 	for _, c := range []struct {
-		name string
-		pkt  []byte
-		from netip.AddrPort
-		take bool
+		name        string
+		pkt         []byte
+		from        netip.AddrPort
+		take, acted bool
 	}{
-		{"sealed by the subscriber", first, from, true},
-		{"the same again (replayed)", first, from, false},
-		{"the next one", second, from, true},
-		{"sealed with another key", seal(bytes.Repeat([]byte{3}, 16), 2), from, false},
-		{"not sealed", plain, from, false},
-		{"cut short", seal(key, 3)[:12], from, false},
-		{"from an address with no direct path", seal(key, 4), netip.MustParseAddrPort("127.0.0.1:5005"), false},
+		{"sealed by the subscriber", first, from, true, true},
+		{"the same again (replayed)", first, from, true, false},
+		{"the next one", second, from, true, true},
+		{"sealed with another key", seal(bytes.Repeat([]byte{3}, 16), 2), from, true, false},
+		{"not sealed", plain, from, true, false},
+		{"cut short", seal(key, 3)[:12], from, true, false},
+		{"from an address with no direct path", seal(key, 4), netip.MustParseAddrPort("127.0.0.1:5005"), false, false},
 	} {
-		before := taken()
+		acted, rejected := counts()
 		if got := s.takeRTCP(c.pkt, c.from); got != c.take {
 			t.Errorf("%s: taken %v, want %v", c.name, got, c.take)
 		}
-		if want := before + map[bool]float64{true: 1}[c.take]; taken() != want {
-			t.Errorf("%s: %v packets counted as taken, want %v", c.name, taken(), want)
+		wantActed, wantRejected := acted, rejected
+		switch {
+		case c.acted:
+			wantActed++
+		case c.take:
+			wantRejected++
 		}
+		if a, r := counts(); a != wantActed || r != wantRejected {
+			t.Errorf("%s: acted on %v, rejected %v; want %v, %v", c.name, a, r, wantActed, wantRejected)
+		}
+	}
+
+	// Once the participant has left, its address is nobody's, and no path starts for it.
+	s.closeDirectPath(p)
+	if s.takeRTCP(seal(key, 5), from) {
+		t.Error("RTCP taken for a participant that left")
+	}
+	late := &directPath{owner: p, recv: in}
+	if s.startRoute(late, &route{to: from}) || len(s.directIn) != 0 {
+		t.Error("a direct path started for a participant that left")
 	}
 }

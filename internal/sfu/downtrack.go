@@ -45,9 +45,10 @@ type downTrack struct {
 
 	// On the subscriber's direct path (see startDirectPath): the stream's SRTP context,
 	// made on the first packet, and the header SRTP parses each packet into.
-	srtp      *srtp.Context
-	srtpHdr   rtp.Header
-	srtpHdrEx [1]rtp.Extension
+	srtp        *srtp.Context
+	srtpCryptex bool // the header encryption srtp was last set to
+	srtpHdr     rtp.Header
+	srtpHdrEx   [1]rtp.Extension
 
 	// sent maps the sequence numbers sent to where they came from, to answer NACKs from the
 	// layer's packet cache; nil for audio, which is not retransmitted.
@@ -281,7 +282,17 @@ func (d *downTrack) write(hdr *rtp.Header, payload []byte) error {
 		if err != nil {
 			return err
 		}
-		d.srtp = ctx
+		d.srtp, d.srtpCryptex = ctx, false
+	}
+	if cryptex := path.cryptex.Load(); cryptex != d.srtpCryptex {
+		mode := srtp.CryptexModeDisabled
+		if cryptex {
+			mode = srtp.CryptexModeEnabled
+		}
+		if err := d.srtp.UpdateOptions(srtp.Cryptex(mode)); err != nil {
+			return fmt.Errorf("srtp header encryption: %w", err)
+		}
+		d.srtpCryptex = cryptex
 	}
 	out := r.conn.lend()
 	if out == nil {
@@ -305,8 +316,7 @@ func (d *downTrack) write(hdr *rtp.Header, payload []byte) error {
 	return nil
 }
 
-// errNoRoute is returned for a packet to a subscriber whose selected candidate pair is not
-// on the node's media sockets; it cannot happen while every local candidate is on them.
+// errNoRoute is returned for a packet to a subscriber whose connection has closed.
 var errNoRoute = errors.New("sfu: no route to the subscriber")
 
 // rtcpLoop reads the subscriber's RTCP for this track as pion's SRTCP session hands it
@@ -343,14 +353,16 @@ func (p *Participant) handleRTCP(pkts []rtcp.Packet) {
 		switch pkt := pkt.(type) {
 		case *rtcp.TransportLayerCC:
 			p.bwe.Feedback(pkt, nowNanos())
+		// A keyframe request goes out on the publisher's connection, through pion, which may
+		// wait: not on the media socket's reader, which this runs on.
 		case *rtcp.PictureLossIndication:
 			if d := p.sendingAs(pkt.MediaSSRC); d != nil {
-				d.keyframeRequested()
+				go d.keyframeRequested()
 			}
 		case *rtcp.FullIntraRequest:
 			for _, e := range pkt.FIR {
 				if d := p.sendingAs(e.SSRC); d != nil {
-					d.keyframeRequested()
+					go d.keyframeRequested()
 				}
 			}
 		case *rtcp.TransportLayerNack:

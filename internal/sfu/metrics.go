@@ -20,8 +20,8 @@ type Metrics struct {
 	SubscriberSendPath *prometheus.CounterVec
 	// SubscriberRTCP counts RTCP packets from subscribers by the path that took them:
 	// "direct" (off the media socket) or "pion" (pion's SRTCP session).
-	SubscriberRTCP       *prometheus.CounterVec
-	rtcpDirect, rtcpPion prometheus.Counter
+	SubscriberRTCP                     *prometheus.CounterVec
+	rtcpDirect, rtcpPion, rtcpRejected prometheus.Counter
 }
 
 // NewMetrics creates the instruments and registers them with reg, if not nil.
@@ -46,7 +46,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"path"}),
 		SubscriberRTCP: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meridian_sfu_subscriber_rtcp_packets_total",
-			Help: "Compound RTCP packets received from subscribers, by path: direct (the SFU's own SRTCP) or pion.",
+			Help: "Compound RTCP packets received from subscribers, by path: direct (the SFU's own SRTCP), pion, or rejected (by the direct path: forged, replayed or malformed).",
 		}, []string{"path"}),
 		ForwardLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "meridian_sfu_forward_seconds",
@@ -56,6 +56,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.rtcpDirect = m.SubscriberRTCP.WithLabelValues("direct")
 	m.rtcpPion = m.SubscriberRTCP.WithLabelValues("pion")
+	m.rtcpRejected = m.SubscriberRTCP.WithLabelValues("rejected")
 	if reg != nil {
 		reg.MustRegister(m.Rooms, m.Participants, m.Tracks, m.PacketsIn, m.PacketsOut, m.BytesIn,
 			m.BytesOut, m.NACKs, m.Retransmits, m.PLIs, m.ForwardLatency, m.UDPPacketsOut, m.UDPBatches, m.UDPDropped,

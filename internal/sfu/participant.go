@@ -67,8 +67,10 @@ type Participant struct {
 	subReady atomic.Bool
 
 	// direct is the subscriber connection's direct SRTP path, once it is connected, if it
-	// can take one; downTracks send through pion's SRTP session without.
-	direct atomic.Pointer[directPath]
+	// can take one; downTracks send through pion's SRTP session without. directDone
+	// (guarded by SFU.directMu) is set when the participant leaves: no path starts after.
+	direct     atomic.Pointer[directPath]
+	directDone bool
 
 	// bySSRC finds the downTrack a subscriber's RTCP is about. Copied on write: it is read
 	// on the media socket's receive path, which must not wait for the participant's lock.
@@ -314,6 +316,7 @@ func (p *Participant) HandleSubscriberAnswer(sdp string) error {
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
+	p.refreshDirectPath(pc)
 	p.mu.Lock()
 	p.negotiating = false
 	again, restart := p.pendingNegotiate, p.pendingRestart
@@ -413,9 +416,7 @@ func (p *Participant) Close(reason string) {
 	if pub != nil {
 		_ = pub.Close()
 	}
-	if path := p.direct.Load(); path != nil {
-		p.room.sfu.forgetRoute(path)
-	}
+	p.room.sfu.closeDirectPath(p)
 	if sub != nil {
 		_ = sub.Close()
 	}

@@ -181,7 +181,11 @@ func (s *SFU) newPeerConnection(
 	if len(s.cfg.PublicIPs) > 0 {
 		se.SetNAT1To1IPs(s.cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
-	se.SetICEMulticastDNSMode(0)
+	// Remote mDNS names are not resolved: a server cannot count on reaching a client's
+	// local network's multicast, a browser that hides its addresses is reached by the
+	// peer-reflexive candidate its checks reveal, and a selected pair always names an
+	// address (which the direct path sends to).
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if settings != nil {
 		if err := settings(&se); err != nil {
 			return nil, err
