@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -45,7 +46,7 @@ func PublishWHIP(ctx context.Context, endpoint, token string, loopbackOnly bool,
 			go t.readRTCP(tr.Sender(), l.RID())
 		}
 	}
-	s, err := exchangeHTTP(ctx, pc, endpoint, token)
+	s, err := exchangeHTTP(ctx, pc, endpoint, token, "")
 	if err != nil {
 		return nil, err
 	}
@@ -55,9 +56,24 @@ func PublishWHIP(ctx context.Context, endpoint, token string, loopbackOnly bool,
 	return s, nil
 }
 
+// WHEPOption changes how PlayWHEP offers.
+type WHEPOption func(*whepOptions)
+
+type whepOptions struct{ setup string }
+
+// WithDTLSRole makes the offer take a DTLS role, "active" (client) or "passive" (server),
+// instead of leaving the choice to the server (actpass), as some players do.
+func WithDTLSRole(setup string) WHEPOption {
+	return func(o *whepOptions) { o.setup = setup }
+}
+
 // PlayWHEP watches a room over WHEP: endpoint is the server's /whep/{room} URL. onTrack
 // receives each track.
-func PlayWHEP(ctx context.Context, endpoint, token string, loopbackOnly bool, onTrack func(*webrtc.TrackRemote)) (*HTTPSession, error) {
+func PlayWHEP(ctx context.Context, endpoint, token string, loopbackOnly bool, onTrack func(*webrtc.TrackRemote), opts ...WHEPOption) (*HTTPSession, error) {
+	var o whepOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	pc, err := newPeerConnection(loopbackOnly, nil)
 	if err != nil {
 		return nil, err
@@ -69,11 +85,12 @@ func PlayWHEP(ctx context.Context, endpoint, token string, loopbackOnly bool, on
 		}
 	}
 	pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { onTrack(t) })
-	return exchangeHTTP(ctx, pc, endpoint, token)
+	return exchangeHTTP(ctx, pc, endpoint, token, o.setup)
 }
 
-// exchangeHTTP posts a complete offer (no trickle) and applies the answer.
-func exchangeHTTP(ctx context.Context, pc *webrtc.PeerConnection, endpoint, token string) (*HTTPSession, error) {
+// exchangeHTTP posts a complete offer (no trickle), with a=setup set to setup unless it is
+// "", and applies the answer.
+func exchangeHTTP(ctx context.Context, pc *webrtc.PeerConnection, endpoint, token, setup string) (*HTTPSession, error) {
 	fail := func(err error) (*HTTPSession, error) {
 		pc.Close()
 		return nil, err
@@ -91,7 +108,12 @@ func exchangeHTTP(ctx context.Context, pc *webrtc.PeerConnection, endpoint, toke
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewBufferString(pc.LocalDescription().SDP))
+	sdp := pc.LocalDescription().SDP
+	if setup != "" {
+		// pion always offers actpass; its own role then follows the answer's.
+		sdp = strings.ReplaceAll(sdp, "a=setup:actpass", "a=setup:"+setup)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewBufferString(sdp))
 	if err != nil {
 		return fail(err)
 	}

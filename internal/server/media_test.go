@@ -2,11 +2,6 @@ package server_test
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -186,18 +181,13 @@ func testWHIPToWHEP(t *testing.T, setup, path string) {
 		results <- r
 	}
 	viewTok := mint(t, srv, "obs", "viewer", token.Grants{Subscribe: true})
-	var stopViewing func(context.Context) error
-	if setup == "" {
-		whep, err := client.PlayWHEP(ctx, srv.URL()+"/whep/obs", viewTok, true, onTrack)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stopViewing = whep.Close
-	} else {
-		stopViewing, err = playWHEPWithSetup(ctx, srv.URL()+"/whep/obs", viewTok, setup, onTrack)
-		if err != nil {
-			t.Fatal(err)
-		}
+	var opts []client.WHEPOption
+	if setup != "" {
+		opts = append(opts, client.WithDTLSRole(setup))
+	}
+	whep, err := client.PlayWHEP(ctx, srv.URL()+"/whep/obs", viewTok, true, onTrack, opts...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for range 2 {
 		select {
@@ -212,7 +202,7 @@ func testWHIPToWHEP(t *testing.T, setup, path string) {
 	if n := metricValue(t, srv, `meridian_sfu_subscriber_connections_total{path="`+path+`"}`); n != 1 {
 		t.Errorf("%v subscriber connections on the %s send path, want 1", n, path)
 	}
-	if err := stopViewing(ctx); err != nil {
+	if err := whep.Close(ctx); err != nil {
 		t.Errorf("WHEP delete: %v", err)
 	}
 	if err := whip.Close(ctx); err != nil {
@@ -222,83 +212,6 @@ func testWHIPToWHEP(t *testing.T, setup, path string) {
 		_, ok := srv.SFU.LookupRoom("obs")
 		return !ok
 	})
-}
-
-// playWHEPWithSetup is a WHEP viewer like client.PlayWHEP whose offer names its DTLS role
-// (a=setup) instead of leaving the choice to the server. It returns what ends the session.
-func playWHEPWithSetup(ctx context.Context, endpoint, tok, setup string, onTrack func(*webrtc.TrackRemote)) (func(context.Context) error, error) {
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(0)
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		return nil, err
-	}
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		return nil, err
-	}
-	fail := func(err error) (func(context.Context) error, error) {
-		pc.Close()
-		return nil, err
-	}
-	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
-		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-			return fail(err)
-		}
-	}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { onTrack(tr) })
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		return fail(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		return fail(err)
-	}
-	<-gathered
-	sdp := strings.ReplaceAll(pc.LocalDescription().SDP, "a=setup:actpass", "a=setup:"+setup)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(sdp))
-	if err != nil {
-		return fail(err)
-	}
-	req.Header.Set("Content-Type", "application/sdp")
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fail(err)
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusCreated {
-		return fail(fmt.Errorf("WHEP offer: %s %s %v", resp.Status, answer, err))
-	}
-	resource, err := resp.Location()
-	if err != nil {
-		return fail(err)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)}); err != nil {
-		return fail(err)
-	}
-	return func(ctx context.Context) error {
-		defer pc.Close()
-		req, err := http.NewRequestWithContext(ctx, http.MethodDelete, resource.String(), nil)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
-			return fmt.Errorf("%s", resp.Status)
-		}
-		return nil
-	}, nil
 }
 
 // After an ICE restart on both connections, media keeps flowing.

@@ -84,28 +84,7 @@ func nextPacket(pkt *rtp.Packet, base uint16, i int) {
 // handed to every one of N subscribers. ns/pkt-sub and allocs/pkt-sub divide by N.
 func BenchmarkForward(b *testing.B) {
 	for _, n := range []int{1, 50, 500} {
-		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) {
-			t := benchTrack(n)
-			pkt := benchPacket()
-			base := pkt.SequenceNumber
-			// The first packet starts every subscriber's rewriter.
-			t.forward(0, pkt, true, 1)
-			b.ReportAllocs()
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			b.ResetTimer()
-			now := int64(1)
-			for i := range b.N {
-				nextPacket(pkt, base, i)
-				now += 33_000_000
-				t.forward(0, pkt, false, now)
-			}
-			b.StopTimer()
-			runtime.ReadMemStats(&after)
-			perSub := float64(b.N) * float64(n)
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/perSub, "ns/pkt-sub")
-			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/perSub, "allocs/pkt-sub")
-		})
+		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) { benchForward(b, benchTrack(n), n, nil) })
 	}
 }
 
@@ -130,29 +109,37 @@ func BenchmarkForwardDirect(b *testing.B) {
 				path.route.Store(&route{conn: c, to: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(10000+i))})
 				d.subscriber.direct.Store(path)
 			}
-			pkt := benchPacket()
-			base := pkt.SequenceNumber
-			t.forward(0, pkt, true, 1)
-			b.ReportAllocs()
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			b.ResetTimer()
-			now := int64(1)
-			for i := range b.N {
-				nextPacket(pkt, base, i)
-				now += 33_000_000
-				conns := []*batchConn{c}
-				c.hold()
-				t.forward(0, pkt, false, now)
-				releaseSends(conns)
-			}
-			b.StopTimer()
-			runtime.ReadMemStats(&after)
-			perSub := float64(b.N) * float64(n)
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/perSub, "ns/pkt-sub")
-			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/perSub, "allocs/pkt-sub")
+			benchForward(b, t, n, []*batchConn{c})
 		})
 	}
+}
+
+// benchForward hands t's n subscribers one packet per op, holding the media sockets conns
+// around each fan-out as the read loop does.
+func benchForward(b *testing.B, t *PublishedTrack, n int, conns []*batchConn) {
+	pkt := benchPacket()
+	base := pkt.SequenceNumber
+	// The first packet starts every subscriber's rewriter.
+	t.forward(0, pkt, true, 1)
+	b.ReportAllocs()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	now := int64(1)
+	for i := range b.N {
+		nextPacket(pkt, base, i)
+		now += 33_000_000
+		for _, c := range conns {
+			c.hold()
+		}
+		t.forward(0, pkt, false, now)
+		releaseSends(conns)
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&after)
+	perSub := float64(b.N) * float64(n)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/perSub, "ns/pkt-sub")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/perSub, "allocs/pkt-sub")
 }
 
 // BenchmarkWriteRTP measures one subscriber's (*downTrack).writeRTP alone.
