@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"testing"
@@ -297,4 +298,44 @@ func TestTakeRTCPOpensOnlyTheSubscribersRTCP(t *testing.T) {
 	if s.startRoute(late, &route{to: from}) || len(s.directIn) != 0 {
 		t.Error("a direct path started for a participant that left")
 	}
+}
+
+// Whatever arrives from a subscriber's address, the direct path takes it without a panic,
+// and acts only on what the subscriber sealed.
+func FuzzTakeRTCP(f *testing.F) {
+	profile := srtp.ProtectionProfileAeadAes128Gcm
+	key, salt := bytes.Repeat([]byte{1}, 16), bytes.Repeat([]byte{2}, 12)
+	seal, err := srtp.CreateContext(key, salt, profile)
+	if err != nil {
+		f.Fatal(err)
+	}
+	nack, _ := (&rtcp.TransportLayerNack{SenderSSRC: 1, MediaSSRC: 2, Nacks: []rtcp.NackPair{{PacketID: 10, LostPackets: 3}}}).Marshal()
+	sealed, err := seal.EncryptRTCP(nil, nack, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(sealed)
+	f.Add(nack)
+	f.Add(sealed[:len(sealed)-1])
+
+	s := New(Config{LoopbackOnly: true}, slog.New(slog.DiscardHandler), nil)
+	defer s.Close()
+	p := newParticipant(s.Room("r"), ParticipantInfo{ID: "p"}, JoinOptions{CanSubscribe: true}, nil)
+	in, err := srtp.CreateContext(key, salt, profile, srtp.SRTCPReplayProtection(rtcpReplayWindow))
+	if err != nil {
+		f.Fatal(err)
+	}
+	from := netip.MustParseAddrPort("127.0.0.1:5004")
+	if !s.startRoute(&directPath{owner: p, recv: in}, &route{to: from}) {
+		f.Fatal("the direct path did not start")
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		acted := testutil.ToFloat64(s.metrics.rtcpDirect)
+		if !s.takeRTCP(b, from) {
+			t.Fatal("RTCP from the subscriber's address was not taken")
+		}
+		if testutil.ToFloat64(s.metrics.rtcpDirect) != acted && !bytes.Equal(b, sealed) {
+			t.Fatalf("acted on %x, which the subscriber did not seal", b)
+		}
+	})
 }

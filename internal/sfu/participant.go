@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -80,33 +81,27 @@ type Participant struct {
 
 // setSending records that d sends under ssrc.
 func (p *Participant) setSending(ssrc uint32, d *downTrack) {
-	p.bySSRCMu.Lock()
-	defer p.bySSRCMu.Unlock()
-	m := map[uint32]*downTrack{ssrc: d}
-	if old := p.bySSRC.Load(); old != nil {
-		for k, v := range *old {
-			if k != ssrc {
-				m[k] = v
-			}
-		}
-	}
-	p.bySSRC.Store(&m)
+	p.editSending(func(m map[uint32]*downTrack) { m[ssrc] = d })
 }
 
 // unsetSending forgets that d sends under ssrc.
 func (p *Participant) unsetSending(ssrc uint32, d *downTrack) {
+	p.editSending(func(m map[uint32]*downTrack) {
+		if m[ssrc] == d {
+			delete(m, ssrc)
+		}
+	})
+}
+
+// editSending replaces bySSRC with an edited copy.
+func (p *Participant) editSending(edit func(map[uint32]*downTrack)) {
 	p.bySSRCMu.Lock()
 	defer p.bySSRCMu.Unlock()
-	old := p.bySSRC.Load()
-	if old == nil || (*old)[ssrc] != d {
-		return
+	m := map[uint32]*downTrack{}
+	if old := p.bySSRC.Load(); old != nil {
+		m = maps.Clone(*old)
 	}
-	m := make(map[uint32]*downTrack, len(*old))
-	for k, v := range *old {
-		if k != ssrc {
-			m[k] = v
-		}
-	}
+	edit(m)
 	p.bySSRC.Store(&m)
 }
 
