@@ -17,6 +17,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 )
@@ -574,3 +575,13 @@ func ufrag(pc *webrtc.PeerConnection) string {
 // SendRaw sends an arbitrary text frame on the signalling connection. It exists to test a
 // server's handling of malformed input.
 func (c *Client) SendRaw(b []byte) error { return c.sendRaw(b) }
+
+// requestKeyframe asks the server for a keyframe of the video stream it sends as ssrc.
+func (c *Client) requestKeyframe(ssrc uint32) {
+	c.mu.Lock()
+	pc := c.sub
+	c.mu.Unlock()
+	if pc != nil {
+		_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+	}
+}

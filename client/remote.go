@@ -101,10 +101,15 @@ func (c *Client) RemoteTracks() []*RemoteTrack {
 	return append([]*RemoteTrack(nil), c.remotes...)
 }
 
+// keyframeRetry is how often a video track that has not yet had the start of a keyframe
+// asks for one.
+const keyframeRetry = 250 * time.Millisecond
+
 func (t *RemoteTrack) readLoop() {
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	isVideo := t.Remote.Kind() == webrtc.RTPCodecTypeVideo
+	var asked time.Time
 	for {
 		n, _, err := t.Remote.Read(buf)
 		if err != nil {
@@ -117,11 +122,19 @@ func (t *RemoteTrack) readLoop() {
 		if h := t.handler.Load(); h != nil {
 			(*h)(&pkt)
 		}
-		t.record(&pkt, now, isVideo)
+		// Video that did not begin with a keyframe cannot be decoded until one comes: its
+		// start was lost, and no NACK can name packets from before the first one received.
+		// Ask, as a browser's decoder does, rather than wait for the publisher's next one.
+		if !t.record(&pkt, now, isVideo) && isVideo && now.Sub(asked) >= keyframeRetry {
+			asked = now
+			t.client.requestKeyframe(uint32(t.Remote.SSRC()))
+		}
 	}
 }
 
-func (t *RemoteTrack) record(pkt *rtp.Packet, now time.Time, isVideo bool) {
+// record counts a received packet and reports whether the track has had the start of a
+// keyframe (always true for audio).
+func (t *RemoteTrack) record(pkt *rtp.Packet, now time.Time, isVideo bool) (keyframeSeen bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := &t.stats
@@ -134,6 +147,7 @@ func (t *RemoteTrack) record(pkt *rtp.Packet, now time.Time, isVideo bool) {
 		s.FirstKeyframeAt = now
 		s.FirstKeyframe = now.Sub(t.client.joined)
 	}
+	keyframeSeen = !isVideo || !s.FirstKeyframeAt.IsZero()
 	if m, ok := ParseMarker(pkt.Payload); ok {
 		if !m.Intact {
 			s.Corrupt++
@@ -167,4 +181,5 @@ func (t *RemoteTrack) record(pkt *rtp.Packet, now time.Time, isVideo bool) {
 	}
 	t.seen[word] |= 1 << bit
 	s.Expected = int64(t.maxSeq - t.baseSeq + 1)
+	return keyframeSeen
 }

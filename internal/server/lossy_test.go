@@ -17,6 +17,8 @@ type lossyNet struct {
 	*stdnet.Net
 	rate    float64
 	dropped atomic.Int64
+	// dropFirst, while above zero, drops that many more RTP datagrams before any other.
+	dropFirst atomic.Int64
 
 	// capBits, when not zero, limits inbound media to this many bits per second, like a
 	// narrow last mile: what exceeds it is dropped.
@@ -74,9 +76,15 @@ const mediaSize = 600
 func (c *lossyConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.UDPConn.ReadFrom(b)
-		if err != nil || n < mediaSize || (rand.Float64() >= c.net.rate && !c.net.overCap(n)) {
+		if err != nil || n < mediaSize ||
+			(!(isRTP(b[:n]) && c.net.dropFirst.Add(-1) >= 0) && rand.Float64() >= c.net.rate && !c.net.overCap(n)) {
 			return n, addr, err
 		}
 		c.net.dropped.Add(1)
 	}
+}
+
+// isRTP tells (S)RTP from DTLS, STUN and RTCP (RFC 7983, RFC 5761).
+func isRTP(b []byte) bool {
+	return len(b) > 1 && b[0] >= 128 && b[0] <= 191 && (b[1] < 192 || b[1] > 223)
 }

@@ -44,6 +44,39 @@ func TestNACKRecoversLoss(t *testing.T) {
 	t.Logf("dropped %d, received %d of %d expected", lossy.dropped.Load(), st.Packets-st.Duplicates, st.Expected)
 }
 
+// A subscriber that loses the start of the video (its first keyframe whole) asks for
+// another, as a browser's decoder does, and gets it at once, not at the publisher's next
+// periodic keyframe: here there is none within the test.
+func TestLostFirstKeyframeIsAskedForAgain(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := testContext(t)
+	defer cancel()
+	pub := join(t, ctx, srv, "restart", "pub", token.Grants{Publish: true}, client.Options{})
+	v, err := client.NewLocalTrack(client.VP8, client.SourceCamera)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	go (&client.VideoSource{Track: v, FPS: 30, Bitrate: 500_000, KeyframeInterval: time.Hour}).Run(ctx)
+
+	lossy, err := newLossyNet(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lost = 30 // the first keyframe and the frames after it
+	lossy.dropFirst.Store(lost)
+	sub := join(t, ctx, srv, "restart", "sub", token.Grants{Subscribe: true}, client.Options{Net: lossy})
+	video := waitTrack(t, sub, "video")
+	eventually(t, 5*time.Second, "a keyframe after the lost one", func() bool {
+		return !video.Stats().FirstKeyframeAt.IsZero()
+	})
+	if n := lossy.dropped.Load(); n < lost {
+		t.Fatalf("only %d media datagrams dropped; the test proves nothing", n)
+	}
+}
+
 // A subscriber receives the simulcast layer that fits the size it renders at, and the
 // switch between layers leaves no gap in sequence numbers.
 func TestSimulcastLayerSwitching(t *testing.T) {
