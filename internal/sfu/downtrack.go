@@ -64,9 +64,10 @@ type downTrack struct {
 	lastTS  uint32
 	lastAt  int64 // unix nanoseconds of the last packet sent
 
-	sender    *webrtc.RTPSender
-	maxHeight atomic.Int32
-	closed    atomic.Bool
+	sender         *webrtc.RTPSender
+	maxHeight      atomic.Int32
+	closed         atomic.Bool
+	keyframeAsking atomic.Bool // see keyframeRequestedAside
 }
 
 func newDownTrack(t *PublishedTrack, sub *Participant) *downTrack {
@@ -353,16 +354,14 @@ func (p *Participant) handleRTCP(pkts []rtcp.Packet) {
 		switch pkt := pkt.(type) {
 		case *rtcp.TransportLayerCC:
 			p.bwe.Feedback(pkt, nowNanos())
-		// A keyframe request goes out on the publisher's connection, through pion, which may
-		// wait: not on the media socket's reader, which this runs on.
 		case *rtcp.PictureLossIndication:
 			if d := p.sendingAs(pkt.MediaSSRC); d != nil {
-				go d.keyframeRequested()
+				d.keyframeRequestedAside()
 			}
 		case *rtcp.FullIntraRequest:
 			for _, e := range pkt.FIR {
 				if d := p.sendingAs(e.SSRC); d != nil {
-					go d.keyframeRequested()
+					d.keyframeRequestedAside()
 				}
 			}
 		case *rtcp.TransportLayerNack:
@@ -383,6 +382,19 @@ func (d *downTrack) keyframeRequested() {
 	}
 	d.mu.Unlock()
 	d.track.requestKeyframe(rank)
+}
+
+// keyframeRequestedAside is keyframeRequested off the caller's goroutine: the request goes
+// out on the publisher's connection, through pion, which may wait, and the caller is the
+// media socket's reader. One at a time per downTrack, however many requests a subscriber
+// packs into its RTCP: the ones that arrive meanwhile are served by it.
+func (d *downTrack) keyframeRequestedAside() {
+	if d.keyframeAsking.CompareAndSwap(false, true) {
+		go func() {
+			defer d.keyframeAsking.Store(false)
+			d.keyframeRequested()
+		}()
+	}
 }
 
 // nacked answers a subscriber's NACK.
