@@ -90,6 +90,21 @@ func publishAV(t *testing.T, ctx context.Context, c *client.Client, videoBitrate
 	go (&client.AudioSource{Track: a}).Run(ctx)
 }
 
+// publishKeyframesOnRequest joins room as "pub" and publishes VP8 video whose only
+// keyframes are its first and those the server asks for.
+func publishKeyframesOnRequest(t *testing.T, ctx context.Context, srv *server.Server, room string, fps, bitrate int) {
+	t.Helper()
+	pub := join(t, ctx, srv, room, "pub", token.Grants{Publish: true}, client.Options{})
+	v, err := client.NewLocalTrack(client.VP8, client.SourceCamera)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	go (&client.VideoSource{Track: v, FPS: fps, Bitrate: bitrate, KeyframeInterval: time.Hour}).Run(ctx)
+}
+
 // eventually polls cond until it holds or the timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()

@@ -51,15 +51,7 @@ func TestLostFirstKeyframeIsAskedForAgain(t *testing.T) {
 	srv := startServer(t)
 	ctx, cancel := testContext(t)
 	defer cancel()
-	pub := join(t, ctx, srv, "restart", "pub", token.Grants{Publish: true}, client.Options{})
-	v, err := client.NewLocalTrack(client.VP8, client.SourceCamera)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.Publish(ctx, v); err != nil {
-		t.Fatal(err)
-	}
-	go (&client.VideoSource{Track: v, FPS: 30, Bitrate: 500_000, KeyframeInterval: time.Hour}).Run(ctx)
+	publishKeyframesOnRequest(t, ctx, srv, "restart", 30, 500_000)
 
 	lossy, err := newLossyNet(0)
 	if err != nil {

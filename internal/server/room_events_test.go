@@ -56,15 +56,7 @@ func TestLateJoinerGetsKeyframeByPLI(t *testing.T) {
 	srv := startServer(t)
 	ctx, cancel := testContext(t)
 	defer cancel()
-	pub := join(t, ctx, srv, "pli", "pub", token.Grants{Publish: true}, client.Options{})
-	v, err := client.NewLocalTrack(client.VP8, client.SourceCamera)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.Publish(ctx, v); err != nil {
-		t.Fatal(err)
-	}
-	go (&client.VideoSource{Track: v, Bitrate: 300_000, KeyframeInterval: time.Hour}).Run(ctx)
+	publishKeyframesOnRequest(t, ctx, srv, "pli", 0, 300_000)
 	time.Sleep(time.Second) // the one scheduled keyframe is long gone
 
 	sub := join(t, ctx, srv, "pli", "sub", token.Grants{Subscribe: true}, client.Options{})
