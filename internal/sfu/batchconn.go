@@ -45,10 +45,24 @@ type batchWriter interface {
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
+// Why datagrams were dropped instead of sent: the reason label of
+// meridian_sfu_udp_send_dropped_total.
+const (
+	dropQueueFull  = "queue_full"  // the writer fell sendQueueLimit behind
+	dropSendFailed = "send_failed" // the kernel refused the datagram
+	dropClosed     = "closed"      // the socket closed with the datagram still queued
+)
+
 // sendCounters are told what the writer did; nil funcs are not called.
 type sendCounters struct {
-	dropped func(n int) // datagrams dropped: queue full or the send failed
-	batch   func(n int) // one system call that sent n datagrams
+	dropped func(reason string, n int) // datagrams dropped, and why
+	batch   func(n int)                // one system call that sent n datagrams
+}
+
+func (c sendCounters) drop(reason string, n int) {
+	if c.dropped != nil {
+		c.dropped(reason, n)
+	}
 }
 
 // batchConn is a UDP socket shared by every ICE connection of the node (through pion's UDP
@@ -173,11 +187,13 @@ func (c *batchConn) queue(d *outDatagram, addr netip.AddrPort) {
 
 	c.mu.Lock()
 	if c.closed || len(c.pending) >= sendQueueLimit {
+		reason := dropQueueFull
+		if c.closed {
+			reason = dropClosed
+		}
 		c.free = append(c.free, d)
 		c.mu.Unlock()
-		if c.counters.dropped != nil {
-			c.counters.dropped(1)
-		}
+		c.counters.drop(reason, 1)
 		return
 	}
 	c.pending = append(c.pending, d)
@@ -277,16 +293,12 @@ func (c *batchConn) send(batch []*outDatagram, msgs []ipv4.Message) bool {
 				continue
 			}
 			if errors.Is(err, net.ErrClosed) {
-				if c.counters.dropped != nil {
-					c.counters.dropped(len(batch) - sent)
-				}
+				c.counters.drop(dropClosed, len(batch)-sent)
 				return false
 			}
 			// sendmmsg reports an error only for the first message it could not send:
 			// drop that one (say, an unreachable destination) and go on with the rest.
-			if c.counters.dropped != nil {
-				c.counters.dropped(1)
-			}
+			c.counters.drop(dropSendFailed, 1)
 			sent++
 		}
 		clear(msgs) // drop references to the datagrams' buffers and addresses

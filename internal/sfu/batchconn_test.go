@@ -152,7 +152,11 @@ func TestBatchConnQueueIsBounded(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	var dropped atomic.Int64
 	w := &blockingWriter{release: make(chan struct{})}
-	c := newTestBatchConn(t, w, sendCounters{dropped: func(n int) { dropped.Add(int64(n)) }})
+	c := newTestBatchConn(t, w, sendCounters{dropped: func(reason string, n int) {
+		if reason == dropQueueFull {
+			dropped.Add(int64(n))
+		}
+	}})
 	dst := netip.MustParseAddrPort("127.0.0.1:9")
 
 	// The first datagram is taken by the writer, which then blocks; the queue then fills.

@@ -11,9 +11,9 @@ type Metrics struct {
 	ForwardLatency              prometheus.Histogram
 
 	// The media sockets' writers: datagrams sent, system calls that sent them (their ratio
-	// is the mean batch), and datagrams dropped because the send queue was full or the
-	// send failed.
-	UDPPacketsOut, UDPBatches, UDPDropped prometheus.Counter
+	// is the mean batch), and datagrams dropped, by reason (see dropQueueFull).
+	UDPPacketsOut, UDPBatches prometheus.Counter
+	UDPDropped                *prometheus.CounterVec
 
 	// SubscriberSendPath counts subscriber connections by how the SFU sends them RTP:
 	// "direct" (its own SRTP, see startDirectPath) or "pion" (pion's SRTP session).
@@ -39,7 +39,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		PLIs:          prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_plis_total", Help: "Keyframe requests sent to publishers."}),
 		UDPPacketsOut: prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_udp_packets_out_total", Help: "UDP datagrams sent on the media sockets (RTP, RTCP, DTLS, STUN)."}),
 		UDPBatches:    prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_udp_send_batches_total", Help: "System calls (sendmmsg) that sent media socket datagrams."}),
-		UDPDropped:    prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_udp_send_dropped_total", Help: "Media socket datagrams dropped: send queue full or send failed."}),
+		UDPDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meridian_sfu_udp_send_dropped_total",
+			Help: "Media socket datagrams dropped, by reason: queue_full (the writer fell behind), send_failed (the kernel refused one) or closed.",
+		}, []string{"reason"}),
 		SubscriberSendPath: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meridian_sfu_subscriber_connections_total",
 			Help: "Subscriber connections established, by send path: direct (the SFU's own SRTP) or pion.",

@@ -78,7 +78,7 @@ func (s *SFU) closeUDPMux() {
 
 func (s *SFU) sendCounters() sendCounters {
 	return sendCounters{
-		dropped: func(n int) { s.metrics.UDPDropped.Add(float64(n)) },
+		dropped: func(reason string, n int) { s.metrics.UDPDropped.WithLabelValues(reason).Add(float64(n)) },
 		batch: func(n int) {
 			s.metrics.UDPBatches.Inc()
 			s.metrics.UDPPacketsOut.Add(float64(n))
