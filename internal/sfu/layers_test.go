@@ -1,6 +1,11 @@
 package sfu
 
-import "testing"
+import (
+	"math"
+	"slices"
+	"testing"
+	"time"
+)
 
 // threeLayers is a typical 720p simulcast track: 180p, 360p and 720p, all sending.
 func threeLayers() []layerState {
@@ -104,5 +109,112 @@ func TestNominalHeight(t *testing.T) {
 		if got := nominalHeight(rank); got != want {
 			t.Errorf("nominalHeight(%d) = %d, want %d", rank, got, want)
 		}
+	}
+}
+
+// layerTraffic feeds a meter the bytes of a 30 fps video layer whose keyframe, every 3 s, is
+// eight delta frames' worth, sampling it at each of ticks (offsets from start). It returns
+// what the meter said at each tick, what each tick's interval carried on its own, and the
+// layer's average rate, all in bits per second.
+func layerTraffic(m *rateMeter, start int64, ticks []time.Duration, delta int) (rates, perTick []float64, average float64) {
+	const fps = 30
+	frame := time.Second / fps
+	var bytes, prevBytes int64
+	var prevAt, next time.Duration
+	for n := 0; len(ticks) > 0; ticks = ticks[1:] {
+		at := ticks[0]
+		for ; next <= at; next += frame {
+			size := delta
+			if n%(3*fps) == 0 {
+				size = 8 * delta
+			}
+			bytes += int64(size)
+			n++
+		}
+		rates = append(rates, float64(m.sample(bytes, start+int64(at))))
+		perTick = append(perTick, float64(bytes-prevBytes)*8/(at-prevAt).Seconds())
+		prevBytes, prevAt = bytes, at
+	}
+	return rates, perTick, float64(bytes) * 8 / next.Seconds()
+}
+
+func everyTick(d, until time.Duration) []time.Duration {
+	var ticks []time.Duration
+	for at := d; at <= until; at += d {
+		ticks = append(ticks, at)
+	}
+	return ticks
+}
+
+// A layer's rate is what the allocator weighs against a subscriber's budget: a keyframe must
+// not make a layer that fits look too big for a tick, which would switch the subscriber down
+// and back up, asking the publisher for a keyframe each time.
+func TestLayerRateIsNotMovedByKeyframes(t *testing.T) {
+	const start = int64(1_000_000_000_000)
+	m := newRateMeter(start)
+	rates, perTick, average := layerTraffic(&m, start, everyTick(tickInterval, 60*time.Second), 5000)
+
+	budget := int(average * 1.2) // the subscriber's share fits the top layer by 20 %
+	if worst := slices.Max(perTick[12:]); worst <= float64(budget) {
+		t.Fatalf("no tick carries more than the budget (%.0f ≤ %d): the test shows nothing", worst, budget)
+	}
+	layers := threeLayers()
+	for i, r := range rates[12:] { // after the first 6 s
+		if dev := r/average - 1; math.Abs(dev) > 0.1 {
+			t.Fatalf("tick %d: rate %.0f, %+.0f %% off the layer's average %.0f", 12+i, r, 100*dev, average)
+		}
+		layers[2].bitrate = int(r)
+		if got := selectLayer(layers, 0, budget); got != 2 {
+			t.Fatalf("tick %d: a budget 20 %% above the layer's average got layer %d", 12+i, got)
+		}
+	}
+}
+
+// The rate is measured over the time that actually passed: a room tick that runs late (a
+// busy machine) must not read as a burst, nor an early one as a lull.
+func TestLayerRateUsesTheTimeThatPassed(t *testing.T) {
+	const start = int64(1_000_000_000_000)
+	var ticks []time.Duration
+	at := time.Duration(0)
+	for i := range 120 {
+		step := tickInterval
+		switch i % 4 {
+		case 1:
+			step = 1500 * time.Millisecond // late
+		case 2:
+			step = 300 * time.Millisecond // early
+		}
+		at += step
+		ticks = append(ticks, at)
+	}
+	m := newRateMeter(start)
+	rates, _, average := layerTraffic(&m, start, ticks, 5000)
+	for i, r := range rates[8:] {
+		if dev := r/average - 1; math.Abs(dev) > 0.1 {
+			t.Fatalf("tick %d: rate %.0f, %+.0f %% off the layer's average %.0f", 8+i, r, 100*dev, average)
+		}
+	}
+}
+
+// A lasting change (the publisher's encoder halving its rate on a congested uplink) is
+// followed within a few seconds, and a new layer's first keyframe, delivered in milliseconds,
+// is not taken for its rate.
+func TestLayerRateFollowsALastingChange(t *testing.T) {
+	const start = int64(1_000_000_000_000)
+	m := newRateMeter(start)
+	if r := m.sample(40_000, start+int64(5*time.Millisecond)); r != 0 {
+		t.Fatalf("a 40 kB keyframe 5 ms after the layer started reads as %d bits/s, want no rate yet", r)
+	}
+	m = newRateMeter(start)
+	layerTraffic(&m, start, everyTick(tickInterval, 20*time.Second), 5000)
+	// The same meter, from 20 s on, fed a layer at half the rate.
+	var bytes int64 = m.prevBytes
+	var r int64
+	for at := 20*time.Second + tickInterval; at <= 26*time.Second; at += tickInterval {
+		bytes += 15 * 2500 // 15 delta frames of 2,500 bytes per tick: 600 kbit/s
+		r = m.sample(bytes, start+int64(at))
+	}
+	if want := 600_000.0; math.Abs(float64(r)/want-1) > 0.1 {
+		t.Fatalf("6 s after the layer halved its rate the meter reads %d bits/s, want %.0f ± 10 %%", r, want)
 	}
 }

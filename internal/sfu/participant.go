@@ -523,7 +523,7 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	}
 	p.mu.Unlock()
 
-	l := &layer{rank: rank, remote: remote, ssrc: uint32(remote.SSRC())}
+	l := &layer{rank: rank, remote: remote, ssrc: uint32(remote.SSRC()), rate: newRateMeter(time.Now().UnixNano())}
 	if remote.Kind() == webrtc.RTPCodecTypeVideo {
 		l.cache = &packetCache{}
 	}

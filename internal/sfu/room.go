@@ -334,9 +334,7 @@ func (r *Room) tick(now time.Time) {
 	loudest := map[string]float64{} // a participant with two audio tracks counts once
 	for _, t := range tracks {
 		for _, l := range t.layerList() {
-			b := l.bytes.Load()
-			l.bitrate.Store((b - l.prevBytes) * 8 * int64(time.Second) / int64(tickInterval))
-			l.prevBytes = b
+			l.bitrate.Store(l.rate.sample(l.bytes.Load(), now.UnixNano()))
 			if n := l.levelCount.Swap(0); n > 0 {
 				mean := l.levelSum.Swap(0) / n
 				if lvl := float64(mean) / 127; mean >= speakingThreshold && lvl > loudest[t.info.ParticipantID] {

@@ -62,7 +62,7 @@ type layer struct {
 	height     atomic.Int32
 	levelSum   atomic.Int64 // sum of loudness (127 - dBov) over the current window
 	levelCount atomic.Int64
-	prevBytes  int64 // guarded by the room ticker, its only user
+	rate       rateMeter // guarded by the room ticker, its only user
 	bitrate    atomic.Int64
 }
 
