@@ -60,6 +60,11 @@ type Media struct {
 	// LoopbackOnly restricts ICE to loopback addresses. Unset, it follows Addr: a server
 	// listening on loopback offers loopback media addresses only.
 	LoopbackOnly *bool `yaml:"loopback_only"`
+	// InitialBitrate is the bandwidth, in bits per second, a subscriber is assumed to have
+	// until its estimate says otherwise; zero is the SFU's default (1 Mbit/s). Where most
+	// viewers are known to be on slow links, a lower start saves them a congested first
+	// few seconds; the SFU probes its way up from there.
+	InitialBitrate int `yaml:"initial_bitrate"`
 }
 
 // Default is the configuration of a server started with no file and no flags.
@@ -98,6 +103,9 @@ func (c Config) Validate() error {
 		if net.ParseIP(ip) == nil {
 			return fmt.Errorf("media public_ips: %q is not an IP address", ip)
 		}
+	}
+	if b := c.Media.InitialBitrate; b != 0 && (b < 50_000 || b > 100_000_000) {
+		return fmt.Errorf("media initial_bitrate %d: want bits per second between 50000 and 100000000, or 0 for the default", b)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -8,12 +8,12 @@ import (
 
 func TestLoadOverridesDefaults(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.yaml")
-	os.WriteFile(path, []byte("addr: 127.0.0.1:9999\nmedia:\n  udp_port: 50000\n"), 0o600)
+	os.WriteFile(path, []byte("addr: 127.0.0.1:9999\nmedia:\n  udp_port: 50000\n  initial_bitrate: 300000\n"), 0o600)
 	c, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:9999" || c.DataDir != "./data" || c.Media.UDPPort != 50000 {
+	if c.Addr != "127.0.0.1:9999" || c.DataDir != "./data" || c.Media.UDPPort != 50000 || c.Media.InitialBitrate != 300_000 {
 		t.Fatalf("config = %+v", c)
 	}
 	if !c.MediaLoopbackOnly() {
@@ -29,6 +29,8 @@ func TestLoadRejectsMistakes(t *testing.T) {
 		"old ports":   "media:\n  udp_port_min: 50000\n",
 		"public ip":   "media:\n  public_ips: [not-an-ip]\n",
 		"log level":   "log_level: loud\n",
+		"bitrate low": "media:\n  initial_bitrate: 1000\n",
+		"bitrate neg": "media:\n  initial_bitrate: -1\n",
 	} {
 		path := filepath.Join(t.TempDir(), "m.yaml")
 		os.WriteFile(path, []byte(body), 0o600)

@@ -120,6 +120,25 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 // metricValue reads a counter or gauge from the server's /metrics endpoint.
 func metricValue(t *testing.T, srv *server.Server, name string) float64 {
 	t.Helper()
+	v, ok := readMetric(t, srv, name)
+	if !ok {
+		t.Fatalf("metric %s not exported", name)
+	}
+	return v
+}
+
+// metricValueOr is metricValue for a series that is exported only once it has counted
+// something (a label value not seen yet): absent, it is def.
+func metricValueOr(t *testing.T, srv *server.Server, name string, def float64) float64 {
+	t.Helper()
+	if v, ok := readMetric(t, srv, name); ok {
+		return v
+	}
+	return def
+}
+
+func readMetric(t *testing.T, srv *server.Server, name string) (float64, bool) {
+	t.Helper()
 	resp, err := http.Get(srv.URL() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -132,9 +151,8 @@ func metricValue(t *testing.T, srv *server.Server, name string) float64 {
 			if err != nil {
 				t.Fatalf("metric %s: %v", name, err)
 			}
-			return f
+			return f, true
 		}
 	}
-	t.Fatalf("metric %s not exported", name)
-	return 0
+	return 0, false
 }

@@ -69,19 +69,34 @@ type lossyConn struct {
 	net *lossyNet
 }
 
-// mediaSize separates media from handshakes: STUN and DTLS records here stay below it,
-// synthetic video packets are above.
+// mediaSize separates video from handshakes and audio: STUN and DTLS records and Opus
+// packets here stay below it, synthetic video packets are above.
 const mediaSize = 600
 
 func (c *lossyConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.UDPConn.ReadFrom(b)
-		if err != nil || n < mediaSize ||
-			(!(isRTP(b[:n]) && c.net.dropFirst.Add(-1) >= 0) && rand.Float64() >= c.net.rate && !c.net.overCap(n)) {
+		if err != nil || !c.drops(b[:n]) {
 			return n, addr, err
 		}
 		c.net.dropped.Add(1)
 	}
+}
+
+// drops decides whether a datagram is lost. The bandwidth cap takes RTP of any size, as a
+// narrow link would (the SFU's probes are small packets of padding); random loss and
+// dropFirst take video-sized packets only, so that handshakes complete.
+func (c *lossyConn) drops(b []byte) bool {
+	rtp := isRTP(b)
+	switch {
+	case len(b) < mediaSize:
+		return rtp && c.net.overCap(len(b))
+	case rtp && c.net.dropFirst.Add(-1) >= 0:
+		return true
+	case rand.Float64() < c.net.rate:
+		return true
+	}
+	return c.net.overCap(len(b))
 }
 
 // isRTP tells (S)RTP from DTLS, STUN and RTCP (RFC 7983, RFC 5761).

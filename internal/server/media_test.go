@@ -364,14 +364,40 @@ func TestBandwidthEstimationFollowsTheLink(t *testing.T) {
 		t.Fatal("the subscriber on a good link lost the top layer")
 	}
 
+	// While the link stays narrow the SFU probes it and fails, and a failed probe costs the
+	// subscriber nothing: it is sent padding on its layer, never the top layer.
+	for len(poor) > 0 {
+		<-poor
+	}
+	failed := `meridian_sfu_probes_total{result="failed"}`
+	failedBefore := metricValueOr(t, srv, failed, 0)
+	deadline := time.Now().Add(20 * time.Second)
+	for metricValueOr(t, srv, failed, 0) == failedBefore {
+		if time.Now().After(deadline) {
+			t.Fatalf("no probe of the narrow link failed in 20 s (succeeded %v, padding %v)", metricValueOr(t, srv, `meridian_sfu_probes_total{result="succeeded"}`, 0), metricValue(t, srv, "meridian_sfu_padding_packets_total"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for len(poor) > 0 {
+		if h := <-poor; h == 720 {
+			t.Fatal("a probe sent the subscriber on the narrow link the top layer")
+		}
+	}
+	if metricValue(t, srv, "meridian_sfu_padding_packets_total") == 0 {
+		t.Fatal("the probes sent no padding")
+	}
+
 	// Sent only the lower layers, the poor subscriber's estimate stays near them: only a
-	// probe of the top layer can show that the link carries it again. Probes that failed
-	// while the link was narrow have backed off for up to 2+4+8 s by now.
+	// probe can show that the link carries the top layer again. Probes that failed while
+	// the link was narrow have backed off for up to 2+4+8 s by now.
 	narrow.capBits.Store(0)
 	for len(poor) > 0 {
 		<-poor
 	}
 	if !waitFor(poor, 720, 25*time.Second) {
 		t.Fatal("the subscriber whose link widened again never got the top layer back")
+	}
+	if metricValueOr(t, srv, `meridian_sfu_probes_total{result="succeeded"}`, 0) == 0 {
+		t.Fatal("the subscriber got the top layer back without a probe that succeeded")
 	}
 }

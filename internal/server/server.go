@@ -75,9 +75,10 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Store:    st,
 		Accounts: accounts,
 		SFU: sfu.New(sfu.Config{
-			UDPPort:      cfg.Media.UDPPort,
-			LoopbackOnly: cfg.MediaLoopbackOnly(),
-			PublicIPs:    cfg.Media.PublicIPs,
+			UDPPort:        cfg.Media.UDPPort,
+			LoopbackOnly:   cfg.MediaLoopbackOnly(),
+			PublicIPs:      cfg.Media.PublicIPs,
+			InitialBitrate: cfg.Media.InitialBitrate,
 		}, log, sfu.NewMetrics(reg)),
 		log:  log,
 		errc: make(chan error, 1),

@@ -58,6 +58,14 @@ type downTrack struct {
 	// 1/sendsPerResend retransmissions.
 	resendCredit int
 
+	// Padding sent while the subscriber's link is probed (see setProbe): its rate in bits
+	// per second, 0 when no probe runs, and the bytes it is owed since padAt.
+	padRate int
+	padOwed float64
+	padAt   int64
+	padHdr  rtp.Header
+	padBuf  [padSize]byte
+
 	// For sender reports.
 	packets uint32
 	octets  uint32
@@ -105,6 +113,18 @@ const (
 	resendInterval = 20 * time.Millisecond
 	sendsPerResend = 4
 	resendBurst    = 64
+)
+
+// padSize is the payload of a packet of padding: RTP padding is at most 255 bytes, its
+// length in its last byte.
+const padSize = 255
+
+// Padding is sent in bursts after the end of a video frame, never more than padBurstMax
+// packets or padOwedMax of owing at once: a stream whose frames are far apart (a still
+// screen share) is not made to send a second's padding at one go.
+const (
+	padBurstMax = 48
+	padOwedMax  = 100 * time.Millisecond
 )
 
 // errNoCodec is returned when the subscriber cannot receive the publisher's codec.
@@ -194,6 +214,17 @@ func (d *downTrack) keepWaiting() {
 	}
 }
 
+// setProbe makes the stream carry bitsPerSecond more than its layer, in packets of padding
+// that the subscriber's bandwidth estimate counts like media, or stops it (0). Padding
+// shows whether the link carries a higher layer without sending that layer: a link that
+// does not costs neither picture quality nor a switch there and back, each of which asks
+// the publisher for a keyframe.
+func (d *downTrack) setProbe(bitsPerSecond int) {
+	d.mu.Lock()
+	d.padRate, d.padOwed, d.padAt = max(bitsPerSecond, 0), 0, 0
+	d.mu.Unlock()
+}
+
 // writeRTP forwards one packet of layer rank if it is the layer this subscriber receives,
 // switching layers on a keyframe of the target layer. It reports whether it sent.
 //
@@ -237,7 +268,38 @@ func (d *downTrack) writeRTP(rank int, pkt *rtp.Packet, keyframe bool, now int64
 	if d.lastAt == 0 || int32(ts-d.lastTS) >= 0 {
 		d.lastTS, d.lastAt = ts, now
 	}
+	if d.padRate > 0 && pkt.Marker && d.rw.canPad(seq) {
+		d.sendPadding(now)
+	}
 	return true
+}
+
+// sendPadding sends the padding owed since the last burst, right after the last packet of
+// a frame. d.mu is held.
+func (d *downTrack) sendPadding(now int64) {
+	if d.padAt == 0 {
+		d.padAt = now
+		return
+	}
+	elapsed := min(now-d.padAt, int64(padOwedMax))
+	d.padAt = now
+	d.padOwed += float64(d.padRate) / 8 * float64(elapsed) / float64(time.Second)
+	n := 0
+	for ; d.padOwed >= padSize && n < padBurstMax; n++ {
+		seq, ts := d.rw.pad()
+		if d.sent != nil {
+			d.sent[seq%packetCacheSize] = sentPacket{} // nothing to resend if it is lost
+		}
+		d.padHdr = rtp.Header{Version: 2, Padding: true, PaddingSize: padSize}
+		if d.send(&d.padHdr, nil, seq, ts, now) != nil {
+			break
+		}
+		d.padOwed -= padSize
+	}
+	d.padOwed = min(d.padOwed, padSize)
+	if n > 0 {
+		d.track.metrics.PaddingPackets.Add(float64(n))
+	}
 }
 
 // send writes one packet under the subscriber's SSRC, payload type and the given outgoing
@@ -252,8 +314,13 @@ func (d *downTrack) send(hdr *rtp.Header, payload []byte, seq uint16, ts uint32,
 	hdr.Extension = false
 	hdr.Extensions = d.extBuf[:0]
 	if d.twccID != 0 {
-		// 12-byte header, 8 for the extension, the payload and SRTP's authentication tag.
-		tw := d.subscriber.bwe.Sent(12+8+len(payload)+16, now)
+		// 12-byte header, 8 for the extension, the payload, its padding and SRTP's
+		// authentication tag.
+		size := 12 + 8 + len(payload) + 16
+		if hdr.Padding {
+			size += int(hdr.PaddingSize)
+		}
+		tw := d.subscriber.bwe.Sent(size, now)
 		d.twccBuf = [2]byte{byte(tw >> 8), byte(tw)}
 		// Into extBuf's room: no allocation.
 		_ = hdr.SetExtension(d.twccID, d.twccBuf[:])
@@ -305,6 +372,18 @@ func (d *downTrack) write(hdr *rtp.Header, payload []byte) error {
 		return fmt.Errorf("marshal rtp header: %w", err)
 	}
 	plain := append(out.data[:n], payload...)
+	if hdr.Padding {
+		// The packet's own padding (the publisher's, or a probe's), which pion's
+		// unmarshalling took off the payload: zeros, and its length in the last byte.
+		pad := int(hdr.PaddingSize)
+		if pad == 0 || len(plain)+pad+srtpTagRoom > cap(plain) {
+			r.conn.unlend(out)
+			return errPadding
+		}
+		plain = plain[:len(plain)+pad]
+		clear(plain[len(plain)-pad:])
+		plain[len(plain)-1] = byte(pad)
+	}
 	// Encrypted in place, in the buffer the socket's writer sends from.
 	d.srtpHdr.Extensions = d.srtpHdrEx[:0]
 	sealed, err := d.srtp.EncryptRTP(plain, plain, &d.srtpHdr)
@@ -316,6 +395,12 @@ func (d *downTrack) write(hdr *rtp.Header, payload []byte) error {
 	r.conn.queue(out, r.to)
 	return nil
 }
+
+// srtpTagRoom is what sealing adds to a packet: AES-GCM's tag (AES-CM's is shorter).
+const srtpTagRoom = 16
+
+// errPadding is returned for a packet whose padding does not fit a datagram.
+var errPadding = errors.New("sfu: packet padding does not fit")
 
 // errNoRoute is returned for a packet to a subscriber whose connection has closed.
 var errNoRoute = errors.New("sfu: no route to the subscriber")

@@ -10,6 +10,11 @@ type Metrics struct {
 	NACKs, Retransmits, PLIs    prometheus.Counter
 	ForwardLatency              prometheus.Histogram
 
+	// Probes of subscribers' links for a higher simulcast layer (see layerProbe), by result,
+	// and the packets of padding they were sent.
+	Probes         *prometheus.CounterVec
+	PaddingPackets prometheus.Counter
+
 	// The media sockets' writers: datagrams sent, system calls that sent them (their ratio
 	// is the mean batch), and datagrams dropped, by reason (see dropQueueFull).
 	UDPPacketsOut, UDPBatches prometheus.Counter
@@ -51,6 +56,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "meridian_sfu_subscriber_rtcp_packets_total",
 			Help: "Compound RTCP packets received from subscribers, by path: direct (the SFU's own SRTCP), pion, or rejected (by the direct path: forged, replayed or malformed).",
 		}, []string{"path"}),
+		Probes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meridian_sfu_probes_total",
+			Help: "Probes of a subscriber's link for a higher simulcast layer, by result: succeeded (the layer is sent) or failed (congestion; the subscriber keeps its layer).",
+		}, []string{"result"}),
+		PaddingPackets: prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_padding_packets_total", Help: "Packets of padding sent to subscribers to probe their links."}),
 		ForwardLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "meridian_sfu_forward_seconds",
 			Help:    "Time from reading a packet off a publisher to handing it to every subscriber.",
@@ -63,7 +73,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.Rooms, m.Participants, m.Tracks, m.PacketsIn, m.PacketsOut, m.BytesIn,
 			m.BytesOut, m.NACKs, m.Retransmits, m.PLIs, m.ForwardLatency, m.UDPPacketsOut, m.UDPBatches, m.UDPDropped,
-			m.SubscriberSendPath, m.SubscriberRTCP)
+			m.SubscriberSendPath, m.SubscriberRTCP, m.Probes, m.PaddingPackets)
 	}
 	return m
 }

@@ -751,8 +751,8 @@ func (p *Participant) sendReports(now time.Time) {
 }
 
 // allocate shares the subscriber's estimated bandwidth among the video tracks it receives
-// and picks each one's simulcast layer, probing for a higher layer when the estimate holds
-// a track below the size it is shown at (see layerProbe).
+// and picks each one's simulcast layer, probing the link for a higher layer when the
+// estimate holds a track below the size it is shown at (see layerProbe).
 func (p *Participant) allocate(now int64) {
 	p.mu.Lock()
 	var video []*downTrack
@@ -766,13 +766,16 @@ func (p *Participant) allocate(now int64) {
 	}
 	p.mu.Unlock()
 	if len(video) == 0 {
-		p.probe.d = nil
+		p.probe.stop()
 		return
 	}
-	p.probe.judge(p.bwe, now)
+	if result := p.probe.judge(p.bwe, now); result != "" {
+		p.room.sfu.metrics.Probes.WithLabelValues(result).Inc()
+		p.room.sfu.log.Debug("probe ended", "participant", p.info.ID, "result", result, "estimate", p.bwe.Target())
+	}
 	budget := max(1, (p.bwe.Target()-audio*audioBitrateReserve)/len(video))
 	var candidate *downTrack
-	candidateRank := -1
+	candidateRank, candidateGap := -1, 0
 	for _, d := range video {
 		if !d.track.info.Simulcast {
 			d.setTarget(0)
@@ -784,13 +787,13 @@ func (p *Participant) allocate(now int64) {
 		rank := selectLayer(states, maxHeight, budget)
 		want := selectLayer(states, maxHeight, 0)
 		switch {
-		case p.probe.d == d && p.probe.rank <= want:
-			rank = max(rank, p.probe.rank)
+		case p.probe.d == d && (p.probe.rank > want || rank >= p.probe.rank):
+			p.probe.stop() // shown smaller now, or the estimate fits the layer: nothing to probe for
 		case p.probe.d == d:
-			p.probe.d = nil // the track is now shown smaller: nothing left to probe for
 		case candidate == nil && rank >= 0 && want > rank:
 			if up := nextActive(states, rank); up <= want {
 				candidate, candidateRank = d, up
+				candidateGap = states[up].bitrate - states[rank].bitrate
 			}
 		}
 		if rank >= 0 {
@@ -800,7 +803,7 @@ func (p *Participant) allocate(now int64) {
 	}
 	if candidate != nil && p.probe.ready(p.bwe, now) {
 		p.probe.start(p.bwe, candidate, candidateRank, now)
-		candidate.setTarget(candidateRank)
+		candidate.setProbe(max(candidateGap, minProbeRate))
 	}
 }
 
@@ -818,35 +821,47 @@ func nextActive(states []layerState, rank int) int {
 // (bwe: an estimate far above what was tested is a guess), so a subscriber moved down to a
 // low layer would never earn its way back up: the low layer is all it is sent, and the
 // estimate stays near it. Instead, when the link has been calm, the SFU sends one track's
-// next layer up for probeDuration. If no congestion shows, the link carried it and the
-// estimate is raised to match; if it does, the estimate returns to where it was before the
-// probe, the allocator falls back at its next tick, and the next probe waits twice as long
-// (probeBackoffMin … probeBackoffMax).
+// stream with padding added, as much as the next layer up would add (downTrack.setProbe),
+// for probeDuration. If no congestion shows, the link carried it: the estimate is raised to
+// match and the allocator moves the track up at its next tick. If it does, the padding
+// stops and the estimate returns to where it was before the probe; the subscriber never
+// left its layer, so the failed probe cost it no picture and the publisher no keyframe.
+// The next probe waits twice as long (probeBackoffMin … probeBackoffMax).
 const (
 	probeDuration   = 3 * time.Second
 	probeCalm       = 2 * time.Second // no congestion this long before a probe starts
 	probeBackoffMin = 2 * time.Second
 	probeBackoffMax = 30 * time.Second
+
+	// minProbeRate is the least padding a probe sends, bits per second: a layer whose rate
+	// is not measured yet still needs room.
+	minProbeRate = 100_000
 )
 
 // layerProbe is a participant's probe state; the room tick, allocate's only caller, is its
 // only user.
 type layerProbe struct {
-	d       *downTrack // the track sent a layer up, nil when no probe runs
-	rank    int
-	started int64 // unix ns
-	before  int   // the estimate when the probe started, bits per second
-	next    int64 // earliest start of the next probe
+	d       *downTrack // the track sent with padding, nil when no probe runs
+	rank    int        // the layer the probe is for
+	started int64      // unix ns
+	before  int        // the estimate when the probe started, bits per second
+	next    int64      // earliest start of the next probe
 	backoff time.Duration
 }
 
+// Probe results, the result label of meridian_sfu_probes_total.
+const (
+	probeSucceeded = "succeeded"
+	probeFailed    = "failed"
+)
+
 // judge ends a running probe that has failed (congestion since it started) or succeeded
-// (probeDuration without congestion).
-func (pr *layerProbe) judge(est *bwe.Estimator, now int64) {
+// (probeDuration without congestion), and reports which, or "" if it runs on or none ran.
+func (pr *layerProbe) judge(est *bwe.Estimator, now int64) string {
 	switch {
 	case pr.d == nil:
 	case pr.d.closed.Load():
-		pr.d = nil
+		pr.stop()
 	case est.CongestedSince(pr.started):
 		// The probe's own overshoot is what the estimator reacted to: the link carried
 		// what was sent before it, so the estimate goes back there rather than below,
@@ -854,15 +869,18 @@ func (pr *layerProbe) judge(est *bwe.Estimator, now int64) {
 		est.Raise(pr.before)
 		pr.backoff = min(max(2*pr.backoff, probeBackoffMin), probeBackoffMax)
 		pr.next = now + int64(pr.backoff)
-		pr.d = nil
+		pr.stop()
+		return probeFailed
 	case now-pr.started >= int64(probeDuration):
 		// What got through while probing is proven; the estimator itself allows up to
 		// 1.5 times what it has seen acknowledged.
 		est.Raise(est.Acked() * 3 / 2)
 		pr.backoff = 0
 		pr.next = now + int64(probeBackoffMin)
-		pr.d = nil
+		pr.stop()
+		return probeSucceeded
 	}
+	return ""
 }
 
 // ready reports whether a new probe may start.
@@ -872,6 +890,14 @@ func (pr *layerProbe) ready(est *bwe.Estimator, now int64) bool {
 
 func (pr *layerProbe) start(est *bwe.Estimator, d *downTrack, rank int, now int64) {
 	pr.d, pr.rank, pr.started, pr.before = d, rank, now, est.Target()
+}
+
+// stop ends the probe's padding, if one runs.
+func (pr *layerProbe) stop() {
+	if pr.d != nil {
+		pr.d.setProbe(0)
+		pr.d = nil
+	}
 }
 
 // newID returns an unguessable identifier.

@@ -1,11 +1,13 @@
 package sfu
 
 import (
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/rtcp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/meridian-video/meridian/internal/bwe"
 )
@@ -78,5 +80,89 @@ func TestSucceededProbeRaisesTheEstimate(t *testing.T) {
 	}
 	if got := est.Target(); got <= before || got < est.Acked() {
 		t.Errorf("after a clean probe the estimate is %d (was %d, acknowledged %d)", got, before, est.Acked())
+	}
+}
+
+// A subscriber held on the middle layer by its estimate, while its window wants the top one.
+func probingSubscriber(t *testing.T, now int64) (*Participant, *downTrack, *PublishedTrack) {
+	t.Helper()
+	tr := benchTrack(0)
+	tr.info.Simulcast = true
+	tr.owner = &Participant{} // no publisher connection: keyframe requests are only counted
+	for rank, rate := range []int64{150_000, 500_000, 1_500_000} {
+		l := &layer{rank: rank, ssrc: uint32(100 + rank)}
+		l.height.Store(int32(nominalHeight(rank)))
+		l.bitrate.Store(rate)
+		l.lastPacket.Store(now)
+		tr.layers[rank] = l
+	}
+	sub := readySubscriber()
+	sub.bwe = bwe.New(700_000)
+	sub.room = &Room{sfu: &SFU{metrics: tr.metrics, log: slog.New(slog.DiscardHandler)}}
+	d := newDownTrack(tr, sub)
+	d.writer = nopWriter{}
+	d.current, d.target = 1, 1
+	sub.downs = map[string]*downTrack{tr.info.ID: d}
+	return sub, d, tr
+}
+
+func (d *downTrack) probeState() (padRate, target int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.padRate, d.target
+}
+
+// A probe adds padding to the subscriber's stream, as much as the next layer up would add,
+// and keeps it on its layer. When the link turns out not to carry it, the padding stops, and
+// the subscriber has neither left its layer nor cost the publisher a keyframe.
+func TestFailedProbeKeepsTheLayer(t *testing.T) {
+	now := int64(time.Hour)
+	sub, d, tr := probingSubscriber(t, now)
+	// The loss controller judges over at least 300 ms: a clean interval first.
+	now = feedback(t, sub.bwe, now, 40, func(int) bool { return true })
+	sub.allocate(now)
+	if pad, target := d.probeState(); pad != 1_000_000 || target != 1 {
+		t.Fatalf("probe started with %d bit/s of padding on layer %d; want 1,000,000 on layer 1", pad, target)
+	}
+	now += int64(400 * time.Millisecond)
+	now = feedback(t, sub.bwe, now, 40, func(i int) bool { return i%2 == 0 })
+	sub.allocate(now)
+	if pad, target := d.probeState(); pad != 0 || target != 1 {
+		t.Fatalf("after the failed probe: %d bit/s of padding, layer %d; want none, layer 1", pad, target)
+	}
+	if n := testutil.ToFloat64(tr.metrics.Probes.WithLabelValues(probeFailed)); n != 1 {
+		t.Fatalf("%v failed probes counted, want 1", n)
+	}
+	if n := testutil.ToFloat64(tr.metrics.PLIs); n != 0 {
+		t.Fatalf("the failed probe asked the publisher for %v keyframes", n)
+	}
+}
+
+// A probe the link carries raises the estimate, and the subscriber then moves up: one
+// keyframe, of the layer it now receives.
+func TestSucceededProbeMovesTheSubscriberUp(t *testing.T) {
+	now := int64(time.Hour)
+	sub, d, tr := probingSubscriber(t, now)
+	now = feedback(t, sub.bwe, now, 40, func(int) bool { return true })
+	sub.allocate(now)
+	end := now + int64(probeDuration)
+	for now < end {
+		// 1200-byte packets 1 ms apart: ~9.6 Mbit/s acknowledged, no loss.
+		now = feedback(t, sub.bwe, now, 100, func(int) bool { return true })
+		for _, l := range tr.layers {
+			if l != nil {
+				l.lastPacket.Store(now)
+			}
+		}
+	}
+	sub.allocate(now)
+	if pad, target := d.probeState(); pad != 0 || target != 2 {
+		t.Fatalf("after the probe: %d bit/s of padding, target layer %d; want none, layer 2", pad, target)
+	}
+	if n := testutil.ToFloat64(tr.metrics.Probes.WithLabelValues(probeSucceeded)); n != 1 {
+		t.Fatalf("%v succeeded probes counted, want 1", n)
+	}
+	if n := testutil.ToFloat64(tr.metrics.PLIs); n != 1 {
+		t.Fatalf("%v keyframes asked for, want 1 (the top layer's)", n)
 	}
 }

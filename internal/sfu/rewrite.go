@@ -12,6 +12,7 @@ type rewriter struct {
 	lastSeq   uint16 // highest outgoing sequence number so far
 	lastTS    uint32 // outgoing timestamp of lastSeq
 	lastAt    int64  // when lastSeq was sent, unix nanoseconds
+	inOrder   int    // packets in a row, up to lastSeq, that each came right after the one before
 }
 
 // guardWindow is how far past its first packet a source must get before late packets from
@@ -22,7 +23,7 @@ const guardWindow = 1024
 // given sequence number and timestamp. The timestamp advances by the wall-clock time since
 // the last packet so the playout timeline stays monotonic across the switch.
 func (r *rewriter) switchSource(seq uint16, ts uint32, now int64, clockRate uint32) {
-	r.firstSeq, r.guard = seq, true
+	r.firstSeq, r.guard, r.inOrder = seq, true, 0
 	if !r.started {
 		r.started = true
 		r.seqOffset, r.tsOffset = 0, 0
@@ -57,8 +58,35 @@ func (r *rewriter) rewrite(seq uint16, ts uint32, now int64) (uint16, uint32, bo
 	}
 	outSeq := seq + r.seqOffset
 	outTS := ts + r.tsOffset
-	if int16(outSeq-r.lastSeq) > 0 {
+	if d := int16(outSeq - r.lastSeq); d > 0 {
+		if d == 1 {
+			r.inOrder++
+		} else {
+			r.inOrder = 0 // a gap: its packets may still come
+		}
 		r.lastSeq, r.lastTS, r.lastAt = outSeq, outTS, now
 	}
 	return outSeq, outTS, true
+}
+
+// settled is how many packets must have come in order before padding may be inserted: a
+// packet the publisher resends after a loss arrives within a few round trips, well inside
+// this many.
+const settled = 64
+
+// canPad reports whether a packet of padding may follow the last one sent: it was the
+// highest so far and the source has come in order for a while, so no packet before it is
+// still on its way.
+func (r *rewriter) canPad(seq uint16) bool {
+	return r.started && seq == r.lastSeq && r.inOrder >= settled
+}
+
+// pad takes the next outgoing sequence number for a packet of padding, with the timestamp
+// of the last packet sent. The source's later packets shift up by one; any earlier one
+// arriving now would collide with a number already used and is dropped, as after a switch.
+func (r *rewriter) pad() (uint16, uint32) {
+	r.lastSeq++
+	r.seqOffset++
+	r.firstSeq, r.guard = r.lastSeq-r.seqOffset+1, true
+	return r.lastSeq, r.lastTS
 }
