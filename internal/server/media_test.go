@@ -395,7 +395,10 @@ func TestBandwidthEstimationFollowsTheLink(t *testing.T) {
 		<-poor
 	}
 	if !waitFor(poor, 720, 25*time.Second) {
-		t.Fatal("the subscriber whose link widened again never got the top layer back")
+		t.Fatalf("the subscriber whose link widened again never got the top layer back (probes succeeded %v, failed %v, inconclusive %v)",
+			metricValueOr(t, srv, `meridian_sfu_probes_total{result="succeeded"}`, 0),
+			metricValueOr(t, srv, `meridian_sfu_probes_total{result="failed"}`, 0),
+			metricValueOr(t, srv, `meridian_sfu_probes_total{result="inconclusive"}`, 0))
 	}
 	if metricValueOr(t, srv, `meridian_sfu_probes_total{result="succeeded"}`, 0) == 0 {
 		t.Fatal("the subscriber got the top layer back without a probe that succeeded")

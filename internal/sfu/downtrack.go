@@ -58,13 +58,21 @@ type downTrack struct {
 	// 1/sendsPerResend retransmissions.
 	resendCredit int
 
+	// resendPadding tells whether a lost packet of padding is resent (once). A receiver that
+	// tells frames apart by picture id (VP8, VP9) steps over the hole it leaves; one that
+	// tells them apart by sequence numbers alone (H.264, AV1) holds back every later frame
+	// until the hole is filled or a keyframe comes. For VP8 and VP9 resending would only
+	// spend, on a link a probe has just shown to be full, the budget lost media needs.
+	resendPadding bool
+
 	// Padding sent while the subscriber's link is probed (see setProbe): its rate in bits
-	// per second, 0 when no probe runs, and the bytes it is owed since padAt.
+	// per second, 0 when no probe runs, the bytes it is owed since padAt, and the bytes
+	// sent since the probe started.
 	padRate int
 	padOwed float64
 	padAt   int64
+	padSent int64
 	padHdr  rtp.Header
-	padBuf  [padSize]byte
 
 	// For sender reports.
 	packets uint32
@@ -84,6 +92,8 @@ func newDownTrack(t *PublishedTrack, sub *Participant) *downTrack {
 		d.current, d.target = 0, 0
 	} else {
 		d.sent = new([packetCacheSize]sentPacket)
+		mime := t.info.MimeType
+		d.resendPadding = !strings.EqualFold(mime, webrtc.MimeTypeVP8) && !strings.EqualFold(mime, webrtc.MimeTypeVP9)
 		// A joiner starts with its saving full: its first keyframe is what it can least
 		// afford to lose.
 		d.resendCredit = resendBurst * sendsPerResend
@@ -98,6 +108,7 @@ type sentPacket struct {
 	ts       uint32 // outgoing timestamp
 	rank     int8   // layer
 	valid    bool
+	padding  bool // a packet of padding: a NACK for it is answered with padding
 	resends  uint8
 	resentAt int64
 }
@@ -123,8 +134,8 @@ const padSize = 255
 // packets or padOwedMax of owing at once: a stream whose frames are far apart (a still
 // screen share) is not made to send a second's padding at one go.
 const (
-	padBurstMax = 48
-	padOwedMax  = 100 * time.Millisecond
+	padBurstMax = 96
+	padOwedMax  = 250 * time.Millisecond
 )
 
 // errNoCodec is returned when the subscriber cannot receive the publisher's codec.
@@ -221,8 +232,24 @@ func (d *downTrack) keepWaiting() {
 // the publisher for a keyframe.
 func (d *downTrack) setProbe(bitsPerSecond int) {
 	d.mu.Lock()
-	d.padRate, d.padOwed, d.padAt = max(bitsPerSecond, 0), 0, 0
+	d.padRate, d.padOwed, d.padAt, d.padSent = max(bitsPerSecond, 0), 0, 0, 0
 	d.mu.Unlock()
+}
+
+// paddingSent is how many bytes of padding went out since the last setProbe.
+func (d *downTrack) paddingSent() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.padSent
+}
+
+// canProbe reports whether the subscriber's link can be probed through this track: the
+// connection reports what arrived (transport-wide feedback), without which a probe shows
+// nothing.
+func (d *downTrack) canProbe() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.writer != nil && d.twccID != 0
 }
 
 // writeRTP forwards one packet of layer rank if it is the layer this subscriber receives,
@@ -268,7 +295,7 @@ func (d *downTrack) writeRTP(rank int, pkt *rtp.Packet, keyframe bool, now int64
 	if d.lastAt == 0 || int32(ts-d.lastTS) >= 0 {
 		d.lastTS, d.lastAt = ts, now
 	}
-	if d.padRate > 0 && pkt.Marker && d.rw.canPad(seq) {
+	if d.padRate > 0 && pkt.Marker && d.rw.canPad(seq, now) {
 		d.sendPadding(now)
 	}
 	return true
@@ -286,20 +313,27 @@ func (d *downTrack) sendPadding(now int64) {
 	d.padOwed += float64(d.padRate) / 8 * float64(elapsed) / float64(time.Second)
 	n := 0
 	for ; d.padOwed >= padSize && n < padBurstMax; n++ {
-		seq, ts := d.rw.pad()
-		if d.sent != nil {
-			d.sent[seq%packetCacheSize] = sentPacket{} // nothing to resend if it is lost
-		}
-		d.padHdr = rtp.Header{Version: 2, Padding: true, PaddingSize: padSize}
-		if d.send(&d.padHdr, nil, seq, ts, now) != nil {
+		seq, ts, mark := d.rw.pad()
+		if d.sendPaddingPacket(seq, ts, now) != nil {
+			d.rw.unpad(mark)
 			break
 		}
+		if d.sent != nil {
+			d.sent[seq%packetCacheSize] = sentPacket{sentAs: seq, ts: ts, valid: true, padding: true}
+		}
 		d.padOwed -= padSize
+		d.padSent += padSize
 	}
 	d.padOwed = min(d.padOwed, padSize)
 	if n > 0 {
 		d.track.metrics.PaddingPackets.Add(float64(n))
 	}
+}
+
+// sendPaddingPacket sends one packet of padding under seq and ts. d.mu is held.
+func (d *downTrack) sendPaddingPacket(seq uint16, ts uint32, now int64) error {
+	d.padHdr = rtp.Header{Version: 2, Padding: true, PaddingSize: padSize}
+	return d.send(&d.padHdr, nil, seq, ts, now)
 }
 
 // send writes one packet under the subscriber's SSRC, payload type and the given outgoing
@@ -519,8 +553,19 @@ func (d *downTrack) resend(seq uint16, buf []byte, pkt *rtp.Packet) {
 	d.mu.Lock()
 	e := &d.sent[seq%packetCacheSize]
 	if !e.valid || e.sentAs != seq || e.resends >= maxResends || now-e.resentAt < int64(resendInterval) ||
-		d.writer == nil || d.resendCredit < sendsPerResend {
+		d.writer == nil || d.resendCredit < sendsPerResend || (e.padding && (!d.resendPadding || e.resends > 0)) {
 		d.mu.Unlock()
+		return
+	}
+	if e.padding {
+		// See resendPadding.
+		defer d.mu.Unlock()
+		d.resendCredit -= sendsPerResend
+		e.resends++
+		e.resentAt = now
+		if d.sendPaddingPacket(seq, e.ts, now) == nil {
+			d.track.metrics.Retransmits.Inc()
+		}
 		return
 	}
 	src, rank, ts := e.srcSeq, int(e.rank), e.ts

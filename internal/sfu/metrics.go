@@ -58,7 +58,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"path"}),
 		Probes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meridian_sfu_probes_total",
-			Help: "Probes of a subscriber's link for a higher simulcast layer, by result: succeeded (the layer is sent) or failed (congestion; the subscriber keeps its layer).",
+			Help: "Probes of a subscriber's link for a higher simulcast layer, by result: succeeded (the layer is sent), failed (congestion; the subscriber keeps its layer) or inconclusive (too little padding could be sent). Probes ended early (the track closed, or no longer needs one) are not counted.",
 		}, []string{"result"}),
 		PaddingPackets: prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_sfu_padding_packets_total", Help: "Packets of padding sent to subscribers to probe their links."}),
 		ForwardLatency: prometheus.NewHistogram(prometheus.HistogramOpts{

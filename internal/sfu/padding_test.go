@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -144,8 +146,8 @@ func TestProbePaddingOnTheWire(t *testing.T) {
 	if media != 3*(frames+30) {
 		t.Fatalf("%d media packets arrived, want %d", media, 3*(frames+30))
 	}
-	// Padding starts once the stream has come in order for `settled` packets.
-	probed := float64(frameTime(3*frames)-frameTime(settled)) / 1e9
+	// Padding starts once the stream has come without a gap for settleTime.
+	probed := float64(frameTime(3*frames)-frameTime(0)-int64(settleTime)) / 1e9
 	if want := rate / 8 * probed; float64(padBytes) < 0.8*want || float64(padBytes) > 1.2*want {
 		t.Fatalf("%d bytes of padding over %.1f s of probing; want %.0f ± 20 %%", padBytes, probed, want)
 	}
@@ -158,22 +160,68 @@ func TestProbePaddingOnTheWire(t *testing.T) {
 		t.Fatalf("padding metric %v, %d packets sent", n, padded)
 	}
 
-	// A NACK naming a packet of padding resends nothing; one naming media does.
-	var padSeq, mediaSeq uint16
-	for _, p := range got[len(got)-200 : len(got)-90] {
+	// NACKs naming a packet of padding and a media packet: only the media is resent.
+	padSeq, _, mediaSeq := lastPaddingAndMedia(got[:len(got)-90])
+	resent := w.nacked(padSeq, mediaSeq)
+	if len(resent) != 1 || resent[0].SequenceNumber != mediaSeq || len(resent[0].Payload) == 0 {
+		t.Fatalf("NACKs for padding %d and media %d resent %d packets, want the media packet", padSeq, mediaSeq, len(resent))
+	}
+}
+
+// lastPaddingAndMedia finds the last packet of padding and the last media packet in got.
+func lastPaddingAndMedia(got []rtp.Packet) (padSeq uint16, padTS uint32, mediaSeq uint16) {
+	for _, p := range got {
 		if len(p.Payload) == 0 {
-			padSeq = p.SequenceNumber
+			padSeq, padTS = p.SequenceNumber, p.Timestamp
 		} else {
 			mediaSeq = p.SequenceNumber
 		}
 	}
-	again := newWire(t)
-	w.d.subscriber.direct.Load().route.Store(&route{conn: again.conn, to: netip.MustParseAddrPort("127.0.0.1:9")})
-	w.d.retransmit([]rtcp.NackPair{{PacketID: padSeq}, {PacketID: mediaSeq}})
+	return padSeq, padTS, mediaSeq
+}
+
+// nacked sends the subscriber's NACK for seqs, after w.received, and returns what was resent.
+func (w *wire) nacked(seqs ...uint16) []rtp.Packet {
+	again := newWire(w.t)
 	again.keys = w.keys
-	resent := again.received()
-	if len(resent) != 1 || resent[0].SequenceNumber != mediaSeq || len(resent[0].Payload) == 0 {
-		t.Fatalf("NACKs for padding %d and media %d resent %d packets, want the media packet", padSeq, mediaSeq, len(resent))
+	w.d.subscriber.direct.Load().route.Store(&route{conn: again.conn, to: netip.MustParseAddrPort("127.0.0.1:9")})
+	var pairs []rtcp.NackPair
+	for _, s := range seqs {
+		pairs = append(pairs, rtcp.NackPair{PacketID: s})
+	}
+	w.d.retransmit(pairs)
+	return again.received()
+}
+
+// Where frames are told apart by sequence numbers alone (H.264), a hole left by lost
+// padding would hold back every later frame: a NACK for padding is answered, once, with the
+// same padding.
+func TestLostH264PaddingIsResentOnce(t *testing.T) {
+	w := newWire(t)
+	w.tr.info.MimeType = webrtc.MimeTypeH264
+	w.d = newDownTrack(w.tr, w.d.subscriber) // as made for an H.264 track
+	w.d.writer, w.d.ssrc, w.d.payloadType, w.d.twccID, w.d.current, w.d.target = nopWriter{}, 1000, 102, benchTWCCID, 0, 0
+	w.tr.downs.Store(&[]*downTrack{w.d})
+	w.d.setProbe(1_000_000)
+	for i := range 3 * 60 {
+		w.forward(mediaPacket(i), i == 0, frameTime(i))
+	}
+	got := w.received()
+	padSeq, padTS, mediaSeq := lastPaddingAndMedia(got)
+	if padSeq == 0 {
+		t.Fatal("no padding sent")
+	}
+	resent := w.nacked(padSeq, mediaSeq)
+	if len(resent) != 2 {
+		t.Fatalf("NACKs for padding %d and media %d resent %d packets, want 2", padSeq, mediaSeq, len(resent))
+	}
+	if p := resent[0]; p.SequenceNumber != padSeq || p.Timestamp != padTS || len(p.Payload) != 0 || !p.Padding {
+		t.Fatalf("padding %d (ts %d) resent as seq %d ts %d, %d payload bytes, padding %v",
+			padSeq, padTS, p.SequenceNumber, p.Timestamp, len(p.Payload), p.Padding)
+	}
+	time.Sleep(2 * resendInterval)
+	if again := w.nacked(padSeq); len(again) != 0 {
+		t.Fatalf("padding %d resent a second time", padSeq)
 	}
 }
 
@@ -207,7 +255,7 @@ func TestPaddingWaitsForALostPacket(t *testing.T) {
 		if i == lost {
 			continue
 		}
-		if i == lost+12 { // four frames later, the publisher's retransmission
+		if i == lost+81 { // 0.9 s later, the publisher's second or third try
 			w.forward(mediaPacket(lost), false, frameTime(i))
 		}
 		w.forward(mediaPacket(i), false, frameTime(i))

@@ -790,7 +790,7 @@ func (p *Participant) allocate(now int64) {
 		case p.probe.d == d && (p.probe.rank > want || rank >= p.probe.rank):
 			p.probe.stop() // shown smaller now, or the estimate fits the layer: nothing to probe for
 		case p.probe.d == d:
-		case candidate == nil && rank >= 0 && want > rank:
+		case candidate == nil && rank >= 0 && want > rank && d.canProbe():
 			if up := nextActive(states, rank); up <= want {
 				candidate, candidateRank = d, up
 				candidateGap = states[up].bitrate - states[rank].bitrate
@@ -802,8 +802,7 @@ func (p *Participant) allocate(now int64) {
 		d.keepWaiting()
 	}
 	if candidate != nil && p.probe.ready(p.bwe, now) {
-		p.probe.start(p.bwe, candidate, candidateRank, now)
-		candidate.setProbe(max(candidateGap, minProbeRate))
+		p.probe.start(p.bwe, candidate, candidateRank, max(candidateGap, minProbeRate), now)
 	}
 }
 
@@ -826,7 +825,9 @@ func nextActive(states []layerState, rank int) int {
 // match and the allocator moves the track up at its next tick. If it does, the padding
 // stops and the estimate returns to where it was before the probe; the subscriber never
 // left its layer, so the failed probe cost it no picture and the publisher no keyframe.
-// The next probe waits twice as long (probeBackoffMin … probeBackoffMax).
+// The next probe waits twice as long (probeBackoffMin … probeBackoffMax). A probe that could
+// not send at least half its padding (the stream had a gap to wait out, or its frames were
+// far apart) proved nothing either way: it is inconclusive.
 const (
 	probeDuration   = 3 * time.Second
 	probeCalm       = 2 * time.Second // no congestion this long before a probe starts
@@ -843,6 +844,7 @@ const (
 type layerProbe struct {
 	d       *downTrack // the track sent with padding, nil when no probe runs
 	rank    int        // the layer the probe is for
+	rate    int        // the padding asked for, bits per second
 	started int64      // unix ns
 	before  int        // the estimate when the probe started, bits per second
 	next    int64      // earliest start of the next probe
@@ -851,12 +853,14 @@ type layerProbe struct {
 
 // Probe results, the result label of meridian_sfu_probes_total.
 const (
-	probeSucceeded = "succeeded"
-	probeFailed    = "failed"
+	probeSucceeded    = "succeeded"
+	probeFailed       = "failed"
+	probeInconclusive = "inconclusive"
 )
 
-// judge ends a running probe that has failed (congestion since it started) or succeeded
-// (probeDuration without congestion), and reports which, or "" if it runs on or none ran.
+// judge ends a running probe that has failed (congestion since it started), succeeded
+// (probeDuration without congestion, its padding sent) or was inconclusive (too little
+// padding sent), and reports which, or "" if it runs on or none ran.
 func (pr *layerProbe) judge(est *bwe.Estimator, now int64) string {
 	switch {
 	case pr.d == nil:
@@ -871,6 +875,11 @@ func (pr *layerProbe) judge(est *bwe.Estimator, now int64) string {
 		pr.next = now + int64(pr.backoff)
 		pr.stop()
 		return probeFailed
+	case now-pr.started >= int64(probeDuration) &&
+		pr.d.paddingSent()*8 < int64(pr.rate)*(now-pr.started)/int64(time.Second)/2:
+		pr.next = now + int64(probeBackoffMin)
+		pr.stop()
+		return probeInconclusive
 	case now-pr.started >= int64(probeDuration):
 		// What got through while probing is proven; the estimator itself allows up to
 		// 1.5 times what it has seen acknowledged.
@@ -888,8 +897,11 @@ func (pr *layerProbe) ready(est *bwe.Estimator, now int64) bool {
 	return pr.d == nil && now >= pr.next && !est.CongestedSince(now-int64(probeCalm))
 }
 
-func (pr *layerProbe) start(est *bwe.Estimator, d *downTrack, rank int, now int64) {
-	pr.d, pr.rank, pr.started, pr.before = d, rank, now, est.Target()
+// start sends d's stream with rate bits per second of padding, to try the link for the
+// layer rank.
+func (pr *layerProbe) start(est *bwe.Estimator, d *downTrack, rank, rate int, now int64) {
+	pr.d, pr.rank, pr.rate, pr.started, pr.before = d, rank, rate, now, est.Target()
+	d.setProbe(rate)
 }
 
 // stop ends the probe's padding, if one runs.

@@ -43,7 +43,7 @@ func TestFailedProbeRestoresTheEstimate(t *testing.T) {
 	var pr layerProbe
 	d := &downTrack{}
 	before := est.Target()
-	pr.start(est, d, 2, now)
+	pr.start(est, d, 2, 500_000, now)
 	now += int64(400 * time.Millisecond)
 	now = feedback(t, est, now, 40, func(i int) bool { return i%2 == 0 })
 	if !est.CongestedSince(pr.started) || est.Target() >= before {
@@ -67,12 +67,14 @@ func TestSucceededProbeRaisesTheEstimate(t *testing.T) {
 	est := bwe.New(300_000)
 	now := int64(time.Second)
 	var pr layerProbe
-	pr.start(est, &downTrack{}, 1, now)
+	d := &downTrack{}
+	pr.start(est, d, 1, 500_000, now)
 	// 1200-byte packets 1 ms apart: ~9.6 Mbit/s acknowledged, no loss.
 	for range 5 {
 		now = feedback(t, est, now, 100, func(int) bool { return true })
 	}
 	now = max(now, pr.started+int64(probeDuration))
+	d.padSent = 500_000 / 8 * int64(probeDuration/time.Second) // the padding went out
 	before := est.Target()
 	pr.judge(est, now)
 	if pr.d != nil {
@@ -101,6 +103,7 @@ func probingSubscriber(t *testing.T, now int64) (*Participant, *downTrack, *Publ
 	sub.room = &Room{sfu: &SFU{metrics: tr.metrics, log: slog.New(slog.DiscardHandler)}}
 	d := newDownTrack(tr, sub)
 	d.writer = nopWriter{}
+	d.twccID = benchTWCCID
 	d.current, d.target = 1, 1
 	sub.downs = map[string]*downTrack{tr.info.ID: d}
 	return sub, d, tr
@@ -155,6 +158,9 @@ func TestSucceededProbeMovesTheSubscriberUp(t *testing.T) {
 			}
 		}
 	}
+	d.mu.Lock()
+	d.padSent = 1_000_000 / 8 * int64(probeDuration/time.Second) // the padding went out
+	d.mu.Unlock()
 	sub.allocate(now)
 	if pad, target := d.probeState(); pad != 0 || target != 2 {
 		t.Fatalf("after the probe: %d bit/s of padding, target layer %d; want none, layer 2", pad, target)
@@ -164,5 +170,44 @@ func TestSucceededProbeMovesTheSubscriberUp(t *testing.T) {
 	}
 	if n := testutil.ToFloat64(tr.metrics.PLIs); n != 1 {
 		t.Fatalf("%v keyframes asked for, want 1 (the top layer's)", n)
+	}
+}
+
+// A probe that could not send its padding (the stream's frames far apart, or a gap to wait
+// out) shows nothing: the subscriber is not moved up as if the link had carried what it was
+// never sent.
+func TestProbeWithoutPaddingIsInconclusive(t *testing.T) {
+	now := int64(time.Hour)
+	sub, d, tr := probingSubscriber(t, now)
+	now = feedback(t, sub.bwe, now, 40, func(int) bool { return true })
+	sub.allocate(now)
+	end := now + int64(probeDuration)
+	for now < end {
+		now = feedback(t, sub.bwe, now, 20, func(int) bool { return true })
+		for _, l := range tr.layers {
+			if l != nil {
+				l.lastPacket.Store(now)
+			}
+		}
+	}
+	sub.allocate(now)
+	if pad, target := d.probeState(); pad != 0 || target != 1 {
+		t.Fatalf("after the probe: %d bit/s of padding, layer %d; want none, layer 1", pad, target)
+	}
+	if n := testutil.ToFloat64(tr.metrics.Probes.WithLabelValues(probeInconclusive)); n != 1 {
+		t.Fatalf("%v inconclusive probes counted, want 1", n)
+	}
+}
+
+// Without transport-wide feedback from the subscriber nothing shows whether padding got
+// through: its link is not probed.
+func TestNoProbeWithoutFeedback(t *testing.T) {
+	now := int64(time.Hour)
+	sub, d, _ := probingSubscriber(t, now)
+	d.twccID = 0
+	now = feedback(t, sub.bwe, now, 40, func(int) bool { return true })
+	sub.allocate(now)
+	if pad, _ := d.probeState(); pad != 0 {
+		t.Fatalf("probing a link that sends no feedback, with %d bit/s of padding", pad)
 	}
 }

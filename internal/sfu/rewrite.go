@@ -1,5 +1,7 @@
 package sfu
 
+import "time"
+
 // rewriter maps the sequence numbers and timestamps of whichever source stream (simulcast
 // layer) a subscriber receives onto one continuous outgoing stream, so that the subscriber's
 // jitter buffer sees neither a gap nor a jump when the SFU switches layers.
@@ -12,7 +14,7 @@ type rewriter struct {
 	lastSeq   uint16 // highest outgoing sequence number so far
 	lastTS    uint32 // outgoing timestamp of lastSeq
 	lastAt    int64  // when lastSeq was sent, unix nanoseconds
-	inOrder   int    // packets in a row, up to lastSeq, that each came right after the one before
+	gapAt     int64  // when the source started or last skipped a sequence number, unix ns
 }
 
 // guardWindow is how far past its first packet a source must get before late packets from
@@ -23,7 +25,7 @@ const guardWindow = 1024
 // given sequence number and timestamp. The timestamp advances by the wall-clock time since
 // the last packet so the playout timeline stays monotonic across the switch.
 func (r *rewriter) switchSource(seq uint16, ts uint32, now int64, clockRate uint32) {
-	r.firstSeq, r.guard, r.inOrder = seq, true, 0
+	r.firstSeq, r.guard, r.gapAt = seq, true, now
 	if !r.started {
 		r.started = true
 		r.seqOffset, r.tsOffset = 0, 0
@@ -59,34 +61,46 @@ func (r *rewriter) rewrite(seq uint16, ts uint32, now int64) (uint16, uint32, bo
 	outSeq := seq + r.seqOffset
 	outTS := ts + r.tsOffset
 	if d := int16(outSeq - r.lastSeq); d > 0 {
-		if d == 1 {
-			r.inOrder++
-		} else {
-			r.inOrder = 0 // a gap: its packets may still come
+		if d > 1 {
+			r.gapAt = now // the packets skipped may still come, resent by the publisher
 		}
 		r.lastSeq, r.lastTS, r.lastAt = outSeq, outTS, now
 	}
 	return outSeq, outTS, true
 }
 
-// settled is how many packets must have come in order before padding may be inserted: a
-// packet the publisher resends after a loss arrives within a few round trips, well inside
-// this many.
-const settled = 64
+// settleTime is how long after the source last skipped a sequence number padding waits: a
+// packet the publisher resends after a loss comes within a few round trips of it, and
+// pion's NACK generator, which asks for it, gives up well inside this.
+const settleTime = time.Second
 
-// canPad reports whether a packet of padding may follow the last one sent: it was the
-// highest so far and the source has come in order for a while, so no packet before it is
-// still on its way.
-func (r *rewriter) canPad(seq uint16) bool {
-	return r.started && seq == r.lastSeq && r.inOrder >= settled
+// canPad reports whether a packet of padding may follow seq, the packet just sent at now: it
+// is the highest so far and no packet before it is still on its way.
+func (r *rewriter) canPad(seq uint16, now int64) bool {
+	return r.started && seq == r.lastSeq && now-r.gapAt >= int64(settleTime)
+}
+
+// padMark is the rewriter's state before pad, for unpad.
+type padMark struct {
+	firstSeq uint16
+	guard    bool
 }
 
 // pad takes the next outgoing sequence number for a packet of padding, with the timestamp
 // of the last packet sent. The source's later packets shift up by one; any earlier one
 // arriving now would collide with a number already used and is dropped, as after a switch.
-func (r *rewriter) pad() (uint16, uint32) {
+func (r *rewriter) pad() (uint16, uint32, padMark) {
+	m := padMark{r.firstSeq, r.guard}
 	r.lastSeq++
 	r.seqOffset++
 	r.firstSeq, r.guard = r.lastSeq-r.seqOffset+1, true
-	return r.lastSeq, r.lastTS
+	return r.lastSeq, r.lastTS, m
+}
+
+// unpad gives back the sequence number of a padding packet that could not be sent, which
+// pad took last, so that it leaves no hole.
+func (r *rewriter) unpad(m padMark) {
+	r.lastSeq--
+	r.seqOffset--
+	r.firstSeq, r.guard = m.firstSeq, m.guard
 }
