@@ -119,6 +119,7 @@ const rtcSummaryJS = `(async () => {
 					e.inbound.push({ id: s.id, kind: s.kind, trackIdentifier: s.trackIdentifier, mid: s.mid,
 						packetsReceived: s.packetsReceived, bytesReceived: s.bytesReceived,
 						framesDecoded: s.framesDecoded, frameWidth: s.frameWidth, frameHeight: s.frameHeight,
+						nackCount: s.nackCount, pliCount: s.pliCount, freezeCount: s.freezeCount,
 						audioLevel: s.audioLevel, totalAudioEnergy: s.totalAudioEnergy,
 						totalSamplesReceived: s.totalSamplesReceived });
 				});
@@ -150,6 +151,9 @@ type inbound struct {
 	FramesDecoded        int64   `json:"framesDecoded"`
 	FrameWidth           int64   `json:"frameWidth"`
 	FrameHeight          int64   `json:"frameHeight"`
+	NackCount            int64   `json:"nackCount"`
+	PliCount             int64   `json:"pliCount"`
+	FreezeCount          int64   `json:"freezeCount"`
 	AudioLevel           float64 `json:"audioLevel"`
 	TotalAudioEnergy     float64 `json:"totalAudioEnergy"`
 	TotalSamplesReceived int64   `json:"totalSamplesReceived"`

@@ -73,16 +73,17 @@ func TestProbingInTheBrowser(t *testing.T) {
 	}
 	viewer.VideoPlaying("#watch")
 
-	height := func() int64 {
+	video := func() inbound {
 		for _, pc := range viewer.RTCStats() {
 			for _, in := range pc.Inbound {
 				if in.Kind == "video" {
-					return in.FrameHeight
+					return in
 				}
 			}
 		}
-		return 0
+		return inbound{}
 	}
+	height := func() int64 { return video().FrameHeight }
 	metric := func(sample string) float64 {
 		v, _ := strconv.ParseFloat(scrapeMetric(t, env.URL, sample), 64)
 		return v
@@ -106,7 +107,12 @@ func TestProbingInTheBrowser(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	t.Logf("the viewer went from %d to %d lines", low, h)
+	v := video()
+	t.Logf("the viewer went from %d to %d lines; it sent %d NACKs and %d PLIs, and froze %d times", low, h, v.NackCount, v.PliCount, v.FreezeCount)
+	// Padding confused nothing: Chromium never had to ask for a keyframe.
+	if v.PliCount != 0 {
+		t.Errorf("the viewer asked for %d keyframes while probed", v.PliCount)
+	}
 	if metric("meridian_sfu_padding_packets_total") == 0 {
 		t.Fatal("the viewer was moved up without being sent padding")
 	}
