@@ -1,8 +1,6 @@
 package browsertest
 
 import (
-	"fmt"
-	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -16,61 +14,16 @@ import (
 // on through the padding and the switches that follow.
 func TestProbingInTheBrowser(t *testing.T) {
 	env := newEnv(t, func(c *config.Config) { c.Media.InitialBitrate = 200_000 })
-	mint := func(identity string, g token.Grants) string {
-		tok, err := env.Server.Tokens.Mint("probe", identity, identity, g, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
 
 	pub := newUser(t, env, "publisher")
 	pub.Navigate("/healthz")
-	const whipJS = `(async (tok) => {
-		const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 } });
-		const pc = new RTCPeerConnection();
-		pc.addTransceiver(stream.getVideoTracks()[0], { direction: "sendonly", streams: [stream], sendEncodings: [
-			{ rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150000 },
-			{ rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500000 },
-			{ rid: "f", scaleResolutionDownBy: 1, maxBitrate: 1500000 },
-		] });
-		await pc.setLocalDescription();
-		await new Promise((r) => { pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r(); setTimeout(r, 2000); });
-		const res = await fetch("/whip/probe", { method: "POST", body: pc.localDescription.sdp,
-			headers: { "Content-Type": "application/sdp", Authorization: "Bearer " + tok } });
-		if (!res.ok) throw new Error("WHIP " + res.status + ": " + await res.text());
-		await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
-		return res.status;
-	})(%s)`
-	var status int
-	pub.Eval(fmt.Sprintf(whipJS, jsString(mint("pub", token.Grants{Publish: true}))), &status)
-	if status != http.StatusCreated {
-		t.Fatalf("WHIP answered %d", status)
-	}
+	pub.PublishWHIP("probe", mint(t, env, "probe", "pub", token.Grants{Publish: true}),
+		map[string]any{"video": map[string]int{"width": 1280, "height": 720}},
+		encoding{"q", 4, 150_000}, encoding{"h", 2, 500_000}, encoding{"f", 1, 1_500_000})
 
 	viewer := newUser(t, env, "viewer")
 	viewer.Navigate("/healthz")
-	const whepJS = `(async (tok) => {
-		const pc = new RTCPeerConnection();
-		pc.addTransceiver("video", { direction: "recvonly" });
-		const video = document.createElement("video");
-		video.id = "watch"; video.autoplay = true; video.muted = true; video.playsInline = true;
-		document.body.append(video);
-		const stream = new MediaStream();
-		video.srcObject = stream;
-		pc.ontrack = (e) => stream.addTrack(e.track);
-		await pc.setLocalDescription();
-		await new Promise((r) => { pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r(); setTimeout(r, 2000); });
-		const res = await fetch("/whep/probe", { method: "POST", body: pc.localDescription.sdp,
-			headers: { "Content-Type": "application/sdp", Authorization: "Bearer " + tok } });
-		if (!res.ok) throw new Error("WHEP " + res.status + ": " + await res.text());
-		await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
-		return res.status;
-	})(%s)`
-	viewer.Eval(fmt.Sprintf(whepJS, jsString(mint("viewer", token.Grants{Subscribe: true}))), &status)
-	if status != http.StatusCreated {
-		t.Fatalf("WHEP answered %d", status)
-	}
+	viewer.WatchWHEP("probe", mint(t, env, "probe", "viewer", token.Grants{Subscribe: true}), "video")
 	viewer.VideoPlaying("#watch")
 
 	video := func() inbound {

@@ -1,8 +1,6 @@
 package browsertest
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -238,62 +236,11 @@ func TestHarnessServerMedia(t *testing.T) {
 	pub.Navigate("/healthz")
 	pub.WaitText("body", `"status":"ok"`)
 
-	mint := func(identity string, g token.Grants) string {
-		tok, err := env.Server.Tokens.Mint("smoke", identity, identity, g, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
-	// Same origin as the server (the page is /healthz), so fetch needs no CORS.
-	const whipJS = `(async (tok) => {
-		const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
-		const pc = new RTCPeerConnection();
-		for (const t of stream.getTracks()) pc.addTransceiver(t, { direction: "sendonly", streams: [stream] });
-		await pc.setLocalDescription();
-		await new Promise((r) => { pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r(); setTimeout(r, 2000); });
-		const res = await fetch("/whip/smoke", { method: "POST", body: pc.localDescription.sdp,
-			headers: { "Content-Type": "application/sdp", Authorization: "Bearer " + tok } });
-		if (!res.ok) throw new Error("WHIP " + res.status + ": " + await res.text());
-		await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
-		return res.status;
-	})(%s)`
-	var status int
-	pub.Eval(fmt.Sprintf(whipJS, jsString(mint("pub", token.Grants{Publish: true}))), &status)
-	if status != http.StatusCreated {
-		t.Fatalf("WHIP answered %d", status)
-	}
+	pub.PublishWHIP("smoke", mint(t, env, "smoke", "pub", token.Grants{Publish: true}), map[string]any{"audio": true, "video": true})
 
 	sub := newUser(t, env, "watcher")
 	sub.Navigate("/healthz")
-	const whepJS = `(async (tok) => {
-		const pc = new RTCPeerConnection();
-		pc.addTransceiver("audio", { direction: "recvonly" });
-		pc.addTransceiver("video", { direction: "recvonly" });
-		const video = document.createElement("video");
-		video.id = "watch"; video.autoplay = true; video.playsInline = true;
-		document.body.append(video);
-		const stream = new MediaStream();
-		video.srcObject = stream;
-		pc.ontrack = (e) => stream.addTrack(e.track);
-		await pc.setLocalDescription();
-		await new Promise((r) => { pc.onicegatheringstatechange = () => pc.iceGatheringState === "complete" && r(); setTimeout(r, 2000); });
-		const res = await fetch("/whep/smoke", { method: "POST", body: pc.localDescription.sdp,
-			headers: { "Content-Type": "application/sdp", Authorization: "Bearer " + tok } });
-		if (!res.ok) throw new Error("WHEP " + res.status + ": " + await res.text());
-		await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
-		return res.status;
-	})(%s)`
-	sub.Eval(fmt.Sprintf(whepJS, jsString(mint("sub", token.Grants{Subscribe: true}))), &status)
-	if status != http.StatusCreated {
-		t.Fatalf("WHEP answered %d", status)
-	}
+	sub.WatchWHEP("smoke", mint(t, env, "smoke", "sub", token.Grants{Subscribe: true}), "audio", "video")
 	sub.VideoPlaying("#watch")
 	sub.AudioLevelAboveZero()
-}
-
-// jsString quotes s as a JavaScript string literal.
-func jsString(s string) string {
-	b, _ := json.Marshal(s) // a string always encodes
-	return string(b)
 }

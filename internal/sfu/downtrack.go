@@ -108,7 +108,7 @@ type sentPacket struct {
 	ts       uint32 // outgoing timestamp
 	rank     int8   // layer
 	valid    bool
-	padding  bool // a packet of padding: a NACK for it is answered with padding
+	padding  bool // a packet of padding (see resendPadding)
 	resends  uint8
 	resentAt int64
 }

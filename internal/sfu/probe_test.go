@@ -109,6 +109,22 @@ func probingSubscriber(t *testing.T, now int64) (*Participant, *downTrack, *Publ
 	return sub, d, tr
 }
 
+// cleanProbe lets probeDuration pass from now with the subscriber's link acknowledging
+// everything (1200-byte packets 1 ms apart, ~9.6 Mbit/s) and the publisher's layers
+// active, and returns the time at its end.
+func cleanProbe(t *testing.T, sub *Participant, tr *PublishedTrack, now int64) int64 {
+	t.Helper()
+	for end := now + int64(probeDuration); now < end; {
+		now = feedback(t, sub.bwe, now, 100, func(int) bool { return true })
+		for _, l := range tr.layers {
+			if l != nil {
+				l.lastPacket.Store(now)
+			}
+		}
+	}
+	return now
+}
+
 func (d *downTrack) probeState() (padRate, target int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -148,16 +164,7 @@ func TestSucceededProbeMovesTheSubscriberUp(t *testing.T) {
 	sub, d, tr := probingSubscriber(t, now)
 	now = feedback(t, sub.bwe, now, 40, func(int) bool { return true })
 	sub.allocate(now)
-	end := now + int64(probeDuration)
-	for now < end {
-		// 1200-byte packets 1 ms apart: ~9.6 Mbit/s acknowledged, no loss.
-		now = feedback(t, sub.bwe, now, 100, func(int) bool { return true })
-		for _, l := range tr.layers {
-			if l != nil {
-				l.lastPacket.Store(now)
-			}
-		}
-	}
+	now = cleanProbe(t, sub, tr, now)
 	d.mu.Lock()
 	d.padSent = 1_000_000 / 8 * int64(probeDuration/time.Second) // the padding went out
 	d.mu.Unlock()
@@ -181,15 +188,7 @@ func TestProbeWithoutPaddingIsInconclusive(t *testing.T) {
 	sub, d, tr := probingSubscriber(t, now)
 	now = feedback(t, sub.bwe, now, 40, func(int) bool { return true })
 	sub.allocate(now)
-	end := now + int64(probeDuration)
-	for now < end {
-		now = feedback(t, sub.bwe, now, 20, func(int) bool { return true })
-		for _, l := range tr.layers {
-			if l != nil {
-				l.lastPacket.Store(now)
-			}
-		}
-	}
+	now = cleanProbe(t, sub, tr, now)
 	sub.allocate(now)
 	if pad, target := d.probeState(); pad != 0 || target != 1 {
 		t.Fatalf("after the probe: %d bit/s of padding, layer %d; want none, layer 1", pad, target)
