@@ -244,11 +244,10 @@ func Place(p PlacementInput) (Placement, error) {
 	}
 	for i := range p.Nodes {
 		n := &p.Nodes[i]
-		j, ok := slices.BinarySearchFunc(states, n.Region, func(s regionState, id string) int { return cmp.Compare(s.id, id) })
-		if !ok {
+		s := findRegion(states, n.Region)
+		if s == nil {
 			continue
 		}
-		s := &states[j]
 		s.nodes++
 		switch classify(n, &p, downAfter) {
 		case nodeDown:
@@ -276,6 +275,22 @@ func Place(p PlacementInput) (Placement, error) {
 		return Placement{Node: p.Nodes[states[chosen].best], Failover: failover}, nil
 	}
 	return Placement{}, refusal(states)
+}
+
+// findRegion returns the state of region id in states, which are sorted by id, or nil.
+func findRegion(states []regionState, id string) *regionState {
+	lo, hi := 0, len(states)
+	for lo < hi {
+		if m := int(uint(lo+hi) >> 1); states[m].id < id {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(states) && states[lo].id == id {
+		return &states[lo]
+	}
+	return nil
 }
 
 func refusal(states []regionState) *Refusal {
