@@ -120,6 +120,7 @@ func TestDefaultHome(t *testing.T) {
 		{name: "nearest open one, never an opt-in region", j: "KR", loc: beijing, want: "eu-central"},
 		{name: "unknown jurisdiction and location: first open one by id", want: "eu-central"},
 		{name: "malformed jurisdiction", j: "jp", code: CodeInvalidInput},
+		{name: "location off the globe", j: "US", loc: &LatLng{0, 200}, code: CodeInvalidInput},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

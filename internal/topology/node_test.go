@@ -46,6 +46,27 @@ func TestNodeInfoValidate(t *testing.T) {
 	}
 }
 
+func TestNodeInfoUp(t *testing.T) {
+	n := NodeInfo{Seen: testNow}
+	for _, c := range []struct {
+		now       time.Time
+		downAfter time.Duration
+		up        bool
+	}{
+		{testNow.Add(2999 * time.Millisecond), 0, true},
+		{testNow.Add(3 * time.Second), 0, false},
+		{testNow.Add(3 * time.Second), 5 * time.Second, true},
+		{testNow.Add(-3 * time.Second), 0, false},
+	} {
+		if got := n.Up(c.now, c.downAfter); got != c.up {
+			t.Errorf("seen %v before %v, down after %v: up=%v", c.now.Sub(testNow), c.now, c.downAfter, got)
+		}
+	}
+	if (NodeInfo{}).Up(testNow, 0) {
+		t.Error("a node never seen is up")
+	}
+}
+
 func TestNodeInfoJSON(t *testing.T) {
 	n := NodeInfo{ID: "n1", Region: "us-west", HTTPURL: "https://n1.example", SignalURL: "wss://n1.example/ws",
 		Capacity: 5, Load: 1, Draining: true, Fingerprint: Default().Fingerprint(), Seen: testNow.Add(time.Second)}

@@ -146,11 +146,24 @@ const (
 	nodeFull
 )
 
+// Up reports whether the node counts as up at now: heard from less than downAfter ago
+// (DefaultDownAfter when zero). A Seen as far in the future is a clock gone wrong, not a
+// live node.
+func (n NodeInfo) Up(now time.Time, downAfter time.Duration) bool {
+	if downAfter <= 0 {
+		downAfter = DefaultDownAfter
+	}
+	return up(n.Seen, now, downAfter)
+}
+
+func up(seen, now time.Time, downAfter time.Duration) bool {
+	age := now.Sub(seen)
+	return !seen.IsZero() && age < downAfter && age > -downAfter
+}
+
 func classify(n *NodeInfo, p *PlacementInput, downAfter time.Duration) nodeState {
-	age := p.Now.Sub(n.Seen)
 	switch {
-	// A Seen far in the future is a clock gone wrong, not a live node.
-	case n.Seen.IsZero() || age >= downAfter || age <= -downAfter:
+	case !up(n.Seen, p.Now, downAfter):
 		return nodeDown
 	case n.Fingerprint != p.Fingerprint || p.Fingerprint == "":
 		return nodeMismatch
@@ -327,8 +340,8 @@ func resolveOrigin(p *PlacementInput) (origin, error) {
 	f := p.From
 	switch {
 	case f.Location != nil:
-		if l := *f.Location; !(l.Lat >= -90 && l.Lat <= 90 && l.Lng >= -180 && l.Lng <= 180) {
-			return origin{}, &Error{Code: CodeInvalidInput, Message: fmt.Sprintf("participant location %v, %v is not a position", l.Lat, l.Lng)}
+		if !f.Location.valid() {
+			return origin{}, &Error{Code: CodeInvalidInput, Message: fmt.Sprintf("participant location %v, %v is not a position", f.Location.Lat, f.Location.Lng)}
 		}
 		return origin{loc: f.Location}, nil
 	case f.Jurisdiction != "":
@@ -365,6 +378,11 @@ func (o origin) distanceTo(dep *Deployment, r Region) float64 {
 		return 0 // a jurisdiction without regions says nothing of which is nearer
 	}
 	return d
+}
+
+// valid reports whether l is a position on the globe (NaN is not).
+func (l LatLng) valid() bool {
+	return l.Lat >= -90 && l.Lat <= 90 && l.Lng >= -180 && l.Lng <= 180
 }
 
 // earthRadiusKm is the mean radius of the Earth.
