@@ -117,13 +117,13 @@ func (t RegionAttempt) describe() string {
 	case ReasonNoNodes:
 		return "no node is running"
 	case ReasonAllDown:
-		return fmt.Sprintf("all %d nodes down", t.Nodes)
+		return allNodes(t.Nodes) + " down"
 	case ReasonAllDraining:
-		return fmt.Sprintf("all %d nodes draining", t.Nodes)
+		return allNodes(t.Nodes) + " draining"
 	case ReasonAllFull:
-		return fmt.Sprintf("all %d nodes full", t.Nodes)
+		return allNodes(t.Nodes) + " full"
 	case ReasonConfigMismatch:
-		return fmt.Sprintf("all %d nodes have another region list", t.Nodes)
+		return allNodes(t.Nodes) + " with another region list"
 	case ReasonUnknownRegion:
 		return "not a region of this deployment"
 	case ReasonCarrierFull:
@@ -131,6 +131,13 @@ func (t RegionAttempt) describe() string {
 	}
 	return fmt.Sprintf("none of %d nodes can take it (%d down, %d with another region list, %d draining, %d full)",
 		t.Nodes, t.Down, t.Mismatch, t.Draining, t.Full)
+}
+
+func allNodes(n int) string {
+	if n == 1 {
+		return "its only node"
+	}
+	return fmt.Sprintf("all %d nodes", n)
 }
 
 // nodeState is a node's fitness to take a join, in the order it is checked: a silent
