@@ -240,16 +240,14 @@ func Place(p PlacementInput) (Placement, error) {
 	failover := false
 	if p.Carrier != "" {
 		if i := slices.IndexFunc(p.Nodes, func(n NodeInfo) bool { return n.ID == p.Carrier }); i >= 0 && p.Allowed.Contains(p.Nodes[i].Region) {
-			switch classify(&p.Nodes[i], &p, downAfter) {
-			case nodeOK, nodeDraining:
-				if p.Nodes[i].Load < p.Nodes[i].Capacity {
-					return Placement{Node: p.Nodes[i], Sticky: true}, nil
+			c := &p.Nodes[i]
+			// Draining or not: a draining node keeps its live meetings.
+			if st := classify(c, &p, downAfter); st != nodeDown && st != nodeMismatch {
+				if c.Load >= c.Capacity {
+					// One node carries a live meeting; a join elsewhere would split it.
+					return Placement{}, &Refusal{Tried: []RegionAttempt{{Region: c.Region, Reason: ReasonCarrierFull, Nodes: 1, Full: 1}}}
 				}
-				fallthrough
-			case nodeFull:
-				// One node carries a live meeting; a join elsewhere would split it.
-				return Placement{}, &Refusal{Tried: []RegionAttempt{{
-					Region: p.Nodes[i].Region, Reason: ReasonCarrierFull, Nodes: 1, Full: 1}}}
+				return Placement{Node: *c, Sticky: true}, nil
 			}
 		}
 		failover = true
