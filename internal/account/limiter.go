@@ -9,30 +9,48 @@ import (
 // RateLimit is a token bucket: Burst attempts at once, then one more every Every.
 type RateLimit = ratelimit.Rate
 
-// Limits bound what one client can try. The buckets live in memory, per node: a restart
-// forgets them, and each node of a region counts on its own.
+// Limits bound what one client can try. Sign-in limits refuse a guesser without refusing
+// the owner: the buckets that refuse are keyed by the client address (an IPv6 address by
+// its /64), alone or with the email address it tries, so that guesses from elsewhere never
+// keep the owner out; the ceiling per email address only slows. docs/security.md has the
+// arithmetic. The buckets live in memory, per node: a restart forgets them, and each node
+// of a region counts on its own.
 type Limits struct {
-	// SignInPerEmail and SignInPerIP count failed sign-ins (and failed current-password
-	// checks); an attempt is refused while either bucket is empty. Attempts in flight
-	// count too, so a burst of parallel guesses cannot overdraw a bucket.
+	// SignInPerEmailIP counts failed sign-ins to one email address from one client
+	// address; over it, that client's attempts at that address are refused.
+	SignInPerEmailIP RateLimit
+	// SignInPerIP counts a client address's failed sign-ins to any email address; over
+	// it, the client's attempts are refused.
+	SignInPerIP RateLimit
+	// SignInPerEmail is the ceiling of failed sign-ins to one email address from all
+	// client addresses (and failed current-password checks). Over it attempts are not
+	// refused but wait their turn, at most SignInMaxDelay each, so that many addresses
+	// guessing gain little and the owner still gets in.
 	SignInPerEmail RateLimit
-	SignInPerIP    RateLimit
+	SignInMaxDelay time.Duration
+	// PasswordChangePerUser counts a signed-in user's wrong current passwords; over it,
+	// password changes are refused (the session, not the owner, is held back: signing in
+	// again is not).
+	PasswordChangePerUser RateLimit
 	// SignUpPerIP counts sign-ups, successful or not: each costs a password hash.
 	SignUpPerIP RateLimit
 	// ResetPerEmail counts password-reset requests; over it, requests are silently
 	// dropped, so that nobody can fill a mailbox with reset mails.
 	ResetPerEmail RateLimit
-	// MaxKeys bounds the keys (addresses, emails) each set of buckets remembers.
+	// MaxKeys bounds the keys (addresses, emails, pairs) each set of buckets remembers.
 	MaxKeys int
 }
 
 // DefaultLimits are the limits of a Service whose Options name none.
 func DefaultLimits() Limits {
 	return Limits{
-		SignInPerEmail: RateLimit{Every: time.Minute, Burst: 5},
-		SignInPerIP:    RateLimit{Every: 6 * time.Second, Burst: 20},
-		SignUpPerIP:    RateLimit{Every: time.Minute, Burst: 10},
-		ResetPerEmail:  RateLimit{Every: 20 * time.Minute, Burst: 3},
-		MaxKeys:        10_000,
+		SignInPerEmailIP:      RateLimit{Every: 10 * time.Minute, Burst: 5},
+		SignInPerIP:           RateLimit{Every: 6 * time.Second, Burst: 20},
+		SignInPerEmail:        RateLimit{Every: 2 * time.Second, Burst: 20},
+		SignInMaxDelay:        3 * time.Second,
+		PasswordChangePerUser: RateLimit{Every: time.Minute, Burst: 5},
+		SignUpPerIP:           RateLimit{Every: time.Minute, Burst: 10},
+		ResetPerEmail:         RateLimit{Every: 20 * time.Minute, Burst: 3},
+		MaxKeys:               10_000,
 	}
 }
