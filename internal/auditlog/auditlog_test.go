@@ -80,8 +80,17 @@ func TestRepeatedRefusalsAreOneEntryAWindow(t *testing.T) {
 	if len(es) != 4 || sum != 1002 {
 		t.Fatalf("after the window: %d entries counting %d, want 4 counting 1002", len(es), sum)
 	}
-	if last := es[3]; last.Count != 999 || last.Outcome != "wrong_passcode" || last.Subject != "12345678901" {
-		t.Fatalf("summary %+v", last)
+	summaries := 0
+	for _, e := range es { // entries of one instant of the fixed clock have no order
+		if e.Count > 1 {
+			summaries++
+			if e.Count != 999 || e.Outcome != "wrong_passcode" || e.Subject != "12345678901" || e.Actor != "anonymous" {
+				t.Fatalf("summary %+v", e)
+			}
+		}
+	}
+	if summaries != 1 {
+		t.Fatalf("%d summaries in %+v", summaries, es)
 	}
 	// A new window starts over: its first refusal is written at once again.
 	l.Refusal(ctx, "2001:db8::1", refusal("wrong_passcode"))
