@@ -11,15 +11,23 @@ type RateLimit = ratelimit.Rate
 
 // Limits bound how fast anyone can guess meeting ids, passcodes and join links. Only
 // failed attempts (an unknown id, a wrong passcode, a link that does not verify) take a
-// token; while a bucket is empty every attempt it covers is refused, right or wrong. The
-// buckets live in memory, per node.
+// token. The buckets that refuse are keyed by the client address (an IPv6 address by its
+// /64), alone or with the meeting id, so that guesses from elsewhere never keep a guest
+// with the passcode out; the ceiling per meeting only slows. docs/security.md has the
+// arithmetic. The buckets live in memory, per node.
 type Limits struct {
-	// JoinPerIP counts a client address's failures across all meetings (an IPv6 address
-	// by its /64).
+	// JoinPerIP counts a client address's failures across all meetings; over it, every
+	// attempt of that address is refused.
 	JoinPerIP RateLimit
-	// JoinPerMeeting counts failures against one meeting id from all addresses, so that
-	// many addresses guessing one meeting's passcode gain nothing.
+	// JoinPerMeetingIP counts a client address's failures against one meeting; over it,
+	// that address's attempts at that meeting are refused.
+	JoinPerMeetingIP RateLimit
+	// JoinPerMeeting is the ceiling of failures against one meeting id from all
+	// addresses. Over it attempts are not refused but wait their turn, at most
+	// JoinMaxDelay each, so that many addresses guessing one meeting's passcode gain
+	// little and its guests still get in.
 	JoinPerMeeting RateLimit
+	JoinMaxDelay   time.Duration
 	// MaxKeys bounds the keys each set of buckets remembers.
 	MaxKeys int
 }
@@ -27,8 +35,10 @@ type Limits struct {
 // DefaultLimits are the limits of a Service whose Options name none.
 func DefaultLimits() Limits {
 	return Limits{
-		JoinPerIP:      RateLimit{Every: 6 * time.Second, Burst: 20},
-		JoinPerMeeting: RateLimit{Every: 2 * time.Second, Burst: 30},
-		MaxKeys:        10_000,
+		JoinPerIP:        RateLimit{Every: 6 * time.Second, Burst: 20},
+		JoinPerMeetingIP: RateLimit{Every: 5 * time.Minute, Burst: 5},
+		JoinPerMeeting:   RateLimit{Every: 2 * time.Second, Burst: 30},
+		JoinMaxDelay:     3 * time.Second,
+		MaxKeys:          10_000,
 	}
 }
