@@ -22,6 +22,10 @@ type Limits struct {
 	// SignInPerIP counts a client address's failed sign-ins to any email address; over
 	// it, the client's attempts are refused.
 	SignInPerIP RateLimit
+	// SignInPerSite counts the failed sign-ins of an IPv6 site (a /48, see
+	// ratelimit.SiteKey) to any email address, so that one customer's 65,536 /64s are not
+	// as many clients; over it, the site's attempts are refused.
+	SignInPerSite RateLimit
 	// SignInPerEmail is the ceiling of failed sign-ins to one email address from all
 	// client addresses (and failed current-password checks). Over it attempts are not
 	// refused but wait their turn, at most SignInMaxDelay each, so that many addresses
@@ -46,6 +50,7 @@ func DefaultLimits() Limits {
 	return Limits{
 		SignInPerEmailIP:      RateLimit{Every: 10 * time.Minute, Burst: 5},
 		SignInPerIP:           RateLimit{Every: 6 * time.Second, Burst: 20},
+		SignInPerSite:         RateLimit{Every: 1200 * time.Millisecond, Burst: 100},
 		SignInPerEmail:        RateLimit{Every: 2 * time.Second, Burst: 20},
 		SignInMaxDelay:        3 * time.Second,
 		PasswordChangePerUser: RateLimit{Every: time.Minute, Burst: 5},

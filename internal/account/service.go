@@ -97,7 +97,7 @@ type Service struct {
 	sleep    func(context.Context, time.Duration) error
 	maxDelay time.Duration
 
-	signInPair, signInIP, signInEmail, changePassword, signUpIP, resetEmail *ratelimit.Set
+	signInPair, signInIP, signInSite, signInEmail, changePassword, signUpIP, resetEmail *ratelimit.Set
 
 	// dummyHash is checked against when an email address has no user, so that an unknown
 	// address costs the same argon2 time as a wrong password.
@@ -138,6 +138,7 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 		auditLog: o.Audit, sleep: o.Sleep, maxDelay: l.SignInMaxDelay,
 		signInPair:     ratelimit.NewSet(l.SignInPerEmailIP, l.MaxKeys),
 		signInIP:       ratelimit.NewSet(l.SignInPerIP, l.MaxKeys),
+		signInSite:     ratelimit.NewSet(l.SignInPerSite, l.MaxKeys),
 		signInEmail:    ratelimit.NewSet(l.SignInPerEmail, l.MaxKeys),
 		changePassword: ratelimit.NewSet(l.PasswordChangePerUser, l.MaxKeys),
 		signUpIP:       ratelimit.NewSet(l.SignUpPerIP, l.MaxKeys),
@@ -284,13 +285,23 @@ func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) 
 		return Principal{}, SessionTokens{}, invalid("the email address is too long")
 	}
 	now := s.now()
+	var siteB *ratelimit.Bucket // nil, and no limit, for an IPv4 client
+	if site, ok := ratelimit.SiteKey(clientIP); ok {
+		var wait time.Duration
+		if siteB, wait = s.signInSite.Begin(site, now); siteB == nil {
+			s.refused(ctx, clientIP, "anonymous", "user.sign_in", "", "rate_limited", "per site; ip="+clientIP)
+			return Principal{}, SessionTokens{}, rateLimited(wait)
+		}
+	}
 	ipB, wait := s.signInIP.Begin(ratelimit.IPKey(clientIP), now)
 	if ipB == nil {
+		s.signInSite.End(siteB, now, false)
 		s.refused(ctx, clientIP, "anonymous", "user.sign_in", "", "rate_limited", "per ip; ip="+clientIP)
 		return Principal{}, SessionTokens{}, rateLimited(wait)
 	}
 	pairB, wait := s.signInPair.Begin(ratelimit.PairKey(email, clientIP), now)
 	if pairB == nil {
+		s.signInSite.End(siteB, now, false)
 		s.signInIP.End(ipB, now, false)
 		s.refused(ctx, clientIP, "anonymous", "user.sign_in", "", "rate_limited", "per email and ip; ip="+clientIP)
 		return Principal{}, SessionTokens{}, rateLimited(wait)
@@ -299,6 +310,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) 
 	failed := false
 	defer func() {
 		t := s.now()
+		s.signInSite.End(siteB, t, failed)
 		s.signInIP.End(ipB, t, failed)
 		s.signInPair.End(pairB, t, failed)
 		s.signInEmail.End(emB, t, failed)

@@ -328,6 +328,23 @@ func TestSignInRateLimitedAfterRepeatedFailures(t *testing.T) {
 	wantCode(t, err, CodeInvalidCredentials) // another client is not held back
 }
 
+// An IPv6 customer's /64s are one site: rotating through them gains nothing past the
+// site's limit, and other sites are not held back.
+func TestSignInLimitedPerIPv6Site(t *testing.T) {
+	f := newFixture(t, Limits{SignInPerSite: RateLimit{Every: time.Hour, Burst: 3}})
+	f.signUp(t, "ada@example.com")
+	ctx := t.Context()
+	for i := range 3 {
+		_, _, err := f.svc.SignIn(ctx, "ada@example.com", "wrong password 123", fmt.Sprintf("2001:db8:5:%x::1", i+1))
+		wantCode(t, err, CodeInvalidCredentials)
+	}
+	_, _, err := f.svc.SignIn(ctx, "ada@example.com", pw, "2001:db8:5:ff::1")
+	wantCode(t, err, CodeRateLimited)
+	if _, _, err := f.svc.SignIn(ctx, "ada@example.com", pw, "2001:db8:6::1"); err != nil {
+		t.Fatalf("another site: %v", err)
+	}
+}
+
 // Guesses from other addresses never keep the owner out: with the default limits, four
 // addresses guessing the password as fast as they are let, the owner signs in from a
 // fresh address every time, slowed at most by SignInMaxDelay.

@@ -155,7 +155,7 @@ func TestMeetingsHappyPathOverHTTP(t *testing.T) {
 		m.StartsAt == nil || !m.StartsAt.Equal(starts) || m.NextStart == nil || !m.NextStart.Equal(starts) {
 		t.Fatalf("scheduled meeting %+v", m)
 	}
-	if len(m.Passcode) != 10 || !m.WaitingRoom || m.JoinBeforeHost || m.RequireSignIn {
+	if len(m.Passcode) != meeting.PasscodeLength || !m.WaitingRoom || m.JoinBeforeHost || m.RequireSignIn {
 		t.Fatalf("defaults %+v", m)
 	}
 	linkToken, ok := strings.CutPrefix(m.JoinURL, "https://meet.example/j/")

@@ -59,9 +59,10 @@ func FormatID(id string) string {
 // NormalizePasscode), so there is no lower case to confuse either.
 const passcodeAlphabet = "34679ACEFHJKMNPRTWXY"
 
-// PasscodeLength is the length of the passcodes NewPasscode makes: 20^10, about 1.0e13
-// (43 bits); docs/security.md has the arithmetic against the join limits.
-const PasscodeLength = 10
+// PasscodeLength is the length of the passcodes NewPasscode makes: 20^12, about 4.1e15
+// (52 bits), enough that even a node answering nothing but guesses at one meeting would
+// take centuries; docs/security.md has the arithmetic against the join limits.
+const PasscodeLength = 12
 
 // NewPasscode returns a passcode of PasscodeLength characters of passcodeAlphabet from
 // crypto/rand.

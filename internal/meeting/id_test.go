@@ -40,7 +40,7 @@ func TestNormalizeID(t *testing.T) {
 
 func TestSecrets(t *testing.T) {
 	p, err := NewPasscode()
-	if err != nil || len(p) != 10 {
+	if err != nil || len(p) != PasscodeLength {
 		t.Fatalf("passcode %q %v", p, err)
 	}
 	q, _ := NewPasscode()

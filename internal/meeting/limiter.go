@@ -19,6 +19,10 @@ type Limits struct {
 	// JoinPerIP counts a client address's failures across all meetings; over it, every
 	// attempt of that address is refused.
 	JoinPerIP RateLimit
+	// JoinPerSite counts the failures of an IPv6 site (a /48, see ratelimit.SiteKey)
+	// across all meetings, so that one customer's 65,536 /64s are not as many clients;
+	// over it, every attempt of the site is refused.
+	JoinPerSite RateLimit
 	// JoinPerMeetingIP counts a client address's failures against one meeting; over it,
 	// that address's attempts at that meeting are refused.
 	JoinPerMeetingIP RateLimit
@@ -36,6 +40,7 @@ type Limits struct {
 func DefaultLimits() Limits {
 	return Limits{
 		JoinPerIP:        RateLimit{Every: 6 * time.Second, Burst: 20},
+		JoinPerSite:      RateLimit{Every: 1200 * time.Millisecond, Burst: 100},
 		JoinPerMeetingIP: RateLimit{Every: 5 * time.Minute, Burst: 5},
 		JoinPerMeeting:   RateLimit{Every: 2 * time.Second, Burst: 30},
 		JoinMaxDelay:     3 * time.Second,

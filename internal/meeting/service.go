@@ -165,7 +165,7 @@ type Service struct {
 	sleep    func(context.Context, time.Duration) error
 	maxDelay time.Duration
 
-	perIP, perMeetingIP, perMeeting *ratelimit.Set
+	perIP, perSite, perMeetingIP, perMeeting *ratelimit.Set
 
 	// tmu serialises a meeting's status changes (read, decide, write); it is taken
 	// before mu.
@@ -235,6 +235,7 @@ func New(st Store, m Minter, secret []byte, o Options) (*Service, error) {
 		tokenTTL: o.TokenTTL, warnBefore: o.WarnBefore, onWarning: o.OnWarning, onEnded: o.OnEnded,
 		occupancy: o.Occupancy, auditLog: o.Audit, sleep: o.Sleep, maxDelay: o.Limits.JoinMaxDelay,
 		perIP:        ratelimit.NewSet(o.Limits.JoinPerIP, o.Limits.MaxKeys),
+		perSite:      ratelimit.NewSet(o.Limits.JoinPerSite, o.Limits.MaxKeys),
 		perMeetingIP: ratelimit.NewSet(o.Limits.JoinPerMeetingIP, o.Limits.MaxKeys),
 		perMeeting:   ratelimit.NewSet(o.Limits.JoinPerMeeting, o.Limits.MaxKeys),
 		live:         map[string]*liveMeeting{},
@@ -750,13 +751,26 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	detail := "ip=" + in.ClientIP
 
 	now := s.now()
+	var siteB *ratelimit.Bucket // nil, and no limit, for an IPv4 client
+	if site, ok := ratelimit.SiteKey(in.ClientIP); ok {
+		var wait time.Duration
+		if siteB, wait = s.perSite.Begin(site, now); siteB == nil {
+			s.refused(ctx, in.ClientIP, actor, id, CodeRateLimited, "per site; "+detail)
+			return Ticket{}, rateLimited(wait)
+		}
+	}
 	ipB, wait := s.perIP.Begin(ratelimit.IPKey(in.ClientIP), now)
 	if ipB == nil {
+		s.perSite.End(siteB, now, false)
 		s.refused(ctx, in.ClientIP, actor, id, CodeRateLimited, "per address; "+detail)
 		return Ticket{}, rateLimited(wait)
 	}
 	ipFailed := false
-	defer func() { s.perIP.End(ipB, s.now(), ipFailed) }()
+	defer func() {
+		t := s.now()
+		s.perSite.End(siteB, t, ipFailed)
+		s.perIP.End(ipB, t, ipFailed)
+	}()
 	if id == "" {
 		ipFailed = true
 		s.refused(ctx, in.ClientIP, actor, "", "invalid_link", detail)

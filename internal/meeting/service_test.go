@@ -190,7 +190,7 @@ func TestScheduleDefaults(t *testing.T) {
 		if n, ok := NormalizeID(m.ID); !ok || n != m.ID || len(m.ID) != 11 {
 			t.Errorf("meeting id %q is not 11 digits", m.ID)
 		}
-		if len(m.Passcode) != 10 || !m.WaitingRoom || m.JoinBeforeHost || m.RequireSignIn || m.Locked {
+		if len(m.Passcode) != PasscodeLength || !m.WaitingRoom || m.JoinBeforeHost || m.RequireSignIn || m.Locked {
 			t.Errorf("defaults: passcode %q waiting %v jbh %v sign-in %v locked %v",
 				m.Passcode, m.WaitingRoom, m.JoinBeforeHost, m.RequireSignIn, m.Locked)
 		}
@@ -977,5 +977,25 @@ func TestFreeMeetingEndsAtItsTimeLimit(t *testing.T) {
 	}
 	if !slices.Contains(f.ended, n.ID+" time_limit") {
 		t.Fatalf("OnEnded %v", f.ended)
+	}
+}
+
+// An IPv6 customer's /64s are one site: rotating through them gains nothing past the
+// site's limit, and other sites are not held back.
+func TestJoinLimitedPerIPv6Site(t *testing.T) {
+	f := newFixture(t, fixtureOpts{limits: Limits{JoinPerSite: RateLimit{Every: time.Hour, Burst: 3}}})
+	m := f.schedule(t, ScheduleInput{})
+	f.start(t, m.ID)
+	for i := range 3 {
+		_, err := f.guest(m, "wrong", fmt.Sprintf("2001:db8:5:%x::1", i+1))
+		wantCode(t, err, ErrWrongPasscode)
+	}
+	_, err := f.guest(m, m.Passcode, "2001:db8:5:ff::1")
+	wantCode(t, err, ErrRateLimited)
+	if _, err := f.guest(m, m.Passcode, "2001:db8:6::1"); err != nil {
+		t.Fatalf("another site: %v", err)
+	}
+	if _, err := f.guest(m, m.Passcode, "192.0.2.1"); err != nil {
+		t.Fatalf("an IPv4 client: %v", err)
 	}
 }

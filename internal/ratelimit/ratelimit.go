@@ -162,6 +162,18 @@ func (ls *Set) Size() int {
 	return len(ls.m)
 }
 
+// SiteKey is the bucket key of the site an IPv6 address belongs to, its /48 (what one
+// customer is usually given: 65,536 /64s), and false for an IPv4 address, which is its own
+// site. Limits per site keep one customer's many /64s from counting as many clients.
+func SiteKey(addr string) (string, bool) {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil || !ip.Unmap().Is6() {
+		return "", false
+	}
+	p, _ := ip.Unmap().Prefix(48)
+	return p.String(), true
+}
+
 // PairKey is the bucket key of one client address (by IPKey) guessing at one target (an
 // email address, a meeting id): the key of limits that hold back a guesser without
 // holding back anyone else trying the same target.

@@ -52,6 +52,20 @@ func TestPairKeyAndIPKey(t *testing.T) {
 	}
 }
 
+func TestSiteKey(t *testing.T) {
+	a, ok1 := SiteKey("2001:db8:1:2::1")
+	b, ok2 := SiteKey("2001:db8:1:ffff::1")
+	c, _ := SiteKey("2001:db8:2::1")
+	if !ok1 || !ok2 || a != b || a == c || a != "2001:db8:1::/48" {
+		t.Errorf("IPv6 sites: %q %q %q", a, b, c)
+	}
+	for _, addr := range []string{"192.0.2.1", "::ffff:192.0.2.1", "not an address", ""} {
+		if k, ok := SiteKey(addr); ok {
+			t.Errorf("SiteKey(%q) = %q", addr, k)
+		}
+	}
+}
+
 func TestSleepEndsWithItsContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
