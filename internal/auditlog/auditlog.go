@@ -26,7 +26,7 @@ type Appender interface {
 // Defaults of Options.
 const (
 	DefaultWindow  = time.Minute
-	DefaultMaxKeys = 1000
+	DefaultMaxKeys = 500
 )
 
 // Options tune a Log; the zero value is usable.

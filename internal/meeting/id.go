@@ -54,8 +54,8 @@ func FormatID(id string) string {
 }
 
 // passcodeAlphabet is what a passcode is made of: upper-case letters and digits that
-// cannot be taken for one another when read off a screen. Of 0/O/Q/D, 1/I/L, 2/Z, 5/S
-// and 8/B it keeps none; of 6/G and U/V, one. Typing is case-blind (see
+// cannot be taken for one another when read off a screen. Of 0/O/Q/D, 1/I/L, 2/Z, 5/S,
+// 8/B and U/V it keeps none; of 6/G, only 6. Typing is case-blind (see
 // NormalizePasscode), so there is no lower case to confuse either.
 const passcodeAlphabet = "34679ACEFHJKMNPRTWXY"
 
