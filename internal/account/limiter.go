@@ -28,8 +28,8 @@ type Limits struct {
 	SignInPerSite RateLimit
 	// SignInPerEmail is the ceiling of failed sign-ins to one email address from all
 	// client addresses (and failed current-password checks). Over it attempts are not
-	// refused but wait their turn, at most SignInMaxDelay each, so that many addresses
-	// guessing gain little and the owner still gets in.
+	// refused but wait their turn, at most SignInMaxDelay each (no wait when zero), so
+	// that many addresses guessing gain little and the owner still gets in.
 	SignInPerEmail RateLimit
 	SignInMaxDelay time.Duration
 	// PasswordChangePerUser counts a signed-in user's wrong current passwords; over it,

@@ -28,8 +28,8 @@ type Limits struct {
 	JoinPerMeetingIP RateLimit
 	// JoinPerMeeting is the ceiling of failures against one meeting id from all
 	// addresses. Over it attempts are not refused but wait their turn, at most
-	// JoinMaxDelay each, so that many addresses guessing one meeting's passcode gain
-	// little and its guests still get in.
+	// JoinMaxDelay each (no wait when zero), so that many addresses guessing one
+	// meeting's passcode gain little and its guests still get in.
 	JoinPerMeeting RateLimit
 	JoinMaxDelay   time.Duration
 	// MaxKeys bounds the keys each set of buckets remembers.
