@@ -707,8 +707,8 @@ type JoinInput struct {
 // address, alone and with the meeting id, and over either limit that address's attempts
 // are refused with rate_limited; failures from all addresses against the meeting only
 // slow its joins (see Limits), and a valid join link passes the meeting's limits. Every
-// refusal is audited (a guest's repeated ones summed, see auditlog). The meeting's host, signed in, joining their own meeting starts it (see
-// Start).
+// refusal is audited (a guest's repeated ones summed, see auditlog). The meeting's host,
+// signed in, joining their own meeting starts it (see Start).
 func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	actor, userID, name := "anonymous", "", strings.TrimSpace(in.DisplayName)
 	if p := in.Principal; p != nil && !p.ViaAPIKey() && p.User.ID != "" {
@@ -750,57 +750,23 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	}
 	detail := "ip=" + in.ClientIP
 
-	now := s.now()
-	var siteB *ratelimit.Bucket // nil, and no limit, for an IPv4 client
-	if site, ok := ratelimit.SiteKey(in.ClientIP); ok {
-		var wait time.Duration
-		if siteB, wait = s.perSite.Begin(site, now); siteB == nil {
-			s.refused(ctx, in.ClientIP, actor, id, CodeRateLimited, "per site; "+detail)
-			return Ticket{}, rateLimited(wait)
-		}
+	validLink := false
+	if in.LinkToken != "" && id != "" {
+		_, validLink = s.VerifyJoinToken(in.LinkToken)
 	}
-	ipB, wait := s.perIP.Begin(ratelimit.IPKey(in.ClientIP), now)
-	if ipB == nil {
-		s.perSite.End(siteB, now, false)
-		s.refused(ctx, in.ClientIP, actor, id, CodeRateLimited, "per address; "+detail)
-		return Ticket{}, rateLimited(wait)
+	gate, err := s.beginJoin(ctx, in.ClientIP, actor, id, validLink, detail)
+	if err != nil {
+		return Ticket{}, err
 	}
-	ipFailed := false
-	defer func() {
-		t := s.now()
-		s.perSite.End(siteB, t, ipFailed)
-		s.perIP.End(ipB, t, ipFailed)
-	}()
+	failed := false
+	defer func() { gate.end(failed) }()
 	if id == "" {
-		ipFailed = true
+		failed = true
 		s.refused(ctx, in.ClientIP, actor, "", "invalid_link", detail)
 		return Ticket{}, ErrNotFound
 	}
-	// A link that verifies proves an invitation; it is not held up by guesses against its
-	// meeting, or anyone could lock a meeting's invitees out by guessing its passcode.
-	validLink := false
-	if in.LinkToken != "" {
-		_, validLink = s.VerifyJoinToken(in.LinkToken)
-	}
-	mFailed := false
-	if !validLink {
-		pB, wait := s.perMeetingIP.Begin(ratelimit.PairKey(id, in.ClientIP), now)
-		if pB == nil {
-			s.refused(ctx, in.ClientIP, actor, id, CodeRateLimited, "per meeting and address; "+detail)
-			return Ticket{}, rateLimited(wait)
-		}
-		mB, delay := s.perMeeting.Slow(id, now, s.maxDelay)
-		defer func() {
-			t := s.now()
-			s.perMeetingIP.End(pB, t, mFailed)
-			s.perMeeting.End(mB, t, mFailed)
-		}()
-		if err := s.sleep(ctx, delay); err != nil {
-			return Ticket{}, fmt.Errorf("meeting: join slowed by the meeting's ceiling: %w", err)
-		}
-	}
 	guess := func(outcome string, e *Error) (Ticket, error) {
-		ipFailed, mFailed = true, true
+		failed = true
 		s.refused(ctx, in.ClientIP, actor, id, outcome, detail)
 		return Ticket{}, e
 	}
@@ -922,18 +888,6 @@ func (s *Service) audit(ctx context.Context, actor, action, subject, outcome, de
 		return
 	}
 	s.auditLog.Write(ctx, e)
-}
-
-// refused audits a refused join from clientIP: a guest's refusals are summed, so that
-// guessing cannot grow the log without bound (see auditlog.Log.Refusal); a signed-in
-// user's are written one by one.
-func (s *Service) refused(ctx context.Context, clientIP, actor, subject, outcome, detail string) {
-	e := store.AuditEntry{At: s.now(), Actor: actor, Action: "meeting.join", Subject: subject, Outcome: outcome, Detail: detail}
-	if actor != "anonymous" {
-		s.auditLog.Write(ctx, e)
-		return
-	}
-	s.auditLog.Refusal(ctx, clientIP, e)
 }
 
 // checkText refuses empty, overlong, invalid or control-character text.
