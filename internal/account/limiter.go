@@ -1,6 +1,8 @@
 package account
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	"github.com/meridian-video/meridian/internal/ratelimit"
@@ -58,4 +60,52 @@ func DefaultLimits() Limits {
 		ResetPerEmail:         RateLimit{Every: 20 * time.Minute, Burst: 3},
 		MaxKeys:               10_000,
 	}
+}
+
+// signInGate holds the buckets one sign-in attempt counts against, from beginSignIn to
+// end.
+type signInGate struct {
+	s                        *Service
+	site, ip, pair, perEmail *ratelimit.Bucket
+}
+
+// beginSignIn applies the limits to a sign-in at email from clientIP: it refuses with
+// rate_limited over a limit of the client, and waits out the email address's ceiling. The
+// caller ends the gate with whether the attempt failed.
+func (s *Service) beginSignIn(ctx context.Context, email, clientIP string) (*signInGate, error) {
+	now := s.now()
+	g := &signInGate{s: s}
+	refuse := func(which string, wait time.Duration) (*signInGate, error) {
+		g.end(false)
+		s.refused(ctx, clientIP, "anonymous", "user.sign_in", "", "rate_limited", which+"; ip="+clientIP)
+		return nil, rateLimited(wait)
+	}
+	var wait time.Duration
+	if site, ok := ratelimit.SiteKey(clientIP); ok { // an IPv4 client is its own site
+		if g.site, wait = s.signInSite.Begin(site, now); g.site == nil {
+			return refuse("per site", wait)
+		}
+	}
+	if g.ip, wait = s.signInIP.Begin(ratelimit.IPKey(clientIP), now); g.ip == nil {
+		return refuse("per ip", wait)
+	}
+	if g.pair, wait = s.signInPair.Begin(ratelimit.PairKey(email, clientIP), now); g.pair == nil {
+		return refuse("per email and ip", wait)
+	}
+	g.perEmail, wait = s.signInEmail.Slow(email, now, s.maxDelay)
+	if err := s.sleep(ctx, wait); err != nil {
+		g.end(false)
+		return nil, fmt.Errorf("account: sign-in slowed by its email's ceiling: %w", err)
+	}
+	return g, nil
+}
+
+// end finishes the attempt; a failed one takes a token from every bucket it counted
+// against.
+func (g *signInGate) end(failed bool) {
+	t := g.s.now()
+	g.s.signInSite.End(g.site, t, failed)
+	g.s.signInIP.End(g.ip, t, failed)
+	g.s.signInPair.End(g.pair, t, failed)
+	g.s.signInEmail.End(g.perEmail, t, failed)
 }

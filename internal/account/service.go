@@ -284,40 +284,12 @@ func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) 
 	if len(email) > maxEmailLength { // no user has one; and it would be a large bucket key
 		return Principal{}, SessionTokens{}, invalid("the email address is too long")
 	}
-	now := s.now()
-	var siteB *ratelimit.Bucket // nil, and no limit, for an IPv4 client
-	if site, ok := ratelimit.SiteKey(clientIP); ok {
-		var wait time.Duration
-		if siteB, wait = s.signInSite.Begin(site, now); siteB == nil {
-			s.refused(ctx, clientIP, "anonymous", "user.sign_in", "", "rate_limited", "per site; ip="+clientIP)
-			return Principal{}, SessionTokens{}, rateLimited(wait)
-		}
+	gate, err := s.beginSignIn(ctx, email, clientIP)
+	if err != nil {
+		return Principal{}, SessionTokens{}, err
 	}
-	ipB, wait := s.signInIP.Begin(ratelimit.IPKey(clientIP), now)
-	if ipB == nil {
-		s.signInSite.End(siteB, now, false)
-		s.refused(ctx, clientIP, "anonymous", "user.sign_in", "", "rate_limited", "per ip; ip="+clientIP)
-		return Principal{}, SessionTokens{}, rateLimited(wait)
-	}
-	pairB, wait := s.signInPair.Begin(ratelimit.PairKey(email, clientIP), now)
-	if pairB == nil {
-		s.signInSite.End(siteB, now, false)
-		s.signInIP.End(ipB, now, false)
-		s.refused(ctx, clientIP, "anonymous", "user.sign_in", "", "rate_limited", "per email and ip; ip="+clientIP)
-		return Principal{}, SessionTokens{}, rateLimited(wait)
-	}
-	emB, delay := s.signInEmail.Slow(email, now, s.maxDelay)
 	failed := false
-	defer func() {
-		t := s.now()
-		s.signInSite.End(siteB, t, failed)
-		s.signInIP.End(ipB, t, failed)
-		s.signInPair.End(pairB, t, failed)
-		s.signInEmail.End(emB, t, failed)
-	}()
-	if err := s.sleep(ctx, delay); err != nil {
-		return Principal{}, SessionTokens{}, fmt.Errorf("account: sign-in slowed by its email's ceiling: %w", err)
-	}
+	defer func() { gate.end(failed) }()
 
 	u, err := s.store.GetUserByEmail(ctx, email)
 	switch {
