@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/meridian-video/meridian/internal/auditlog"
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/ratelimit"
 	"github.com/meridian-video/meridian/internal/store"
@@ -74,6 +75,12 @@ type Options struct {
 	SessionTTL time.Duration    // DefaultSessionTTL if zero
 	ResetTTL   time.Duration    // DefaultResetTTL if zero
 	Limits     Limits           // DefaultLimits() if zero
+	// Audit is the audit trail, shared with the other services; one of the Service's own
+	// over the store if nil.
+	Audit *auditlog.Log
+	// Sleep waits out the delay of a sign-in slowed by its email address's ceiling;
+	// ratelimit.Sleep if nil.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Service is the account domain: sign-up, sign-in and sessions, passwords, API keys. It
@@ -86,7 +93,11 @@ type Service struct {
 	sessionTTL time.Duration
 	resetTTL   time.Duration
 
-	signInEmail, signInIP, signUpIP, resetEmail *ratelimit.Set
+	auditLog *auditlog.Log
+	sleep    func(context.Context, time.Duration) error
+	maxDelay time.Duration
+
+	signInPair, signInIP, signInSite, signInEmail, changePassword, signUpIP, resetEmail *ratelimit.Set
 
 	// dummyHash is checked against when an email address has no user, so that an unknown
 	// address costs the same argon2 time as a wrong password.
@@ -110,6 +121,12 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 	if o.Limits == (Limits{}) {
 		o.Limits = DefaultLimits()
 	}
+	if o.Audit == nil {
+		o.Audit = auditlog.New(st, auditlog.Options{Now: o.Now, Log: o.Log})
+	}
+	if o.Sleep == nil {
+		o.Sleep = ratelimit.Sleep
+	}
 	dummy, err := HashPassword(rand.Text())
 	if err != nil {
 		return nil, fmt.Errorf("account: %w", err)
@@ -118,11 +135,15 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 	return &Service{
 		store: st, mail: sender, now: o.Now, log: o.Log,
 		sessionTTL: o.SessionTTL, resetTTL: o.ResetTTL,
-		signInEmail: ratelimit.NewSet(l.SignInPerEmail, l.MaxKeys),
-		signInIP:    ratelimit.NewSet(l.SignInPerIP, l.MaxKeys),
-		signUpIP:    ratelimit.NewSet(l.SignUpPerIP, l.MaxKeys),
-		resetEmail:  ratelimit.NewSet(l.ResetPerEmail, l.MaxKeys),
-		dummyHash:   dummy,
+		auditLog: o.Audit, sleep: o.Sleep, maxDelay: l.SignInMaxDelay,
+		signInPair:     ratelimit.NewSet(l.SignInPerEmailIP, l.MaxKeys),
+		signInIP:       ratelimit.NewSet(l.SignInPerIP, l.MaxKeys),
+		signInSite:     ratelimit.NewSet(l.SignInPerSite, l.MaxKeys),
+		signInEmail:    ratelimit.NewSet(l.SignInPerEmail, l.MaxKeys),
+		changePassword: ratelimit.NewSet(l.PasswordChangePerUser, l.MaxKeys),
+		signUpIP:       ratelimit.NewSet(l.SignUpPerIP, l.MaxKeys),
+		resetEmail:     ratelimit.NewSet(l.ResetPerEmail, l.MaxKeys),
+		dummyHash:      dummy,
 	}, nil
 }
 
@@ -220,7 +241,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Principal, Sessio
 		return Principal{}, SessionTokens{}, weakPassword()
 	}
 	if ok, wait := s.signUpIP.Take(ratelimit.IPKey(in.ClientIP), s.now()); !ok {
-		s.audit(ctx, "anonymous", "account.sign_up", "", "rate_limited", "ip="+in.ClientIP)
+		s.refused(ctx, in.ClientIP, "anonymous", "account.sign_up", "", "rate_limited", "ip="+in.ClientIP)
 		return Principal{}, SessionTokens{}, rateLimited(wait)
 	}
 	hash, err := HashPassword(in.Password)
@@ -235,7 +256,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Principal, Sessio
 		store.Account{Type: in.AccountType, Name: name, Plan: string(Free), CreatedAt: now},
 		store.User{Email: email, DisplayName: display, PasswordHash: hash, CreatedAt: now})
 	if errors.Is(err, store.ErrConflict) {
-		s.audit(ctx, "anonymous", "account.sign_up", "", "email_taken", "ip="+in.ClientIP)
+		s.refused(ctx, in.ClientIP, "anonymous", "account.sign_up", "", "email_taken", "ip="+in.ClientIP)
 		return Principal{}, SessionTokens{}, ErrEmailTaken
 	}
 	if err != nil {
@@ -251,8 +272,10 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Principal, Sessio
 
 // SignIn checks an email address and password and starts a session. A wrong password and
 // an unknown address get the same error after the same work. Failed attempts are limited
-// per address and per client IP; over the limit every attempt, right or wrong, gets
-// ErrRateLimited until the bucket refills.
+// per client address and per client address and email address: over either limit that
+// client's attempts, right or wrong, get ErrRateLimited until the bucket refills. Failures
+// from all clients against one email address only slow its sign-ins (see Limits), so that
+// nobody elsewhere can keep the owner out.
 func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) (Principal, SessionTokens, error) {
 	if strings.TrimSpace(email) == "" || password == "" {
 		return Principal{}, SessionTokens{}, invalid("email and password are required")
@@ -261,31 +284,19 @@ func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) 
 	if len(email) > maxEmailLength { // no user has one; and it would be a large bucket key
 		return Principal{}, SessionTokens{}, invalid("the email address is too long")
 	}
-	now := s.now()
-	ipB, wait := s.signInIP.Begin(ratelimit.IPKey(clientIP), now)
-	if ipB == nil {
-		s.audit(ctx, "anonymous", "user.sign_in", "", "rate_limited", "per ip; ip="+clientIP)
-		return Principal{}, SessionTokens{}, rateLimited(wait)
-	}
-	emB, wait := s.signInEmail.Begin(email, now)
-	if emB == nil {
-		s.signInIP.End(ipB, now, false)
-		s.audit(ctx, "anonymous", "user.sign_in", "", "rate_limited", "per email; ip="+clientIP)
-		return Principal{}, SessionTokens{}, rateLimited(wait)
+	gate, err := s.beginSignIn(ctx, email, clientIP)
+	if err != nil {
+		return Principal{}, SessionTokens{}, err
 	}
 	failed := false
-	defer func() {
-		t := s.now()
-		s.signInIP.End(ipB, t, failed)
-		s.signInEmail.End(emB, t, failed)
-	}()
+	defer func() { gate.end(failed) }()
 
 	u, err := s.store.GetUserByEmail(ctx, email)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		_, _ = CheckPassword(s.dummyHash, password) // the same work as a wrong password
 		failed = true
-		s.audit(ctx, "anonymous", "user.sign_in", "", "denied", "unknown email; ip="+clientIP)
+		s.refused(ctx, clientIP, "anonymous", "user.sign_in", "", "denied", "unknown email; ip="+clientIP)
 		return Principal{}, SessionTokens{}, ErrInvalidCredentials
 	case err != nil:
 		return Principal{}, SessionTokens{}, err
@@ -296,7 +307,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) 
 	}
 	if !ok {
 		failed = true
-		s.audit(ctx, u.ID, "user.sign_in", u.ID, "denied", "wrong password; ip="+clientIP)
+		s.refused(ctx, clientIP, u.ID, "user.sign_in", u.ID, "denied", "wrong password; ip="+clientIP)
 		return Principal{}, SessionTokens{}, ErrInvalidCredentials
 	}
 	a, err := s.store.GetAccount(ctx, u.AccountID)
@@ -366,7 +377,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 // ChangePassword replaces a signed-in user's password after checking the current one.
 // Every session of the user ends, the caller's included, and the caller gets a new one in
 // its place: so every other session is revoked and the caller stays signed in with fresh
-// tokens. Wrong current passwords count against the user's sign-in limit.
+// tokens. Wrong current passwords are limited per user, and count against the ceiling of
+// the user's email address as failed sign-ins do.
 func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string) (SessionTokens, error) {
 	if p.ViaAPIKey() || p.User.ID == "" {
 		return SessionTokens{}, forbidden("only a signed-in user can change their password")
@@ -378,13 +390,21 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		return SessionTokens{}, weakPassword()
 	}
 	now := s.now()
-	b, wait := s.signInEmail.Begin(p.User.Email, now)
+	b, wait := s.changePassword.Begin(p.User.ID, now)
 	if b == nil {
 		s.audit(ctx, p.User.ID, "user.password_change", p.User.ID, "rate_limited", "")
 		return SessionTokens{}, rateLimited(wait)
 	}
+	emB, delay := s.signInEmail.Slow(p.User.Email, now, s.maxDelay)
 	failed := false
-	defer func() { s.signInEmail.End(b, s.now(), failed) }()
+	defer func() {
+		t := s.now()
+		s.changePassword.End(b, t, failed)
+		s.signInEmail.End(emB, t, failed)
+	}()
+	if err := s.sleep(ctx, delay); err != nil {
+		return SessionTokens{}, fmt.Errorf("account: password change slowed by its email's ceiling: %w", err)
+	}
 
 	u, err := s.store.GetUser(ctx, p.User.ID)
 	if err != nil {
@@ -519,15 +539,24 @@ func sessionPrincipal(a store.Account, u store.User, sess store.Session) Princip
 	return Principal{Account: a, User: u, SessionID: sess.ID, CSRFTokenHash: sess.CSRFTokenHash}
 }
 
-// audit appends a decision to the audit log. A failure to append is logged, not returned:
-// the decision has been made either way. It outlives a cancelled request.
+// audit appends a decision to the audit log (see auditlog.Log.Write). A refusal of an
+// anonymous request is a refusal of unauthenticated traffic, summed as refused sums them.
 func (s *Service) audit(ctx context.Context, actor, action, subject, outcome, detail string) {
-	_, err := s.store.AppendAudit(context.WithoutCancel(ctx), store.AuditEntry{
+	if actor == "anonymous" && outcome != "ok" {
+		s.refused(ctx, "", actor, action, subject, outcome, detail)
+		return
+	}
+	s.auditLog.Write(ctx, store.AuditEntry{
 		At: s.now(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Detail: detail,
 	})
-	if err != nil {
-		s.log.ErrorContext(ctx, "audit entry not written", "action", action, "outcome", outcome, "err", err)
-	}
+}
+
+// refused records a refusal of an unauthenticated request from clientIP: repeats are
+// summed, so that guessing cannot grow the log without bound (see auditlog.Log.Refusal).
+func (s *Service) refused(ctx context.Context, clientIP, actor, action, subject, outcome, detail string) {
+	s.auditLog.Refusal(ctx, clientIP, store.AuditEntry{
+		At: s.now(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Detail: detail,
+	})
 }
 
 func rateLimited(wait time.Duration) error {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-video/meridian/internal/auditlog"
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/ratelimit"
 	"github.com/meridian-video/meridian/internal/store"
@@ -44,8 +45,9 @@ func (r *recordingSender) sent() []mail.Message {
 
 // fakeClock is a settable clock.
 type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu    sync.Mutex
+	now   time.Time
+	slept []time.Duration
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -60,11 +62,32 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
+// Sleep waits on the fake clock: it moves it on by d and remembers the wait.
+func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d > 0 {
+		c.now = c.now.Add(d)
+		c.slept = append(c.slept, d)
+	}
+	return nil
+}
+
+// waits returns and forgets the waits Sleep was asked for.
+func (c *fakeClock) waits() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.slept
+	c.slept = nil
+	return w
+}
+
 type fixture struct {
 	svc   *Service
 	st    *store.Store
 	mail  *recordingSender
 	clock *fakeClock
+	audit *auditlog.Log
 }
 
 // newFixture returns a Service over a real SQLite store in a temporary directory.
@@ -76,10 +99,14 @@ func newFixture(t *testing.T, limits Limits) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{st: st, mail: &recordingSender{}, clock: &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	f.audit = auditlog.New(st, auditlog.Options{Now: f.clock.Now, Log: log})
 	f.svc, err = New(st, f.mail, Options{
 		Now:    f.clock.Now,
-		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log:    log,
 		Limits: limits,
+		Audit:  f.audit,
+		Sleep:  f.clock.Sleep,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -110,11 +137,18 @@ func wantCode(t *testing.T, err error, code string) {
 // auditHas reports whether the audit log holds an entry with this action and outcome.
 func (f *fixture) auditHas(t *testing.T, action, outcome string) bool {
 	t.Helper()
+	return slices.ContainsFunc(f.auditEntries(t), func(e store.AuditEntry) bool { return e.Action == action && e.Outcome == outcome })
+}
+
+// auditEntries returns the whole audit log, with the repeats counted so far written.
+func (f *fixture) auditEntries(t *testing.T) []store.AuditEntry {
+	t.Helper()
+	f.audit.Flush(t.Context())
 	es, err := f.st.ListAudit(t.Context(), store.AuditQuery{Limit: store.MaxListLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return slices.ContainsFunc(es, func(e store.AuditEntry) bool { return e.Action == action && e.Outcome == outcome })
+	return es
 }
 
 func TestSignUpSignInSignOut(t *testing.T) {
@@ -246,8 +280,8 @@ func TestSignInDoesNotRevealWhichEmailsExist(t *testing.T) {
 
 func TestSignInRateLimitedAfterRepeatedFailures(t *testing.T) {
 	f := newFixture(t, Limits{
-		SignInPerEmail: RateLimit{Every: time.Minute, Burst: 3},
-		SignInPerIP:    RateLimit{Every: time.Minute, Burst: 6},
+		SignInPerEmailIP: RateLimit{Every: time.Minute, Burst: 3},
+		SignInPerIP:      RateLimit{Every: time.Minute, Burst: 6},
 	})
 	f.signUp(t, "ada@example.com")
 	ctx := t.Context()
@@ -255,8 +289,9 @@ func TestSignInRateLimitedAfterRepeatedFailures(t *testing.T) {
 		_, _, err := f.svc.SignIn(ctx, "ada@example.com", "wrong password 123", "192.0.2.1")
 		wantCode(t, err, CodeInvalidCredentials)
 	}
-	// The bucket is empty: even the right password is refused until it refills.
-	_, _, err := f.svc.SignIn(ctx, "ada@example.com", pw, "192.0.2.2")
+	// That client's bucket for that address is empty: even the right password is refused
+	// from it until the bucket refills.
+	_, _, err := f.svc.SignIn(ctx, "ada@example.com", pw, "192.0.2.1")
 	wantCode(t, err, CodeRateLimited)
 	var e *Error
 	if !errors.As(err, &e) || e.RetryAfter <= 0 {
@@ -265,34 +300,93 @@ func TestSignInRateLimitedAfterRepeatedFailures(t *testing.T) {
 	if !f.auditHas(t, "user.sign_in", "rate_limited") {
 		t.Fatal("rate-limited sign-in not audited")
 	}
-	f.clock.Advance(time.Minute)
+	// An IPv6 client is its /64.
+	for range 3 {
+		_, _, err := f.svc.SignIn(ctx, "ada@example.com", "wrong password 123", "2001:db8:7:7::1")
+		wantCode(t, err, CodeInvalidCredentials)
+	}
+	_, _, err = f.svc.SignIn(ctx, "ada@example.com", pw, "2001:db8:7:7:ffff::2")
+	wantCode(t, err, CodeRateLimited)
+	// Anyone else with the password gets in.
 	if _, _, err := f.svc.SignIn(ctx, "ada@example.com", pw, "192.0.2.2"); err != nil {
+		t.Fatalf("from another address: %v", err)
+	}
+	f.clock.Advance(time.Minute)
+	if _, _, err := f.svc.SignIn(ctx, "ada@example.com", pw, "192.0.2.1"); err != nil {
 		t.Fatalf("after refilling: %v", err)
 	}
 
-	// Per address: unknown addresses count like known ones (so the limit tells nothing),
-	// and one client trying many addresses runs out too.
-	for i := range 3 {
+	// Per client address: unknown addresses count like known ones (so the limit tells
+	// nothing), and one client trying many addresses runs out too.
+	for i := range 6 {
 		_, _, err := f.svc.SignIn(ctx, fmt.Sprintf("u%d@example.com", i), "wrong password 123", "198.51.100.9")
 		wantCode(t, err, CodeInvalidCredentials)
 	}
-	_, _, err = f.svc.SignIn(ctx, "ada@example.com", "wrong password 123", "198.51.100.9")
-	wantCode(t, err, CodeInvalidCredentials)
-	_, _, err = f.svc.SignIn(ctx, "u0@example.com", "wrong password 123", "198.51.100.9")
-	wantCode(t, err, CodeInvalidCredentials)
-	_, _, err = f.svc.SignIn(ctx, "u1@example.com", "wrong password 123", "198.51.100.9")
-	wantCode(t, err, CodeInvalidCredentials) // six failures from this address so far
 	_, _, err = f.svc.SignIn(ctx, "fresh@example.com", "wrong password 123", "198.51.100.9")
 	wantCode(t, err, CodeRateLimited)
 	_, _, err = f.svc.SignIn(ctx, "fresh@example.com", "wrong password 123", "203.0.113.5")
 	wantCode(t, err, CodeInvalidCredentials) // another client is not held back
 }
 
+// An IPv6 customer's /64s are one site: rotating through them gains nothing past the
+// site's limit, and other sites are not held back.
+func TestSignInLimitedPerIPv6Site(t *testing.T) {
+	f := newFixture(t, Limits{SignInPerSite: RateLimit{Every: time.Hour, Burst: 3}})
+	f.signUp(t, "ada@example.com")
+	ctx := t.Context()
+	for i := range 3 {
+		_, _, err := f.svc.SignIn(ctx, "ada@example.com", "wrong password 123", fmt.Sprintf("2001:db8:5:%x::1", i+1))
+		wantCode(t, err, CodeInvalidCredentials)
+	}
+	_, _, err := f.svc.SignIn(ctx, "ada@example.com", pw, "2001:db8:5:ff::1")
+	wantCode(t, err, CodeRateLimited)
+	if _, _, err := f.svc.SignIn(ctx, "ada@example.com", pw, "2001:db8:6::1"); err != nil {
+		t.Fatalf("another site: %v", err)
+	}
+}
+
+// Guesses from other addresses never keep the owner out: with the default limits, four
+// addresses guessing the password as fast as they are let, the owner signs in from a
+// fresh address every time, slowed at most by SignInMaxDelay.
+func TestSignInOwnerNotLockedOutByOthersGuessing(t *testing.T) {
+	f := newFixture(t, Limits{})
+	f.signUp(t, "ada@example.com")
+	ctx := t.Context()
+	maxDelay := DefaultLimits().SignInMaxDelay
+	guessed, refused := 0, 0
+	for round := range 20 {
+		for a := range 4 {
+			// Each attacker rotates through its /64, which counts as one address.
+			ip := fmt.Sprintf("2001:db8:%d::%x", a, round+1)
+			_, _, err := f.svc.SignIn(ctx, "ada@example.com", fmt.Sprintf("guess %d-%d password", a, round), ip)
+			switch code, _ := CodeOf(err); code {
+			case CodeInvalidCredentials:
+				guessed++
+			case CodeRateLimited:
+				refused++
+			default:
+				t.Fatalf("guess: %v", err)
+			}
+		}
+		if _, _, err := f.svc.SignIn(ctx, "ada@example.com", pw, fmt.Sprintf("203.0.113.%d", round+1)); err != nil {
+			t.Fatalf("round %d: the owner, from a fresh address, was refused: %v", round, err)
+		}
+		for _, d := range f.clock.waits() {
+			if d > maxDelay {
+				t.Fatalf("round %d: a sign-in waited %v, more than %v", round, d, maxDelay)
+			}
+		}
+	}
+	if burst := DefaultLimits().SignInPerEmailIP.Burst; guessed != 4*burst || refused != 80-4*burst {
+		t.Fatalf("%d guesses checked and %d refused, want %d checked: the per-address limit holds each guesser", guessed, refused, 4*burst)
+	}
+}
+
 // Parallel guesses cannot overdraw a bucket: attempts in flight hold a token each.
 func TestSignInParallelGuessesBounded(t *testing.T) {
 	f := newFixture(t, Limits{
-		SignInPerEmail: RateLimit{Every: time.Hour, Burst: 3},
-		SignInPerIP:    RateLimit{Every: time.Hour, Burst: 100},
+		SignInPerEmailIP: RateLimit{Every: time.Hour, Burst: 3},
+		SignInPerIP:      RateLimit{Every: time.Hour, Burst: 100},
 	})
 	f.signUp(t, "ada@example.com")
 	var wg sync.WaitGroup
@@ -300,7 +394,7 @@ func TestSignInParallelGuessesBounded(t *testing.T) {
 	codes := map[string]int{}
 	for i := range 12 {
 		wg.Go(func() {
-			_, _, err := f.svc.SignIn(t.Context(), "ada@example.com", "wrong password 123", fmt.Sprintf("192.0.2.%d", i))
+			_, _, err := f.svc.SignIn(t.Context(), "ada@example.com", "wrong password 123", fmt.Sprintf("2001:db8::%d", i+1))
 			code, _ := CodeOf(err)
 			mu.Lock()
 			codes[code]++
@@ -310,6 +404,38 @@ func TestSignInParallelGuessesBounded(t *testing.T) {
 	wg.Wait()
 	if codes[CodeInvalidCredentials] > 3 || codes[CodeInvalidCredentials]+codes[CodeRateLimited] != 12 {
 		t.Fatalf("outcomes %v: more than 3 guesses were checked", codes)
+	}
+}
+
+// Refused sign-ins do not grow the audit log without bound: thousands of them write a
+// bounded number of rows, whose counts add up to every refusal.
+func TestRefusedSignInsWriteBoundedAudit(t *testing.T) {
+	f := newFixture(t, Limits{
+		SignInPerEmailIP: RateLimit{Every: time.Hour, Burst: 2},
+		SignInPerIP:      RateLimit{Every: time.Hour, Burst: 2},
+	})
+	f.signUp(t, "ada@example.com")
+	ctx := t.Context()
+	const attempts = 3000
+	for i := range attempts {
+		if i == attempts/2 {
+			f.clock.Advance(auditlog.DefaultWindow) // a second window
+		}
+		_, _, err := f.svc.SignIn(ctx, "ada@example.com", "wrong password 123", fmt.Sprintf("198.51.100.%d", i%3))
+		if err == nil {
+			t.Fatal("a wrong password signed in")
+		}
+	}
+	rows, sum := 0, int64(0)
+	for _, e := range f.auditEntries(t) {
+		if e.Action == "user.sign_in" {
+			rows++
+			sum += e.Count
+		}
+	}
+	// Per window, at most two rows for each of 3 addresses and 2 outcomes.
+	if rows > 2*3*2*2 || sum != attempts {
+		t.Fatalf("%d audit rows counting %d sign-ins, want at most 24 rows counting %d", rows, sum, attempts)
 	}
 }
 

@@ -436,7 +436,7 @@ func TestSignInRateLimitedOverHTTP(t *testing.T) {
 	f := newAPI(t, false)
 	f.signUp(t)
 	var r reply
-	for range account.DefaultLimits().SignInPerEmail.Burst + 1 {
+	for range account.DefaultLimits().SignInPerEmailIP.Burst + 1 {
 		r = f.call(t, "POST", "/api/signin", `{"email":"ada@example.com","password":"wrong password 1"}`)
 	}
 	if r.status != http.StatusTooManyRequests || r.code(t) != "rate_limited" || r.header.Get("Retry-After") == "" {

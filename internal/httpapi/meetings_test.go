@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/auditlog"
 	"github.com/meridian-video/meridian/internal/meeting"
 	"github.com/meridian-video/meridian/internal/store"
 	"github.com/meridian-video/meridian/internal/token"
@@ -21,6 +22,7 @@ import (
 type meetingsFixture struct {
 	*apiFixture
 	tokens *token.Issuer
+	audit  *auditlog.Log
 }
 
 // newMeetingsAPI serves New's handler with real account and meeting services over a real
@@ -33,13 +35,14 @@ func newMeetingsAPI(t *testing.T, limits meeting.Limits) *meetingsFixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	accounts, err := account.New(st, &recordingSender{}, account.Options{Log: log})
+	audit := auditlog.New(st, auditlog.Options{Log: log})
+	accounts, err := account.New(st, &recordingSender{}, account.Options{Log: log, Audit: audit})
 	if err != nil {
 		t.Fatal(err)
 	}
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	tokens := token.NewIssuer(secret, nil)
-	meetings, err := meeting.New(st, tokens, secret, meeting.Options{Log: log, Limits: limits})
+	meetings, err := meeting.New(st, tokens, secret, meeting.Options{Log: log, Limits: limits, Audit: audit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +52,7 @@ func newMeetingsAPI(t *testing.T, limits meeting.Limits) *meetingsFixture {
 		Meetings: meetings, PublicURL: "https://meet.example/",
 	}))
 	t.Cleanup(f.srv.Close)
-	return &meetingsFixture{apiFixture: f, tokens: tokens}
+	return &meetingsFixture{apiFixture: f, tokens: tokens, audit: audit}
 }
 
 // signUpAs signs up an individual account.
@@ -152,7 +155,7 @@ func TestMeetingsHappyPathOverHTTP(t *testing.T) {
 		m.StartsAt == nil || !m.StartsAt.Equal(starts) || m.NextStart == nil || !m.NextStart.Equal(starts) {
 		t.Fatalf("scheduled meeting %+v", m)
 	}
-	if len(m.Passcode) != 10 || !m.WaitingRoom || m.JoinBeforeHost || m.RequireSignIn {
+	if len(m.Passcode) != meeting.PasscodeLength || !m.WaitingRoom || m.JoinBeforeHost || m.RequireSignIn {
 		t.Fatalf("defaults %+v", m)
 	}
 	linkToken, ok := strings.CutPrefix(m.JoinURL, "https://meet.example/j/")
@@ -327,6 +330,7 @@ func TestJoinRateLimitedOverHTTP(t *testing.T) {
 	if n, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || n < 1 {
 		t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
 	}
+	f.audit.Flush(t.Context())
 	es, err := f.st.ListAudit(t.Context(), store.AuditQuery{Subject: m.ID})
 	if err != nil {
 		t.Fatal(err)
@@ -334,7 +338,9 @@ func TestJoinRateLimitedOverHTTP(t *testing.T) {
 	var outcomes []string
 	for _, e := range es {
 		if e.Action == "meeting.join" {
-			outcomes = append(outcomes, e.Outcome)
+			for range e.Count { // repeated refusals are one entry with their count
+				outcomes = append(outcomes, e.Outcome)
+			}
 			if !strings.Contains(e.Detail, "ip=127.0.0.1") {
 				t.Errorf("audit entry without the address: %+v", e)
 			}

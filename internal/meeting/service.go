@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/auditlog"
 	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/ratelimit"
 	"github.com/meridian-video/meridian/internal/store"
@@ -137,6 +138,12 @@ type Options struct {
 	// Occupancy, if set, counts who is in a meeting's room now (waiting room included),
 	// so that joins beyond the plan's participant limit are refused.
 	Occupancy func(meetingID string) int
+	// Audit is the audit trail, shared with the other services; one of the Service's own
+	// over the store if nil.
+	Audit *auditlog.Log
+	// Sleep waits out the delay of a join slowed by its meeting's ceiling;
+	// ratelimit.Sleep if nil.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Service is the meeting domain: scheduling, starting, joining and ending meetings, and
@@ -154,7 +161,11 @@ type Service struct {
 	onEnded    func(string, string)
 	occupancy  func(string) int
 
-	perIP, perMeeting *ratelimit.Set
+	auditLog *auditlog.Log
+	sleep    func(context.Context, time.Duration) error
+	maxDelay time.Duration
+
+	perIP, perSite, perMeetingIP, perMeeting *ratelimit.Set
 
 	// tmu serialises a meeting's status changes (read, decide, write); it is taken
 	// before mu.
@@ -211,15 +222,23 @@ func New(st Store, m Minter, secret []byte, o Options) (*Service, error) {
 	if o.MayHost == nil {
 		o.MayHost = policy.MayHost
 	}
+	if o.Audit == nil {
+		o.Audit = auditlog.New(st, auditlog.Options{Now: o.Now, Log: o.Log})
+	}
+	if o.Sleep == nil {
+		o.Sleep = ratelimit.Sleep
+	}
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte(linkLabel))
 	return &Service{
 		store: st, mint: m, linkKey: mac.Sum(nil), now: o.Now, log: o.Log, mayHost: o.MayHost,
 		tokenTTL: o.TokenTTL, warnBefore: o.WarnBefore, onWarning: o.OnWarning, onEnded: o.OnEnded,
-		occupancy:  o.Occupancy,
-		perIP:      ratelimit.NewSet(o.Limits.JoinPerIP, o.Limits.MaxKeys),
-		perMeeting: ratelimit.NewSet(o.Limits.JoinPerMeeting, o.Limits.MaxKeys),
-		live:       map[string]*liveMeeting{},
+		occupancy: o.Occupancy, auditLog: o.Audit, sleep: o.Sleep, maxDelay: o.Limits.JoinMaxDelay,
+		perIP:        ratelimit.NewSet(o.Limits.JoinPerIP, o.Limits.MaxKeys),
+		perSite:      ratelimit.NewSet(o.Limits.JoinPerSite, o.Limits.MaxKeys),
+		perMeetingIP: ratelimit.NewSet(o.Limits.JoinPerMeetingIP, o.Limits.MaxKeys),
+		perMeeting:   ratelimit.NewSet(o.Limits.JoinPerMeeting, o.Limits.MaxKeys),
+		live:         map[string]*liveMeeting{},
 	}, nil
 }
 
@@ -685,10 +704,11 @@ type JoinInput struct {
 
 // Join admits a participant to a meeting and returns their ticket. Guessing is costly:
 // an unknown id, a wrong passcode and a forged link count as failures against the client
-// address and the meeting id, and over either limit every attempt is refused with
-// rate_limited (except that a valid join link passes its meeting's limit); every refusal
-// is audited. The meeting's host, signed in, joining their own meeting starts it (see
-// Start).
+// address, alone and with the meeting id, and over either limit that address's attempts
+// are refused with rate_limited; failures from all addresses against the meeting only
+// slow its joins (see Limits), and a valid join link passes the meeting's limits. Every
+// refusal is audited (a guest's repeated ones summed, see auditlog). The meeting's host,
+// signed in, joining their own meeting starts it (see Start).
 func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	actor, userID, name := "anonymous", "", strings.TrimSpace(in.DisplayName)
 	if p := in.Principal; p != nil && !p.ViaAPIKey() && p.User.ID != "" {
@@ -730,37 +750,24 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	}
 	detail := "ip=" + in.ClientIP
 
-	now := s.now()
-	ipB, wait := s.perIP.Begin(ratelimit.IPKey(in.ClientIP), now)
-	if ipB == nil {
-		s.audit(ctx, actor, "meeting.join", id, CodeRateLimited, "per address; "+detail)
-		return Ticket{}, rateLimited(wait)
-	}
-	ipFailed := false
-	defer func() { s.perIP.End(ipB, s.now(), ipFailed) }()
-	if id == "" {
-		ipFailed = true
-		s.audit(ctx, actor, "meeting.join", "", "invalid_link", detail)
-		return Ticket{}, ErrNotFound
-	}
-	// A link that verifies proves an invitation; it is not held up by guesses against its
-	// meeting, or anyone could lock a meeting's invitees out by guessing its passcode.
 	validLink := false
-	if in.LinkToken != "" {
+	if in.LinkToken != "" && id != "" {
 		_, validLink = s.VerifyJoinToken(in.LinkToken)
 	}
-	mFailed := false
-	if !validLink {
-		mB, wait := s.perMeeting.Begin(id, now)
-		if mB == nil {
-			s.audit(ctx, actor, "meeting.join", id, CodeRateLimited, "per meeting; "+detail)
-			return Ticket{}, rateLimited(wait)
-		}
-		defer func() { s.perMeeting.End(mB, s.now(), mFailed) }()
+	gate, err := s.beginJoin(ctx, in.ClientIP, actor, id, validLink, detail)
+	if err != nil {
+		return Ticket{}, err
+	}
+	failed := false
+	defer func() { gate.end(failed) }()
+	if id == "" {
+		failed = true
+		s.refused(ctx, in.ClientIP, actor, "", "invalid_link", detail)
+		return Ticket{}, ErrNotFound
 	}
 	guess := func(outcome string, e *Error) (Ticket, error) {
-		ipFailed, mFailed = true, true
-		s.audit(ctx, actor, "meeting.join", id, outcome, detail)
+		failed = true
+		s.refused(ctx, in.ClientIP, actor, id, outcome, detail)
 		return Ticket{}, e
 	}
 	if in.LinkToken != "" && !validLink {
@@ -773,14 +780,14 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	if err != nil {
 		return Ticket{}, err
 	}
-	if in.LinkToken == "" && sm.Passcode != "" && !SecretsEqual(in.Passcode, sm.Passcode) {
+	if in.LinkToken == "" && sm.Passcode != "" && !PasscodesEqual(in.Passcode, sm.Passcode) {
 		return guess(CodeWrongPasscode, ErrWrongPasscode)
 	}
 
 	// The caller holds the meeting's credentials; what follows refuses on the meeting's
 	// state, not a guess.
 	refuse := func(e *Error) (Ticket, error) {
-		s.audit(ctx, actor, "meeting.join", id, e.Code, detail)
+		s.refused(ctx, in.ClientIP, actor, id, e.Code, detail)
 		return Ticket{}, e
 	}
 	if userID != "" && userID == sm.HostUserID {
@@ -872,15 +879,15 @@ func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool) (
 	}, nil
 }
 
-// audit appends a decision to the audit log. A failure to append is logged, not returned:
-// the decision has been made either way. It outlives a cancelled request.
+// audit appends a decision to the audit log (see auditlog.Log.Write). A refusal of an
+// anonymous request is a refusal of unauthenticated traffic, summed as refused sums them.
 func (s *Service) audit(ctx context.Context, actor, action, subject, outcome, detail string) {
-	_, err := s.store.AppendAudit(context.WithoutCancel(ctx), store.AuditEntry{
-		At: s.now(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Detail: detail,
-	})
-	if err != nil {
-		s.log.ErrorContext(ctx, "audit entry not written", "action", action, "outcome", outcome, "err", err)
+	e := store.AuditEntry{At: s.now(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Detail: detail}
+	if actor == "anonymous" && outcome != "ok" {
+		s.auditLog.Refusal(ctx, "", e)
+		return
 	}
+	s.auditLog.Write(ctx, e)
 }
 
 // checkText refuses empty, overlong, invalid or control-character text.

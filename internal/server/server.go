@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/auditlog"
 	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/httpapi"
 	"github.com/meridian-video/meridian/internal/mail"
@@ -36,6 +37,8 @@ type Server struct {
 	Store    *store.Store
 	Accounts *account.Service
 	Meetings *meeting.Service
+	// Audit is the audit trail both services write, summing repeated refusals.
+	Audit *auditlog.Log
 
 	log   *slog.Logger
 	ln    net.Listener
@@ -63,7 +66,8 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log})
+	audit := auditlog.New(st, auditlog.Options{Log: log})
+	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -74,6 +78,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Tokens:   token.NewIssuer(secret, nil),
 		Store:    st,
 		Accounts: accounts,
+		Audit:    audit,
 		SFU: sfu.New(sfu.Config{
 			UDPPort:        cfg.Media.UDPPort,
 			LoopbackOnly:   cfg.MediaLoopbackOnly(),
@@ -84,7 +89,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		errc: make(chan error, 1),
 	}
 	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
-		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom, Occupancy: s.occupancy,
+		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom, Occupancy: s.occupancy, Audit: audit,
 	})
 	if err != nil {
 		s.SFU.Close()
@@ -125,7 +130,8 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// tickMeetings enforces meetings' time limits until ctx ends.
+// tickMeetings enforces meetings' time limits, and writes the audit trail's counted
+// refusals when their window closes, until ctx ends.
 func (s *Server) tickMeetings(ctx context.Context) {
 	defer close(s.ticksDone)
 	t := time.NewTicker(meetingTick)
@@ -136,6 +142,7 @@ func (s *Server) tickMeetings(ctx context.Context) {
 			return
 		case <-t.C:
 			s.Meetings.Tick(ctx)
+			s.Audit.Tick(ctx)
 		}
 	}
 }
@@ -226,6 +233,7 @@ func (s *Server) Close() error {
 	s.stopTicks()
 	<-s.ticksDone
 	s.SFU.Close()
+	s.Audit.Flush(context.Background()) // what was counted and not yet written
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -653,14 +653,14 @@ func TestAudit(t *testing.T) {
 		entries := []AuditEntry{
 			{At: t0, Actor: "u1", Action: "user.sign_in", Subject: "u1", Outcome: "ok"},
 			{At: t0.Add(time.Second), Actor: "u1", Action: "meeting.lock", Subject: "12345678901", Outcome: "ok", Detail: "by host"},
-			{At: t0.Add(2 * time.Second), Actor: "u2", Action: "user.sign_in", Subject: "u2", Outcome: "denied"},
+			{At: t0.Add(2 * time.Second), Actor: "u2", Action: "user.sign_in", Subject: "u2", Outcome: "denied", Count: 3000},
 		}
 		for i, e := range entries {
 			got, err := s.AppendAudit(ctx, e)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.ID == "" || got.Region != testRegion {
+			if got.ID == "" || got.Region != testRegion || got.Count != max(e.Count, 1) {
 				t.Fatalf("entry %+v", got)
 			}
 			entries[i] = got
