@@ -19,7 +19,7 @@ type Subject struct {
 
 // Change is a subject whose decision differs between two policies.
 type Change struct {
-	Subject  Subject
+	Subject  *Subject // into the subjects given
 	Old, New Decision
 }
 
@@ -51,7 +51,8 @@ func Diff(old, next *Policy, at time.Time, subjects []Subject) DiffReport {
 	rep := DiffReport{At: at}
 	type key struct{ region, kind string }
 	counts := map[key]*Count{}
-	for _, s := range subjects {
+	for i := range subjects {
+		s := &subjects[i]
 		c := counts[key{s.Region, s.Kind}]
 		if c == nil {
 			c = &Count{Region: s.Region, Kind: s.Kind}

@@ -24,20 +24,33 @@ const (
 	numQuestions
 )
 
-var questionNames = [numQuestions]string{"register", "host", "join", "buy", "upgrade", "renew", "change_regions", "enter"}
-
 func (q Question) String() string {
-	if q < numQuestions {
-		return questionNames[q]
+	switch q {
+	case QRegister:
+		return "register"
+	case QHost:
+		return "host"
+	case QJoin:
+		return "join"
+	case QBuy:
+		return "buy"
+	case QUpgrade:
+		return "upgrade"
+	case QRenew:
+		return "renew"
+	case QChangeRegions:
+		return "change_regions"
+	case QEnter:
+		return "enter"
 	}
 	return "unknown"
 }
 
 // ParseQuestion is the inverse of Question.String.
 func ParseQuestion(s string) (Question, bool) {
-	for i, n := range questionNames {
-		if n == s {
-			return Question(i), true
+	for q := range numQuestions {
+		if q.String() == s {
+			return q, true
 		}
 	}
 	return 0, false

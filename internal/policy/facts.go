@@ -24,15 +24,23 @@ type Facts struct {
 	OptedIn            bool   // facts.opted_in: the account opted in to Region
 }
 
+// factNames are the facts' CEL names, after "facts.".
+func factNames() []string {
+	return []string{"account_type", "country", "billing_country", "plan", "channel", "partner",
+		"online", "participant_country", "region", "home_region", "opted_in"}
+}
+
 // celEnv declares the facts as typed CEL variables, so that a condition naming an unknown
 // fact, or comparing one with a value of another type, is refused when the policy loads.
 func celEnv() (*cel.Env, error) {
 	var opts []cel.EnvOption
-	for _, name := range []string{"account_type", "country", "billing_country", "plan", "channel",
-		"partner", "participant_country", "region", "home_region"} {
-		opts = append(opts, cel.Variable("facts."+name, cel.StringType))
+	for _, name := range factNames() {
+		t := cel.StringType
+		if name == "online" || name == "opted_in" {
+			t = cel.BoolType
+		}
+		opts = append(opts, cel.Variable("facts."+name, t))
 	}
-	opts = append(opts, cel.Variable("facts.online", cel.BoolType), cel.Variable("facts.opted_in", cel.BoolType))
 	return cel.NewEnv(opts...)
 }
 

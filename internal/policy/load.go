@@ -36,6 +36,7 @@ const maxLoadErrors = 20
 
 var (
 	yamlLine   = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+	factRef    = regexp.MustCompile(`^facts\.[A-Za-z_][A-Za-z0-9_]*`)
 	codeSyntax = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 )
 
@@ -121,6 +122,10 @@ func (l *loader) yamlError(err error) {
 	for _, m := range msgs {
 		if sm := yamlLine.FindStringSubmatch(m); sm != nil {
 			n, _ := strconv.Atoi(sm[1])
+			// yaml.v3 gives these parser errors at the 0-based line of their context.
+			if strings.HasPrefix(sm[2], "did not find expected") || strings.HasPrefix(sm[2], "found a tab character") {
+				n++
+			}
 			l.errorf(n, "%s", sm[2])
 		} else {
 			l.errorf(0, "%s", strings.TrimPrefix(m, "yaml: "))
@@ -335,7 +340,7 @@ func (l *loader) rules(p *Policy, env *cel.Env, n *yaml.Node) {
 		if q := l.required(f, it, what, "question"); q != "" {
 			var ok bool
 			if r.Question, ok = ParseQuestion(q); !ok {
-				l.errorf(f["question"].Line, "%s: unknown question %q (known: %s)", what, q, strings.Join(questionNames[:], ", "))
+				l.errorf(f["question"].Line, "%s: unknown question %q (known: register, host, join, buy, upgrade, renew, change_regions, enter)", what, q)
 			}
 		}
 		l.effect(r, f, it, what)
@@ -465,7 +470,7 @@ func (l *loader) condition(p *Policy, env *cel.Env, r *Rule, v *yaml.Node, what 
 			if e.Location != nil && e.Location.Line() > 1 {
 				line += e.Location.Line() - 1
 			}
-			l.errorf(line, "%s: condition: %s", what, e.Message)
+			l.errorf(line, "%s: condition: %s", what, qualify(e, r.Condition))
 		}
 		return
 	}
@@ -484,6 +489,24 @@ func (l *loader) condition(p *Policy, env *cel.Env, r *Rule, v *yaml.Node, what 
 			p.interned[string(s)] = s
 		}
 	}
+}
+
+// qualify names the whole unknown fact in a checker error, which names only the first
+// part of a dotted name ("undeclared reference to 'facts'"), and lists the known ones.
+func qualify(e *cel.Error, src string) string {
+	if !strings.HasPrefix(e.Message, "undeclared reference to 'facts'") || e.Location == nil {
+		return e.Message
+	}
+	lines := strings.Split(src, "\n")
+	line, col := e.Location.Line()-1, e.Location.Column()
+	if line < 0 || line >= len(lines) || col < 0 || col > len(lines[line]) {
+		return e.Message
+	}
+	ref := factRef.FindString(lines[line][col:])
+	if ref == "" {
+		return e.Message
+	}
+	return fmt.Sprintf("undeclared reference to '%s' (facts: %s)", ref, strings.Join(factNames(), ", "))
 }
 
 // overlaps refuses two rules of the same jurisdiction and question with the same
