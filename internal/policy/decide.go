@@ -147,7 +147,7 @@ func (d Decision) Explain() string {
 		return d.Reason
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s (rule %s of jurisdiction %s, in effect since %s)", d.Reason, d.RuleID, d.Jurisdiction, d.EffectiveFrom.Format(time.DateOnly))
+	fmt.Fprintf(&b, "%s (rule %s of jurisdiction %s, in effect since %s)", strings.TrimSuffix(d.Reason, "."), d.RuleID, d.Jurisdiction, d.EffectiveFrom.Format(time.DateOnly))
 	for i, a := range d.Alternatives {
 		if i == 0 {
 			b.WriteString(". Instead: ")
@@ -156,5 +156,6 @@ func (d Decision) Explain() string {
 		}
 		b.WriteString(a.Text)
 	}
+	b.WriteString(".")
 	return b.String()
 }

@@ -174,9 +174,9 @@ func TestChinaFreeUserIsToldWhy(t *testing.T) {
 		t.Fatalf("join: %+v", d)
 	}
 	d := MayHost(HostFacts{PlanAllowsHosting: true, Policy: p, Facts: cnFree}, at)
-	want := "Free accounts in mainland China can join meetings but can no longer host them. " +
+	want := "Free accounts in mainland China can join meetings but can no longer host them " +
 		"(rule cn-host-free of jurisdiction CN, in effect since 2020-05-01). " +
-		"Instead: you can still join meetings that others host; buy through our sales team instead of online"
+		"Instead: you can still join meetings that others host; buy through our sales team instead of online."
 	if d.Allowed || d.Code != "free_plan_cannot_host_cn" || d.Explain() != want {
 		t.Errorf("host: %+v\n%q\nwant %q", d, d.Explain(), want)
 	}
@@ -279,5 +279,32 @@ func TestPrecedence(t *testing.T) {
 		if d := Join(p, c.f, at); c.q == QJoin && d.RuleID != c.rule {
 			t.Errorf("join %+v at %s: %+v, want rule %q", c.f, c.at, d, c.rule)
 		}
+	}
+}
+
+// A condition that fails at evaluation refuses (fails closed); facts no rule names compare
+// as themselves.
+func TestConditionEvaluation(t *testing.T) {
+	p, err := Load("e.yaml", []byte(`version: "1"
+jurisdictions: [{code: XA, name: Example A, countries: [XA]}]
+rules:
+  - {id: e1, jurisdiction: XA, question: host, effect: deny, effective_from: 2020-01-01, condition: 1 / facts.plan.size() == 1, reason_code: x, message: x}
+  - {id: e2, jurisdiction: XA, question: join, effect: deny, effective_from: 2020-01-01, condition: facts.plan == facts.partner, reason_code: same, message: same}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := day("2020-02-01")
+	if d := Host(p, Facts{Country: "XA"}, at); d.Allowed || d.Code != CodePolicyError || d.RuleID != "e1" {
+		t.Errorf("division by zero: %+v", d)
+	}
+	if d := Host(p, Facts{Country: "XA", Plan: "free"}, at); !d.Allowed {
+		t.Errorf("plan free: %+v", d)
+	}
+	if d := Join(p, Facts{Country: "XA", Plan: "qq", Partner: "qq"}, at); d.Allowed || d.Code != "same" {
+		t.Errorf("equal unnamed facts: %+v", d)
+	}
+	if d := Join(p, Facts{Country: "XA", Plan: "qq", Partner: "rr"}, at); !d.Allowed {
+		t.Errorf("different unnamed facts: %+v", d)
 	}
 }

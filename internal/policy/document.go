@@ -105,7 +105,7 @@ type Policy struct {
 	Name          string
 	Version       string
 	Jurisdictions []Jurisdiction
-	Partners      []Partner
+	Partners      []*Partner
 	Rules         []*Rule
 
 	jurByCode    map[string]int

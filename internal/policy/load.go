@@ -300,9 +300,8 @@ func (l *loader) partners(p *Policy, n *yaml.Node) {
 			p.Jurisdictions[i].Partners = append(p.Jurisdictions[i].Partners, pt)
 		}
 		p.partnerByID[pt.ID] = pt
-		p.Partners = append(p.Partners, *pt)
+		p.Partners = append(p.Partners, pt)
 	}
-	// Partners point into partnerByID's values, not p.Partners, which append moves.
 }
 
 // parseTime reads a date (midnight UTC) or an RFC 3339 time.
