@@ -308,3 +308,31 @@ rules:
 		t.Errorf("different unnamed facts: %+v", d)
 	}
 }
+
+// One policy decides for many goroutines at once (its activations are pooled).
+func TestConcurrentDecisions(t *testing.T) {
+	p := china(t)
+	done := make(chan Decision)
+	for i := range 8 {
+		go func() {
+			var last Decision
+			for range 200 {
+				if i%2 == 0 {
+					last = Host(p, cnFree, day("2020-05-02"))
+				} else {
+					last = Host(p, cnBusiness, day("2020-05-02"))
+				}
+			}
+			done <- last
+		}()
+	}
+	refused := 0
+	for range 8 {
+		if d := <-done; !d.Allowed {
+			refused++
+		}
+	}
+	if refused != 4 {
+		t.Errorf("%d of 8 refused, want the 4 free accounts", refused)
+	}
+}

@@ -343,8 +343,9 @@ func (l *loader) rules(p *Policy, env *cel.Env, n *yaml.Node) {
 			}
 		}
 		l.effect(r, f, it, what)
-		if s := l.required(f, it, what, "effective_from"); s != "" {
-			t, err := parseTime(s)
+		from := l.required(f, it, what, "effective_from")
+		if from != "" {
+			t, err := parseTime(from)
 			if err != nil {
 				l.errorf(f["effective_from"].Line, "%s: effective_from: %v", what, err)
 			}
@@ -355,8 +356,8 @@ func (l *loader) rules(p *Policy, env *cel.Env, n *yaml.Node) {
 			switch {
 			case err != nil:
 				l.errorf(v.Line, "%s: effective_until: %v", what, err)
-			case !t.After(r.EffectiveFrom):
-				l.errorf(v.Line, "%s: effective_until %s is not after effective_from %s", what, v.Value, f["effective_from"].Value)
+			case from != "" && !t.After(r.EffectiveFrom):
+				l.errorf(v.Line, "%s: effective_until %s is not after effective_from %s", what, v.Value, from)
 			}
 			r.EffectiveUntil = t
 		}

@@ -53,6 +53,7 @@ func TestLoadErrors(t *testing.T) {
 		{"require without requirement", "effect: deny", "effect: require", `policy.yaml:16: rule "r1": effect require needs requires`},
 		{"bad date", "2020-05-01", "2020-13-01", `policy.yaml:17: rule "r1": effective_from: "2020-13-01" is neither a date`},
 		{"until before from", "    effective_from: 2020-05-01\n", "    effective_from: 2020-05-01\n    effective_until: 2020-04-01\n", `policy.yaml:18: rule "r1": effective_until 2020-04-01 is not after effective_from 2020-05-01`},
+		{"until without from", "    effective_from: 2020-05-01\n", "    effective_until: 0001-01-01\n", `policy.yaml:13: rule "r1": effective_from is required`},
 		{"missing message", "    message: no hosting\n", "", `policy.yaml:13: rule "r1": message is required`},
 		{"bad reason code", "reason_code: no_host", "reason_code: No Host", `policy.yaml:18: rule "r1": reason_code "No Host": want lower_case_words`},
 		{"bad partner kind", "kind: reseller", "kind: distributor", `policy.yaml:8: partner "p1": kind "distributor": want oem or reseller`},
@@ -124,6 +125,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(goodPolicy))
 	f.Add([]byte(precedencePolicy))
 	f.Add([]byte("version: 1\nrules: [{id: x, condition: '1 +'}]"))
+	f.Add([]byte(strings.Replace(goodPolicy, "    effective_from: 2020-05-01\n", "    effective_until: 0001-01-01\n", 1)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Load("fuzz.yaml", data)
 		if (p == nil) == (err == nil) {
