@@ -136,6 +136,7 @@ func (l *loader) yamlError(err error) {
 // fields checks that n is a mapping with only the allowed keys, each once, and returns
 // its values by key; nil if n is not a mapping.
 func (l *loader) fields(n *yaml.Node, what string, allowed ...string) map[string]*yaml.Node {
+	n = deref(n)
 	if n.Kind != yaml.MappingNode {
 		l.errorf(n.Line, "%s: want a mapping", what)
 		return nil
@@ -151,13 +152,14 @@ func (l *loader) fields(n *yaml.Node, what string, allowed ...string) map[string
 		case out[k.Value] != nil:
 			l.errorf(k.Line, "%s: field %q given twice", what, k.Value)
 		default:
-			out[k.Value] = v
+			out[k.Value] = deref(v)
 		}
 	}
 	return out
 }
 
 func (l *loader) str(n *yaml.Node, what string) string {
+	n = deref(n)
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 		l.errorf(n.Line, "%s: want a single value", what)
 		return ""
@@ -169,7 +171,7 @@ func (l *loader) strs(n *yaml.Node, what string) []string {
 	if n == nil {
 		return nil
 	}
-	if n.Kind != yaml.SequenceNode {
+	if n = deref(n); n.Kind != yaml.SequenceNode {
 		l.errorf(n.Line, "%s: want a list", what)
 		return nil
 	}
@@ -186,11 +188,21 @@ func (l *loader) items(n *yaml.Node, what string) []*yaml.Node {
 	if n == nil {
 		return nil
 	}
-	if n.Kind != yaml.SequenceNode {
+	if n = deref(n); n.Kind != yaml.SequenceNode {
 		l.errorf(n.Line, "%s: want a list", what)
 		return nil
 	}
 	return n.Content
+}
+
+// deref follows a YAML alias (*name) to its anchored node, so that a document may share a
+// message or a list of countries. The loader reads a fixed depth, so an alias to an
+// enclosing node cannot loop.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 8; i++ {
+		n = n.Alias
+	}
+	return n
 }
 
 // required returns the string value of key, reporting its absence at the item's line.

@@ -96,6 +96,24 @@ func TestLoadSuccessiveRules(t *testing.T) {
 	}
 }
 
+// Anchors and aliases share values within a document.
+func TestLoadAliases(t *testing.T) {
+	doc := strings.Replace(goodPolicy, "    countries: [XA]\n", "    countries: &xa [XA]\n", 1)
+	doc = strings.Replace(doc, "    jurisdictions: [XA]\n", "    jurisdictions: *xa\n", 1)
+	doc = strings.Replace(doc, "    message: no hosting\n", "    message: &msg no hosting\n", 1)
+	doc += "  - {id: r2, jurisdiction: XA, question: join, effect: deny, effective_from: 2020-05-01, reason_code: no_join, message: *msg}\n"
+	p, err := Load("policy.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := Join(p, Facts{Country: "XA"}, day("2020-06-01")); d.Reason != "no hosting" {
+		t.Errorf("join: %+v", d)
+	}
+	if pt, _ := p.Partner("p1"); pt == nil || len(pt.Jurisdictions) != 1 || pt.Jurisdictions[0] != "XA" {
+		t.Errorf("partner: %+v", pt)
+	}
+}
+
 // A refused file leaves the running policy in place; a good one replaces it.
 func TestHolderKeepsPolicyOnBadLoad(t *testing.T) {
 	p := china(t)
