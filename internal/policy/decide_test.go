@@ -223,8 +223,15 @@ func TestChangeRegions(t *testing.T) {
 		{"US account uses us-west", Facts{Country: "US", Region: "us-west", HomeRegion: "us-east"}, CodeAllowed},
 	}
 	for _, c := range cases {
-		if d := ChangeRegions(p, c.f, at); d.Code != c.code || d.Allowed != (c.code == CodeAllowed) {
+		d := ChangeRegions(p, c.f, at)
+		if d.Code != c.code || d.Allowed != (c.code == CodeAllowed) {
 			t.Errorf("%s: %+v", c.name, d)
+		}
+		if !d.Allowed && !strings.Contains(d.Explain(), map[string]string{
+			"data_residency_cn":      "Instead: keep the account's data in cn-east.",
+			"region_opt_in_required": "Instead: opt in to the region in the account's settings.",
+		}[d.Code]) {
+			t.Errorf("%s: %q", c.name, d.Explain())
 		}
 	}
 	if got := p.Residency("CN"); !slices.Equal(got, []string{"cn-east"}) {

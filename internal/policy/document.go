@@ -92,10 +92,12 @@ const (
 
 // Alternative kinds.
 const (
-	AltPartner  = "partner"
-	AltJoinOnly = "join_only"
-	AltBusiness = "business_account"
-	AltSales    = "contact_sales"
+	AltPartner   = "partner"
+	AltJoinOnly  = "join_only"
+	AltBusiness  = "business_account"
+	AltSales     = "contact_sales"
+	AltOptIn     = "opt_in"
+	AltResidency = "residency_regions"
 )
 
 // Policy is a loaded, validated and compiled policy document. It is immutable and safe

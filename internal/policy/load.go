@@ -423,6 +423,13 @@ func (l *loader) alternatives(p *Policy, r *Rule, n *yaml.Node, what string) {
 			r.Alternatives = append(r.Alternatives, Alternative{Kind: a, Text: "register a business account"})
 		case AltSales:
 			r.Alternatives = append(r.Alternatives, Alternative{Kind: a, Text: "buy through our sales team instead of online"})
+		case AltOptIn:
+			r.Alternatives = append(r.Alternatives, Alternative{Kind: a, Text: "opt in to the region in the account's settings"})
+		case AltResidency:
+			if jok {
+				r.Alternatives = append(r.Alternatives, Alternative{Kind: a,
+					Text: "keep the account's data in " + strings.Join(j.Residency, " or ")})
+			}
 		case "partners":
 			if jok {
 				r.Alternatives = append(r.Alternatives, partnerAlternatives(j.Partners)...)
@@ -431,7 +438,7 @@ func (l *loader) alternatives(p *Policy, r *Rule, n *yaml.Node, what string) {
 			pt, ok := p.partnerByID[a]
 			switch {
 			case !ok:
-				l.errorf(n.Line, "%s: alternatives: unknown partner %q (or join_only, business_account, contact_sales, partners)", what, a)
+				l.errorf(n.Line, "%s: alternatives: unknown partner %q (or join_only, business_account, contact_sales, opt_in, residency_regions, partners)", what, a)
 			case jok && !slices.Contains(pt.Jurisdictions, j.Code):
 				l.errorf(n.Line, "%s: alternatives: partner %q does not serve jurisdiction %q", what, a, j.Code)
 			default:
@@ -441,8 +448,13 @@ func (l *loader) alternatives(p *Policy, r *Rule, n *yaml.Node, what string) {
 	}
 	// A rule that requires a partner names the partners that serve its jurisdiction
 	// unless it chose its own.
-	if r.Requires == RequireViaPartner && n == nil && jok {
-		r.Alternatives = partnerAlternatives(j.Partners)
+	if r.Requires == RequireViaPartner && jok {
+		if len(j.Partners) == 0 {
+			l.errorf(r.Line, "%s: requires via_partner, but no partner serves jurisdiction %q", what, j.Code)
+		}
+		if n == nil {
+			r.Alternatives = partnerAlternatives(j.Partners)
+		}
 	}
 }
 

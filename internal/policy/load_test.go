@@ -82,6 +82,18 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// A rule that sends people to partners needs a partner to send them to.
+func TestLoadViaPartnerWithoutPartners(t *testing.T) {
+	_, err := Load("policy.yaml", []byte(`version: "1"
+jurisdictions: [{code: XA, name: Example A, countries: [XA]}]
+rules:
+  - {id: r1, jurisdiction: XA, question: buy, effect: require, requires: via_partner, effective_from: 2020-01-01, reason_code: x, message: x}
+`))
+	if want := `policy.yaml:4: rule "r1": requires via_partner, but no partner serves jurisdiction "XA"`; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}
+
 // Successive rules for the same condition (one ends when the next starts) are no overlap.
 func TestLoadSuccessiveRules(t *testing.T) {
 	r1 := goodPolicy[strings.Index(goodPolicy, "  - id: r1"):]
