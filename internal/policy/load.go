@@ -92,11 +92,7 @@ func (l *loader) load(data []byte) *Policy {
 		partnerByID:  map[string]*Partner{},
 		interned:     map[string]ref.Val{},
 	}
-	if v, ok := top["version"]; ok {
-		p.Version = l.str(v, "version")
-	} else {
-		l.errorf(root.Content[0].Line, "version is required")
-	}
+	p.Version = l.required(top, root.Content[0], "policy", "version")
 	l.jurisdictions(p, top["jurisdictions"])
 	l.partners(p, top["partners"])
 	env, err := celEnv()

@@ -63,6 +63,7 @@ func TestLoadErrors(t *testing.T) {
 		{"overlapping rules", goodPolicy[strings.Index(goodPolicy, "  - id: r1"):], goodPolicy[strings.Index(goodPolicy, "  - id: r1"):] +
 			strings.Replace(strings.Replace(goodPolicy[strings.Index(goodPolicy, "  - id: r1"):], "id: r1", "id: r2", 1), "2020-05-01", "2021-01-01", 1),
 			`policy.yaml:22: rule "r2": in effect at the same time as rule "r1" (line 13) for the same jurisdiction, question and condition`},
+		{"empty version", `version: "2"`, `version: ""`, `policy.yaml:1: policy: version is empty`},
 		{"empty", goodPolicy, "", `policy.yaml:1: empty policy document`},
 		{"not a mapping", goodPolicy, "- 1\n", `policy.yaml:1: policy: want a mapping`},
 	}
