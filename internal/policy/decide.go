@@ -46,11 +46,15 @@ func Enter(p *Policy, f Facts, now time.Time) Decision { return Decide(p, QEnter
 // require whose requirement the facts do not meet) beats any allow; among refusals the
 // latest effective wins, then the first in the document. Without a refusal the decision is
 // allowed, naming the allow rule that would have won the same way, if any. A nil policy has
-// no rules. A condition that fails to evaluate refuses (fails closed) with CodePolicyError.
+// no rules. A condition that fails to evaluate, or an unknown question, refuses (fails
+// closed) with CodePolicyError.
 //
 // Decide allocates nothing unless a condition compares a fact with a string no rule or
 // jurisdiction names, or fails.
 func Decide(p *Policy, q Question, f Facts, now time.Time) Decision {
+	if q >= numQuestions {
+		return Decision{Code: CodePolicyError, Reason: fmt.Sprintf("unknown question %d", q)}
+	}
 	if p == nil {
 		return Decision{Allowed: true, Code: CodeAllowed, Reason: "no policy restricts this"}
 	}

@@ -305,6 +305,9 @@ rules:
 	if d := Host(p, Facts{Country: "XA"}, at); d.Allowed || d.Code != CodePolicyError || d.RuleID != "e1" {
 		t.Errorf("division by zero: %+v", d)
 	}
+	if d := Decide(p, numQuestions, Facts{Country: "XA"}, at); d.Allowed || d.Code != CodePolicyError {
+		t.Errorf("unknown question: %+v", d)
+	}
 	if d := Host(p, Facts{Country: "XA", Plan: "free"}, at); !d.Allowed {
 		t.Errorf("plan free: %+v", d)
 	}
