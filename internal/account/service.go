@@ -12,9 +12,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
+	"github.com/meridian-video/meridian/internal/label"
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/ratelimit"
 	"github.com/meridian-video/meridian/internal/store"
@@ -552,17 +552,12 @@ func checkEmail(email string) (string, error) {
 	return store.NormalizeEmail(email), nil
 }
 
-// checkName returns a trimmed name of 1 to maxNameLength characters without control
-// characters.
+// checkName returns a trimmed name of 1 to maxNameLength characters that is shown as it
+// reads: see package label.
 func checkName(what, name string) (string, error) {
 	name = strings.TrimSpace(name)
-	switch {
-	case name == "":
-		return "", invalid("a " + what + " is required")
-	case !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxNameLength:
-		return "", invalid(fmt.Sprintf("the %s must be valid text of at most %d characters", what, maxNameLength))
-	case strings.ContainsFunc(name, unicode.IsControl):
-		return "", invalid("the " + what + " contains control characters")
+	if e := label.Check(what, name, maxNameLength); e != nil {
+		return "", &Error{Code: e.Code, Message: e.Message}
 	}
 	return name, nil
 }

@@ -180,14 +180,18 @@ func TestSignUpRefusals(t *testing.T) {
 		mut  func(*SignUpInput)
 		code string
 	}{
-		"business without name": {func(in *SignUpInput) { in.AccountName = "  " }, CodeInvalidInput},
-		"unknown type":          {func(in *SignUpInput) { in.AccountType = "charity" }, CodeInvalidInput},
-		"bad email":             {func(in *SignUpInput) { in.Email = "not an address" }, CodeInvalidInput},
-		"named email":           {func(in *SignUpInput) { in.Email = "Ann <ann@example.com>" }, CodeInvalidInput},
-		"no display name":       {func(in *SignUpInput) { in.DisplayName = "" }, CodeInvalidInput},
-		"control characters":    {func(in *SignUpInput) { in.DisplayName = "a\x00b" }, CodeInvalidInput},
-		"short password":        {func(in *SignUpInput) { in.Password = "short" }, CodeWeakPassword},
-		"email taken":           {func(in *SignUpInput) { in.Email = "TAKEN@example.com" }, CodeEmailTaken},
+		"business without name":  {func(in *SignUpInput) { in.AccountName = "  " }, CodeInvalidInput},
+		"unknown type":           {func(in *SignUpInput) { in.AccountType = "charity" }, CodeInvalidInput},
+		"bad email":              {func(in *SignUpInput) { in.Email = "not an address" }, CodeInvalidInput},
+		"named email":            {func(in *SignUpInput) { in.Email = "Ann <ann@example.com>" }, CodeInvalidInput},
+		"no display name":        {func(in *SignUpInput) { in.DisplayName = "" }, CodeInvalidInput},
+		"control characters":     {func(in *SignUpInput) { in.DisplayName = "a\x00b" }, CodeInvalidInput},
+		"right-to-left override": {func(in *SignUpInput) { in.DisplayName = "Ada\u202E (host)" }, CodeInvisibleCharacters},
+		"zero-width space":       {func(in *SignUpInput) { in.DisplayName = "A\u200Bda" }, CodeInvisibleCharacters},
+		"hangul filler":          {func(in *SignUpInput) { in.DisplayName = "\u3164" }, CodeInvisibleCharacters},
+		"invisible account name": {func(in *SignUpInput) { in.AccountName = "Acme\u2066" }, CodeInvisibleCharacters},
+		"short password":         {func(in *SignUpInput) { in.Password = "short" }, CodeWeakPassword},
+		"email taken":            {func(in *SignUpInput) { in.Email = "TAKEN@example.com" }, CodeEmailTaken},
 	} {
 		in := ok
 		c.mut(&in)
