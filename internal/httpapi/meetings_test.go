@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -37,6 +38,7 @@ func newMeetingsAPI(t *testing.T, limits meeting.Limits) *meetingsFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { accounts.Close(context.Background()) })
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	tokens := token.NewIssuer(secret, nil)
 	meetings, err := meeting.New(st, tokens, secret, meeting.Options{Log: log, Limits: limits})

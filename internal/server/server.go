@@ -217,12 +217,14 @@ func (s *Server) Wait(ctx context.Context) error {
 }
 
 // Close stops accepting requests, ends every room and waits up to 5 s for requests in
-// flight.
+// flight and the mails they queued.
 func (s *Server) Close() error {
 	s.ready.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.http.Shutdown(ctx)
+	// After the requests: the reset mails they queued are sent in the time left.
+	err = errors.Join(err, s.Accounts.Close(ctx))
 	s.stopTicks()
 	<-s.ticksDone
 	s.SFU.Close()
