@@ -19,6 +19,7 @@ import (
 
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/config"
+	"github.com/meridian-video/meridian/internal/connlimit"
 	"github.com/meridian-video/meridian/internal/httpapi"
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/meeting"
@@ -91,11 +92,11 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s.ln, err = net.Listen("tcp", cfg.Addr)
+	s.ln, err = listen(cfg.Addr, cfg.HTTP)
 	if err != nil {
 		s.SFU.Close()
 		st.Close()
-		return nil, fmt.Errorf("listen: %w", err)
+		return nil, err
 	}
 	public := cfg // for links in mail: the address actually bound, when none is configured
 	public.Addr = s.ln.Addr().String()
@@ -113,7 +114,16 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Meetings:  s.Meetings,
 		PublicURL: public.BaseURL(),
 	})
-	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{
+		Handler: handler,
+		// Hijacking a connection for a WebSocket clears its deadlines, so these bound
+		// plain requests only.
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
 	go func() { s.errc <- s.http.Serve(s.ln) }()
 	var tickCtx context.Context
 	tickCtx, s.stopTicks = context.WithCancel(context.Background())
@@ -123,6 +133,23 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	log.Info("meridian serving", "addr", s.ln.Addr().String(), "data", cfg.DataDir, "loopback_media", cfg.MediaLoopbackOnly(),
 		"database", databaseKind(cfg))
 	return s, nil
+}
+
+// listen opens the HTTP listener, capping each client's connections as configured.
+func listen(addr string, h config.HTTP) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	if h.MaxConnsPerClient == 0 {
+		return ln, nil
+	}
+	uncapped, err := h.UncappedPrefixes()
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return connlimit.New(ln, h.MaxConnsPerClient, uncapped), nil
 }
 
 // tickMeetings enforces meetings' time limits until ctx ends.
