@@ -394,6 +394,16 @@ func TestBadBodiesChangeNothing(t *testing.T) {
 	if _, err := f.st.GetUserByEmail(t.Context(), "eve@example.com"); err == nil {
 		t.Fatal("a refused sign-up created a user")
 	}
+
+	// A display name with a right-to-left override is a 400 with its own code.
+	r = f.call(t, "POST", "/api/signup",
+		`{"account_type":"individual","email":"eve@example.com","display_name":"Eve\u202e","password":"correct horse battery"}`)
+	if r.status != 400 || r.code(t) != "invisible_characters" {
+		t.Fatalf("sign-up with an override: %d %s", r.status, r.body)
+	}
+	if _, err := f.st.GetUserByEmail(t.Context(), "eve@example.com"); err == nil {
+		t.Fatal("a refused sign-up created a user")
+	}
 }
 
 func TestPasswordChangeAndResetOverHTTP(t *testing.T) {

@@ -250,6 +250,7 @@ func TestMeetingRefusalsOverHTTP(t *testing.T) {
 		{"forged link", joinBody("link_token", m.ID+strings.Repeat("A", 43), "display_name", "M"), 404, "not_found"},
 		{"malformed id", joinBody("meeting_id", "12", "display_name", "M"), 400, "invalid_input"},
 		{"no name", joinBody("meeting_id", m.ID, "passcode", m.Passcode), 400, "invalid_input"},
+		{"invisible name", joinBody("meeting_id", m.ID, "passcode", m.Passcode, "display_name", "M\u200b"), 400, "invisible_characters"},
 		{"unknown field", `{"meeting_id":"x","pin":"1"}`, 400, "unknown_field"},
 	} {
 		r := f.call(t, "POST", "/api/join", c.body)

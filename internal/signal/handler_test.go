@@ -61,8 +61,9 @@ func TestJoinTimeoutIsExplained(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, _, err := conn.Read(ctx)
-	if got := websocket.CloseStatus(err); got != websocket.StatusNormalClosure {
-		t.Fatalf("after join timeout: %v, want a normal close", err)
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.StatusNormalClosure || ce.Reason != CodeJoinTimeout {
+		t.Fatalf("after join timeout: %v, want close 1000 with reason %s (as docs/protocol.md says)", err, CodeJoinTimeout)
 	}
 }
 
