@@ -446,7 +446,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, resetURLBase 
 	}
 	if !s.resets.enqueue(resetJob{email: email, link: link, at: now}) {
 		s.log.WarnContext(ctx, "password reset dropped: the mail queue is full or closed")
-		s.audit(ctx, "anonymous", "user.password_reset_request", "", "dropped", "mail queue full")
+		s.audit(ctx, "anonymous", "user.password_reset_request", "", "dropped", "mail queue full or closed")
 	}
 	return nil
 }
