@@ -19,6 +19,9 @@ type Listener struct {
 	net.Listener
 	max    int
 	exempt []netip.Prefix
+	// OnRefuse, if set, is called for each connection closed over the cap (a metric:
+	// behind an unlisted proxy every client shares one address, and this is how it shows).
+	OnRefuse func()
 
 	mu   sync.Mutex
 	open map[string]int
@@ -39,6 +42,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 		key, ok := l.take(c.RemoteAddr())
 		if !ok {
 			c.Close()
+			if l.OnRefuse != nil {
+				l.OnRefuse()
+			}
 			continue
 		}
 		if key == "" {

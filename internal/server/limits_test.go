@@ -108,21 +108,26 @@ func TestConnectionsCappedPerClient(t *testing.T) {
 	for range 4 {
 		dialFrom(t, "127.0.0.1", srv.Addr())
 	}
-	get := func(c net.Conn) error {
+	get := func(c net.Conn, path string) (string, error) {
 		c.SetDeadline(time.Now().Add(10 * time.Second))
-		fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil {
-			return err
+			return "", err
 		}
-		resp.Body.Close()
-		return nil
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
 	}
-	if err := get(dialFrom(t, "127.0.0.1", srv.Addr())); err == nil {
+	if _, err := get(dialFrom(t, "127.0.0.1", srv.Addr()), "/healthz"); err == nil {
 		t.Fatal("a fifth connection from 127.0.0.1 was served")
 	}
-	if err := get(dialFrom(t, "127.0.0.2", srv.Addr())); err != nil {
+	if _, err := get(dialFrom(t, "127.0.0.2", srv.Addr()), "/healthz"); err != nil {
 		t.Fatalf("another client was refused: %v", err)
+	}
+	metrics, err := get(dialFrom(t, "127.0.0.3", srv.Addr()), "/metrics")
+	if err != nil || !strings.Contains(metrics, "meridian_http_connections_refused_total 1") {
+		t.Fatalf("the refusal is not counted in /metrics (%v)", err)
 	}
 }
 

@@ -92,7 +92,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s.ln, err = listen(cfg.Addr, cfg.HTTP)
+	s.ln, err = listen(cfg.Addr, cfg.HTTP, reg)
 	if err != nil {
 		s.SFU.Close()
 		st.Close()
@@ -135,8 +135,9 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// listen opens the HTTP listener, capping each client's connections as configured.
-func listen(addr string, h config.HTTP) (net.Listener, error) {
+// listen opens the HTTP listener, capping each client's connections as configured, and
+// counting the connections refused in reg.
+func listen(addr string, h config.HTTP, reg prometheus.Registerer) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
@@ -149,7 +150,12 @@ func listen(addr string, h config.HTTP) (net.Listener, error) {
 		ln.Close()
 		return nil, err
 	}
-	return connlimit.New(ln, h.MaxConnsPerClient, uncapped), nil
+	capped := connlimit.New(ln, h.MaxConnsPerClient, uncapped)
+	refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_http_connections_refused_total",
+		Help: "Connections closed at accept because their client already held http.max_conns_per_client."})
+	reg.MustRegister(refused)
+	capped.OnRefuse = refused.Inc
+	return capped, nil
 }
 
 // tickMeetings enforces meetings' time limits until ctx ends.
