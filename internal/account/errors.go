@@ -36,20 +36,21 @@ func (e *Error) Is(target error) bool {
 
 // Stable error codes.
 const (
-	CodeInvalidInput = "invalid_input"
-	// CodeInvisibleCharacters refuses a name with bidi controls, zero-width or other
-	// invisible characters, with which one person could pass for another.
-	CodeInvisibleCharacters = "invisible_characters"
-	CodeEmailTaken          = "email_taken"
-	CodeWeakPassword        = "weak_password"
-	CodeInvalidCredentials  = "invalid_credentials"
-	CodeUnauthenticated     = "unauthenticated"
-	CodeRateLimited         = "rate_limited"
-	CodeForbidden           = "forbidden"
-	CodeNotFound            = "not_found"
-	CodeInvalidToken        = "invalid_token"
-	CodeInternal            = "internal"
+	CodeInvalidInput       = "invalid_input"
+	CodeEmailTaken         = "email_taken"
+	CodeWeakPassword       = "weak_password"
+	CodeInvalidCredentials = "invalid_credentials"
+	CodeUnauthenticated    = "unauthenticated"
+	CodeRateLimited        = "rate_limited"
+	CodeForbidden          = "forbidden"
+	CodeNotFound           = "not_found"
+	CodeInvalidToken       = "invalid_token"
+	CodeInternal           = "internal"
 )
+
+// CodeInvisibleCharacters refuses a name with bidi controls, zero-width or other invisible
+// characters, with which one person could pass for another (see package label).
+const CodeInvisibleCharacters = "invisible_characters"
 
 // Sentinel refusals; see Error.
 var (

@@ -334,16 +334,17 @@ func (a *accountAPI) revokeKey(w http.ResponseWriter, r *http.Request, p account
 
 // statusOf maps the account package's error codes onto HTTP statuses.
 var statusOf = map[string]int{
-	account.CodeInvalidInput:        http.StatusBadRequest,
+	account.CodeInvalidInput:       http.StatusBadRequest,
+	account.CodeWeakPassword:       http.StatusBadRequest,
+	account.CodeInvalidToken:       http.StatusBadRequest,
+	account.CodeEmailTaken:         http.StatusConflict,
+	account.CodeInvalidCredentials: http.StatusUnauthorized,
+	account.CodeUnauthenticated:    http.StatusUnauthorized,
+	account.CodeForbidden:          http.StatusForbidden,
+	account.CodeNotFound:           http.StatusNotFound,
+	account.CodeRateLimited:        http.StatusTooManyRequests,
+
 	account.CodeInvisibleCharacters: http.StatusBadRequest,
-	account.CodeWeakPassword:        http.StatusBadRequest,
-	account.CodeInvalidToken:        http.StatusBadRequest,
-	account.CodeEmailTaken:          http.StatusConflict,
-	account.CodeInvalidCredentials:  http.StatusUnauthorized,
-	account.CodeUnauthenticated:     http.StatusUnauthorized,
-	account.CodeForbidden:           http.StatusForbidden,
-	account.CodeNotFound:            http.StatusNotFound,
-	account.CodeRateLimited:         http.StatusTooManyRequests,
 }
 
 // fail writes err as a JSON error; an error that is not a refusal is logged and answered

@@ -28,25 +28,26 @@ func (e *Error) Is(target error) bool {
 // Stable error codes. CodePlanCannotHost and CodeAccountDisabled are policy.MayHost's
 // decision codes, passed on as they are.
 const (
-	CodeInvalidInput = "invalid_input"
-	// CodeInvisibleCharacters refuses a display name or topic with bidi controls,
-	// zero-width or other invisible characters, with which one person could pass for
-	// another.
-	CodeInvisibleCharacters = "invisible_characters"
-	CodeNotFound            = "not_found"
-	CodeForbidden           = "forbidden"
-	CodePlanCannotHost      = "plan_cannot_host"
-	CodeAccountDisabled     = "account_disabled"
-	CodeMeetingEnded        = "meeting_ended"
-	CodeMeetingLocked       = "meeting_locked"
-	CodeWaitingForHost      = "waiting_for_host"
-	CodeSignInRequired      = "sign_in_required"
-	CodeWrongPasscode       = "wrong_passcode"
-	CodeRateLimited         = "rate_limited"
-	CodeRemoved             = "removed"
-	CodeMeetingFull         = "meeting_full"
-	CodeInternal            = "internal"
+	CodeInvalidInput    = "invalid_input"
+	CodeNotFound        = "not_found"
+	CodeForbidden       = "forbidden"
+	CodePlanCannotHost  = "plan_cannot_host"
+	CodeAccountDisabled = "account_disabled"
+	CodeMeetingEnded    = "meeting_ended"
+	CodeMeetingLocked   = "meeting_locked"
+	CodeWaitingForHost  = "waiting_for_host"
+	CodeSignInRequired  = "sign_in_required"
+	CodeWrongPasscode   = "wrong_passcode"
+	CodeRateLimited     = "rate_limited"
+	CodeRemoved         = "removed"
+	CodeMeetingFull     = "meeting_full"
+	CodeInternal        = "internal"
 )
+
+// CodeInvisibleCharacters refuses a display name or topic with bidi controls, zero-width
+// or other invisible characters, with which one person could pass for another (see
+// package label).
+const CodeInvisibleCharacters = "invisible_characters"
 
 // Sentinel refusals; see Error.
 var (
