@@ -12,10 +12,10 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/meridian-video/meridian/internal/auditlog"
+	"github.com/meridian-video/meridian/internal/label"
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/ratelimit"
 	"github.com/meridian-video/meridian/internal/store"
@@ -98,13 +98,15 @@ type Service struct {
 	maxDelay time.Duration
 
 	signInPair, signInIP, signInSite, signInEmail, changePassword, signUpIP, resetEmail *ratelimit.Set
+	resets                                                                              *resetQueue
 
 	// dummyHash is checked against when an email address has no user, so that an unknown
 	// address costs the same argon2 time as a wrong password.
 	dummyHash string
 }
 
-// New returns a Service over st that sends mail through sender.
+// New returns a Service over st that sends mail through sender. Its reset mails go out
+// from a queue of its own: Close drains it.
 func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -132,7 +134,7 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 		return nil, fmt.Errorf("account: %w", err)
 	}
 	l := o.Limits
-	return &Service{
+	s := &Service{
 		store: st, mail: sender, now: o.Now, log: o.Log,
 		sessionTTL: o.SessionTTL, resetTTL: o.ResetTTL,
 		auditLog: o.Audit, sleep: o.Sleep, maxDelay: l.SignInMaxDelay,
@@ -144,7 +146,9 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 		signUpIP:       ratelimit.NewSet(l.SignUpPerIP, l.MaxKeys),
 		resetEmail:     ratelimit.NewSet(l.ResetPerEmail, l.MaxKeys),
 		dummyHash:      dummy,
-	}, nil
+	}
+	s.startResetQueue()
+	return s, nil
 }
 
 // Principal is who a request acts as: a signed-in user of an account, or an API key of an
@@ -441,9 +445,11 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 // RequestPasswordReset mails a one-time reset link, valid for the Service's ResetTTL, to
 // the user with this address. To the caller it succeeds whether or not the address has a
 // user (and when the mail cannot be sent, which is logged), so that it does not tell
-// which addresses have accounts; only a malformed address is refused. Requests over the
-// per-address limit are dropped silently. The link is resetURLBase with the token added
-// as the query parameter "token".
+// which addresses have accounts; only a malformed address is refused. The address is
+// looked up and the mail sent by the Service's reset queue after the request returns, so
+// that the request takes the same time either way, however slow the mail server.
+// Requests over the per-address limit, or that find the queue full, are dropped silently.
+// The link is resetURLBase with the token added as the query parameter "token".
 func (s *Service) RequestPasswordReset(ctx context.Context, email, resetURLBase string) error {
 	email, err := checkEmail(email)
 	if err != nil {
@@ -458,38 +464,10 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, resetURLBase 
 		s.audit(ctx, "anonymous", "user.password_reset_request", "", "rate_limited", "")
 		return nil
 	}
-	u, err := s.store.GetUserByEmail(ctx, email)
-	if errors.Is(err, store.ErrNotFound) {
-		s.audit(ctx, "anonymous", "user.password_reset_request", "", "unknown_email", "")
-		return nil
+	if !s.resets.enqueue(resetJob{email: email, link: link, at: now}) {
+		s.log.WarnContext(ctx, "password reset dropped: the mail queue is full or closed")
+		s.audit(ctx, "anonymous", "user.password_reset_request", "", "dropped", "mail queue full or closed")
 	}
-	if err != nil {
-		return err
-	}
-	token := rand.Text()
-	pr, err := s.store.CreatePasswordReset(ctx, store.NewPasswordReset{
-		Token: token, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.resetTTL),
-	})
-	if err != nil {
-		return err
-	}
-	q := link.Query()
-	q.Set("token", token)
-	link.RawQuery = q.Encode()
-	msg := mail.Message{
-		To:      u.Email,
-		Subject: "Reset your Meridian password",
-		Body: fmt.Sprintf("Someone asked to reset the password of your Meridian account.\n\n"+
-			"To choose a new password, open this link before %s:\n\n%s\n\n"+
-			"The link works once. If you did not ask for it, ignore this mail: your password stays as it is.\n",
-			pr.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"), link.String()),
-	}
-	if err := s.mail.Send(ctx, msg); err != nil {
-		s.log.ErrorContext(ctx, "password reset mail not sent", "user", u.ID, "err", err)
-		s.audit(ctx, u.ID, "user.password_reset_request", u.ID, "mail_failed", "")
-		return nil
-	}
-	s.audit(ctx, u.ID, "user.password_reset_request", u.ID, "sent", "")
 	return nil
 }
 
@@ -581,17 +559,12 @@ func checkEmail(email string) (string, error) {
 	return store.NormalizeEmail(email), nil
 }
 
-// checkName returns a trimmed name of 1 to maxNameLength characters without control
-// characters.
+// checkName returns a trimmed name of 1 to maxNameLength characters that is shown as it
+// reads: see package label.
 func checkName(what, name string) (string, error) {
 	name = strings.TrimSpace(name)
-	switch {
-	case name == "":
-		return "", invalid("a " + what + " is required")
-	case !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxNameLength:
-		return "", invalid(fmt.Sprintf("the %s must be valid text of at most %d characters", what, maxNameLength))
-	case strings.ContainsFunc(name, unicode.IsControl):
-		return "", invalid("the " + what + " contains control characters")
+	if e := label.Check(what, name, maxNameLength); e != nil {
+		return "", &Error{Code: e.Code, Message: e.Message}
 	}
 	return name, nil
 }

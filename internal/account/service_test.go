@@ -43,6 +43,30 @@ func (r *recordingSender) sent() []mail.Message {
 	return slices.Clone(r.msgs)
 }
 
+func (r *recordingSender) failWith(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = err
+}
+
+// wait returns the messages once there are at least n: reset mails are sent after the
+// request returns.
+func (r *recordingSender) wait(t *testing.T, n int) []mail.Message {
+	t.Helper()
+	eventually(t, func() bool { return len(r.sent()) >= n })
+	return r.sent()
+}
+
+// eventually fails the test if cond does not become true within 10 s.
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10 s")
+		}
+	}
+}
+
 // fakeClock is a settable clock.
 type fakeClock struct {
 	mu    sync.Mutex
@@ -111,6 +135,7 @@ func newFixture(t *testing.T, limits Limits) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { f.svc.Close(context.Background()) })
 	return f
 }
 
@@ -214,14 +239,18 @@ func TestSignUpRefusals(t *testing.T) {
 		mut  func(*SignUpInput)
 		code string
 	}{
-		"business without name": {func(in *SignUpInput) { in.AccountName = "  " }, CodeInvalidInput},
-		"unknown type":          {func(in *SignUpInput) { in.AccountType = "charity" }, CodeInvalidInput},
-		"bad email":             {func(in *SignUpInput) { in.Email = "not an address" }, CodeInvalidInput},
-		"named email":           {func(in *SignUpInput) { in.Email = "Ann <ann@example.com>" }, CodeInvalidInput},
-		"no display name":       {func(in *SignUpInput) { in.DisplayName = "" }, CodeInvalidInput},
-		"control characters":    {func(in *SignUpInput) { in.DisplayName = "a\x00b" }, CodeInvalidInput},
-		"short password":        {func(in *SignUpInput) { in.Password = "short" }, CodeWeakPassword},
-		"email taken":           {func(in *SignUpInput) { in.Email = "TAKEN@example.com" }, CodeEmailTaken},
+		"business without name":  {func(in *SignUpInput) { in.AccountName = "  " }, CodeInvalidInput},
+		"unknown type":           {func(in *SignUpInput) { in.AccountType = "charity" }, CodeInvalidInput},
+		"bad email":              {func(in *SignUpInput) { in.Email = "not an address" }, CodeInvalidInput},
+		"named email":            {func(in *SignUpInput) { in.Email = "Ann <ann@example.com>" }, CodeInvalidInput},
+		"no display name":        {func(in *SignUpInput) { in.DisplayName = "" }, CodeInvalidInput},
+		"control characters":     {func(in *SignUpInput) { in.DisplayName = "a\x00b" }, CodeInvalidInput},
+		"right-to-left override": {func(in *SignUpInput) { in.DisplayName = "Ada\u202E (host)" }, CodeInvisibleCharacters},
+		"zero-width space":       {func(in *SignUpInput) { in.DisplayName = "A\u200Bda" }, CodeInvisibleCharacters},
+		"hangul filler":          {func(in *SignUpInput) { in.DisplayName = "\u3164" }, CodeInvisibleCharacters},
+		"invisible account name": {func(in *SignUpInput) { in.AccountName = "Acme\u2066" }, CodeInvisibleCharacters},
+		"short password":         {func(in *SignUpInput) { in.Password = "short" }, CodeWeakPassword},
+		"email taken":            {func(in *SignUpInput) { in.Email = "TAKEN@example.com" }, CodeEmailTaken},
 	} {
 		in := ok
 		c.mut(&in)
@@ -525,6 +554,7 @@ func TestPasswordResetFlow(t *testing.T) {
 	if err := f.svc.RequestPasswordReset(ctx, "nobody@example.com", "https://meet.example/reset"); err != nil {
 		t.Fatalf("unknown address: %v", err)
 	}
+	eventually(t, func() bool { return f.auditHas(t, "user.password_reset_request", "unknown_email") })
 	if n := len(f.mail.sent()); n != 0 {
 		t.Fatalf("%d mails for an unknown address", n)
 	}
@@ -533,7 +563,7 @@ func TestPasswordResetFlow(t *testing.T) {
 	if err := f.svc.RequestPasswordReset(ctx, "Ada@Example.com", "https://meet.example/reset"); err != nil {
 		t.Fatal(err)
 	}
-	msgs := f.mail.sent()
+	msgs := f.mail.wait(t, 1)
 	if len(msgs) != 1 || msgs[0].To != "ada@example.com" {
 		t.Fatalf("mails %+v", msgs)
 	}
@@ -559,21 +589,41 @@ func TestPasswordResetFlow(t *testing.T) {
 	if err := f.svc.RequestPasswordReset(ctx, "ada@example.com", "https://meet.example/reset"); err != nil {
 		t.Fatal(err)
 	}
-	msgs = f.mail.sent()
+	msgs = f.mail.wait(t, 2)
 	late := tokenFromMail(t, msgs[len(msgs)-1].Body)
 	f.clock.Advance(time.Hour + time.Second)
 	wantCode(t, f.svc.ResetPassword(ctx, late, "too late for this"), CodeInvalidToken)
 
 	// A mail that cannot be sent is logged, not reported to the caller.
-	f.mail.fail = errors.New("smtp down")
+	f.mail.failWith(errors.New("smtp down"))
 	if err := f.svc.RequestPasswordReset(ctx, "ada@example.com", "https://meet.example/reset"); err != nil {
 		t.Fatalf("mail failure reached the caller: %v", err)
 	}
+	eventually(t, func() bool { return f.auditHas(t, "user.password_reset_request", "mail_failed") })
 	for _, a := range [][2]string{{"user.password_reset_request", "sent"}, {"user.password_reset_request", "unknown_email"},
 		{"user.password_reset_request", "mail_failed"}, {"user.password_reset", "ok"}, {"user.password_reset", "invalid_token"}} {
 		if !f.auditHas(t, a[0], a[1]) {
 			t.Errorf("no audit entry %s %s", a[0], a[1])
 		}
+	}
+}
+
+// Changing the password spends the reset links asked for before: one left in a mailbox
+// cannot undo the change.
+func TestChangePasswordSpendsResetLinks(t *testing.T) {
+	f := newFixture(t, Limits{})
+	ctx := t.Context()
+	p, _ := f.signUp(t, "ada@example.com")
+	if err := f.svc.RequestPasswordReset(ctx, "ada@example.com", "https://meet.example/reset"); err != nil {
+		t.Fatal(err)
+	}
+	old := tokenFromMail(t, f.mail.wait(t, 1)[0].Body)
+	if _, err := f.svc.ChangePassword(ctx, p, pw, "a brand new password"); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, f.svc.ResetPassword(ctx, old, "the attacker's choice"), CodeInvalidToken)
+	if _, _, err := f.svc.SignIn(ctx, "ada@example.com", "a brand new password", "192.0.2.1"); err != nil {
+		t.Fatalf("the changed password no longer works: %v", err)
 	}
 }
 
@@ -585,8 +635,66 @@ func TestPasswordResetRequestsLimited(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := f.svc.Close(t.Context()); err != nil { // sends what was accepted
+		t.Fatal(err)
+	}
 	if n := len(f.mail.sent()); n != 2 {
 		t.Fatalf("%d mails sent, want 2", n)
+	}
+}
+
+// slowMailServer is a test double for the outside mail server (a mail.Sender): each Send
+// blocks until the test releases it, like an SMTP server that takes its time.
+type slowMailServer struct {
+	entered chan mail.Message
+	release chan struct{}
+}
+
+func (m *slowMailServer) Send(ctx context.Context, msg mail.Message) error {
+	m.entered <- msg
+	select {
+	case <-m.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// A reset request returns without waiting for the mail server, for a known address as
+// for an unknown one, and the mail is still delivered afterwards; shutting down sends it.
+func TestPasswordResetDoesNotWaitForTheMailServer(t *testing.T) {
+	f := newFixture(t, Limits{})
+	f.signUp(t, "ada@example.com")
+	slow := &slowMailServer{entered: make(chan mail.Message, 4), release: make(chan struct{})}
+	svc, err := New(f.st, slow, Options{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{"ada@example.com", "nobody@example.com"} {
+		returned := make(chan error, 1)
+		go func() { returned <- svc.RequestPasswordReset(t.Context(), addr, "https://meet.example/reset") }()
+		select {
+		case err := <-returned:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second): // the mail server is never released meanwhile
+			t.Fatalf("the request for %s waited for the mail server", addr)
+		}
+	}
+	msg := <-slow.entered
+	if msg.To != "ada@example.com" {
+		t.Fatalf("mail to %q", msg.To)
+	}
+	close(slow.release)
+	if err := svc.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !f.auditHas(t, "user.password_reset_request", "sent") || !f.auditHas(t, "user.password_reset_request", "unknown_email") {
+		t.Fatal("the queued requests were not carried out")
+	}
+	if len(slow.entered) != 0 {
+		t.Fatal("a mail for the unknown address")
 	}
 }
 

@@ -343,6 +343,8 @@ var statusOf = map[string]int{
 	account.CodeForbidden:          http.StatusForbidden,
 	account.CodeNotFound:           http.StatusNotFound,
 	account.CodeRateLimited:        http.StatusTooManyRequests,
+
+	account.CodeInvisibleCharacters: http.StatusBadRequest,
 }
 
 // fail writes err as a JSON error; an error that is not a refusal is logged and answered

@@ -293,6 +293,8 @@ var meetingStatusOf = map[string]int{
 	meeting.CodeWaitingForHost:  http.StatusConflict,
 	meeting.CodeMeetingEnded:    http.StatusGone,
 	meeting.CodeRateLimited:     http.StatusTooManyRequests,
+
+	meeting.CodeInvisibleCharacters: http.StatusBadRequest,
 }
 
 // fail writes err as a JSON error: a meeting refusal with its status, an account refusal

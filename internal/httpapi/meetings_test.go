@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,6 +41,7 @@ func newMeetingsAPI(t *testing.T, limits meeting.Limits) *meetingsFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { accounts.Close(context.Background()) })
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	tokens := token.NewIssuer(secret, nil)
 	meetings, err := meeting.New(st, tokens, secret, meeting.Options{Log: log, Limits: limits, Audit: audit})
@@ -251,6 +253,7 @@ func TestMeetingRefusalsOverHTTP(t *testing.T) {
 		{"forged link", joinBody("link_token", m.ID+strings.Repeat("A", 43), "display_name", "M"), 404, "not_found"},
 		{"malformed id", joinBody("meeting_id", "12", "display_name", "M"), 400, "invalid_input"},
 		{"no name", joinBody("meeting_id", m.ID, "passcode", m.Passcode), 400, "invalid_input"},
+		{"invisible name", joinBody("meeting_id", m.ID, "passcode", m.Passcode, "display_name", "M\u200b"), 400, "invisible_characters"},
 		{"unknown field", `{"meeting_id":"x","pin":"1"}`, 400, "unknown_field"},
 	} {
 		r := f.call(t, "POST", "/api/join", c.body)

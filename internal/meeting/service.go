@@ -13,11 +13,10 @@ import (
 	"sync"
 	"time"
 	_ "time/tzdata" // time zones work on hosts without a zoneinfo database
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/auditlog"
+	"github.com/meridian-video/meridian/internal/label"
 	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/ratelimit"
 	"github.com/meridian-video/meridian/internal/store"
@@ -890,15 +889,11 @@ func (s *Service) audit(ctx context.Context, actor, action, subject, outcome, de
 	s.auditLog.Write(ctx, e)
 }
 
-// checkText refuses empty, overlong, invalid or control-character text.
+// checkText refuses empty, overlong or invalid text, and text that is not shown as it
+// reads: see package label.
 func checkText(what, s string, maxRunes int) error {
-	switch {
-	case s == "":
-		return invalid("a " + what + " is required")
-	case !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxRunes:
-		return invalid(fmt.Sprintf("the %s must be valid text of at most %d characters", what, maxRunes))
-	case strings.ContainsFunc(s, unicode.IsControl):
-		return invalid("the " + what + " contains control characters")
+	if e := label.Check(what, s, maxRunes); e != nil {
+		return &Error{Code: e.Code, Message: e.Message}
 	}
 	return nil
 }

@@ -287,6 +287,29 @@ func TestScheduleRefusals(t *testing.T) {
 	}
 }
 
+// A topic or display name that would be shown other than it reads is refused with its
+// own code, and nothing is stored.
+func TestInvisibleCharactersRefused(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	for _, topic := range []string{"Review\u202E", "\u200B", "Re\u2060view"} {
+		_, err := f.svc.Schedule(t.Context(), f.host, ScheduleInput{Topic: topic})
+		if code, _ := CodeOf(err); code != CodeInvisibleCharacters {
+			t.Errorf("topic %+q: %v", topic, err)
+		}
+	}
+	if ms, _ := f.st.ListMeetingsByAccount(t.Context(), f.host.Account.ID, 0); len(ms) != 0 {
+		t.Fatalf("%d meetings stored by refused requests", len(ms))
+	}
+	m := f.schedule(t, ScheduleInput{Topic: "Review"})
+	f.start(t, m.ID)
+	for _, name := range []string{"ada\u202Etsoh", "ad\u200Da", "\uFFA0", "ada\u2067"} {
+		_, err := f.svc.Join(t.Context(), JoinInput{MeetingID: m.ID, Passcode: m.Passcode, DisplayName: name, ClientIP: "192.0.2.9"})
+		if code, _ := CodeOf(err); code != CodeInvisibleCharacters {
+			t.Errorf("display name %+q: %v", name, err)
+		}
+	}
+}
+
 // conflictingStore makes the first n CreateMeeting calls fail as if the id were taken.
 type conflictingStore struct {
 	*store.Store

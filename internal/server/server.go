@@ -20,6 +20,7 @@ import (
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/auditlog"
 	"github.com/meridian-video/meridian/internal/config"
+	"github.com/meridian-video/meridian/internal/connlimit"
 	"github.com/meridian-video/meridian/internal/httpapi"
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/meeting"
@@ -96,11 +97,11 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s.ln, err = net.Listen("tcp", cfg.Addr)
+	s.ln, err = listen(cfg.Addr, cfg.HTTP, reg)
 	if err != nil {
 		s.SFU.Close()
 		st.Close()
-		return nil, fmt.Errorf("listen: %w", err)
+		return nil, err
 	}
 	public := cfg // for links in mail: the address actually bound, when none is configured
 	public.Addr = s.ln.Addr().String()
@@ -118,7 +119,16 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Meetings:  s.Meetings,
 		PublicURL: public.BaseURL(),
 	})
-	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{
+		Handler: handler,
+		// Hijacking a connection for a WebSocket clears its deadlines, so these bound
+		// plain requests only.
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
 	go func() { s.errc <- s.http.Serve(s.ln) }()
 	var tickCtx context.Context
 	tickCtx, s.stopTicks = context.WithCancel(context.Background())
@@ -128,6 +138,29 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	log.Info("meridian serving", "addr", s.ln.Addr().String(), "data", cfg.DataDir, "loopback_media", cfg.MediaLoopbackOnly(),
 		"database", databaseKind(cfg))
 	return s, nil
+}
+
+// listen opens the HTTP listener, capping each client's connections as configured, and
+// counting the connections refused in reg.
+func listen(addr string, h config.HTTP, reg prometheus.Registerer) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	if h.MaxConnsPerClient == 0 {
+		return ln, nil
+	}
+	uncapped, err := h.UncappedPrefixes()
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	capped := connlimit.New(ln, h.MaxConnsPerClient, uncapped)
+	refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_http_connections_refused_total",
+		Help: "Connections closed at accept because their client already held http.max_conns_per_client."})
+	reg.MustRegister(refused)
+	capped.OnRefuse = refused.Inc
+	return capped, nil
 }
 
 // tickMeetings enforces meetings' time limits, and writes the audit trail's counted
@@ -224,12 +257,14 @@ func (s *Server) Wait(ctx context.Context) error {
 }
 
 // Close stops accepting requests, ends every room and waits up to 5 s for requests in
-// flight.
+// flight and the mails they queued.
 func (s *Server) Close() error {
 	s.ready.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.http.Shutdown(ctx)
+	// After the requests: the reset mails they queued are sent in the time left.
+	err = errors.Join(err, s.Accounts.Close(ctx))
 	s.stopTicks()
 	<-s.ticksDone
 	s.SFU.Close()

@@ -3,6 +3,7 @@ package signal
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -60,8 +61,9 @@ func TestJoinTimeoutIsExplained(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, _, err := conn.Read(ctx)
-	if got := websocket.CloseStatus(err); got != websocket.StatusNormalClosure {
-		t.Fatalf("after join timeout: %v, want a normal close", err)
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.StatusNormalClosure || ce.Reason != CodeJoinTimeout {
+		t.Fatalf("after join timeout: %v, want close 1000 with reason %s (as docs/protocol.md says)", err, CodeJoinTimeout)
 	}
 }
 
@@ -114,5 +116,42 @@ func TestErrorFloodIsCutOff(t *testing.T) {
 		if strings.Contains(string(b), `"`+CodeRateLimited+`"`) {
 			return
 		}
+	}
+}
+
+// A joined client flooding a cheap message (sources, which is answered with nothing) is
+// told it is rate limited, then dropped.
+func TestMessageFloodIsCutOff(t *testing.T) {
+	srv, iss := newTestHandler(t, time.Minute)
+	conn := dial(t, srv)
+	tok, _ := iss.Mint("r", "a", "", token.Grants{Publish: true, Subscribe: true}, time.Minute)
+	ctx := context.Background()
+	conn.Write(ctx, websocket.MessageText, []byte(`{"type":"join","token":"`+tok+`"}`))
+	if m := readMsg(t, conn); m["type"] != "joined" {
+		t.Fatalf("got %v", m)
+	}
+	go func() {
+		for range 2000 {
+			if conn.Write(ctx, websocket.MessageText, []byte(`{"type":"sources","sources":{"t1":"camera"}}`)) != nil {
+				return
+			}
+		}
+	}()
+	limited := false
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, b, err := conn.Read(rctx)
+		timedOut := errors.Is(rctx.Err(), context.DeadlineExceeded)
+		cancel()
+		if err != nil {
+			if !limited {
+				t.Fatalf("no rate_limited error before the connection ended: %v", err)
+			}
+			if timedOut {
+				t.Fatal("the flooding connection was not closed")
+			}
+			return
+		}
+		limited = limited || strings.Contains(string(b), `"`+CodeRateLimited+`"`)
 	}
 }

@@ -92,7 +92,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		outbox:  make(chan any, outboxSize),
 		done:    make(chan struct{}),
 		dropped: make(chan struct{}),
-		chat:    rate.NewLimiter(5, 20),
+		limits:  newMessageLimits(),
 		errs:    rate.NewLimiter(10, 20),
 		log:     h.Log.With("remote", r.RemoteAddr),
 	}
@@ -113,7 +113,8 @@ type session struct {
 	dropOnce  sync.Once
 	dropped   chan struct{} // closed when the outbox overflowed
 
-	chat, errs *rate.Limiter
+	limits *messageLimits
+	errs   *rate.Limiter
 
 	participant *sfu.Participant
 	claims      *token.Claims
@@ -291,6 +292,9 @@ func (h *Handler) joinTimeout() time.Duration {
 }
 
 func (s *session) handle(req *Request) error {
+	if !s.limits.allow(req.Type) {
+		return &ProtocolError{Code: CodeRateLimited, Message: "too many " + req.Type + " messages; slow down"}
+	}
 	if req.Type == TypePing {
 		s.queue(pongMsg{Type: "pong"})
 		return nil
@@ -321,9 +325,6 @@ func (s *session) handle(req *Request) error {
 	case TypeVideoPref:
 		return sfuError(p.SetVideoPreference(req.TrackID, req.MaxHeight))
 	case TypeChat:
-		if !s.chat.Allow() {
-			return &ProtocolError{Code: CodeRateLimited, Message: "too many chat messages; slow down"}
-		}
 		return sfuError(p.Room().Chat(p.Info(), req.Text, s.h.now()))
 	default:
 		return s.moderate(req)

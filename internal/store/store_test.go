@@ -437,6 +437,27 @@ func TestPasswordResetIsUsableOnce(t *testing.T) {
 	})
 }
 
+// A link asked for before the password was changed does not work after the change.
+func TestPasswordChangeSpendsPendingResets(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		_, u := newOwner(t, s, "a@example.com")
+		now := time.Now()
+		if _, err := s.CreatePasswordReset(ctx, NewPasswordReset{Token: "old-link", UserID: u.ID, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UpdatePasswordHash(ctx, u.ID, "changed-hash"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.ConsumePasswordReset(ctx, "old-link", "attacker-hash", now)
+		wantErr(t, err, ErrNotFound)
+		if got, _ := s.GetUser(ctx, u.ID); got.PasswordHash != "changed-hash" {
+			t.Fatalf("password hash %q after an old link was used", got.PasswordHash)
+		}
+		wantErr(t, s.UpdatePasswordHash(ctx, "no-such-user", "h"), ErrNotFound)
+	})
+}
+
 func TestPasswordResetExpires(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *Store) {
 		_, u := newOwner(t, s, "a@example.com")

@@ -204,8 +204,11 @@ func newResourceID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// writeError answers with a JSON error. nosniff, because the message may echo what the
+// client sent (an SDP parse error), and must never be read as a page.
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(struct {
 		Code    string `json:"code"`
