@@ -119,7 +119,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		if cfg.StoreDir == "" {
 			return nil, errors.New("bus: store_dir is required for the embedded server")
 		}
-		b.srv, err = startServer(cfg, serverLogger{log: log.With("component", "nats-server"), fatal: b.setFatal})
+		b.srv, err = startServer(cfg, serverLogger{log: log.With("component", "nats-server"), fatal: b.setFatal}, b.fatalErr)
 		if err != nil {
 			return nil, err
 		}

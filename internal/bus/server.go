@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -46,7 +47,9 @@ func serverOptions(cfg Config) (*server.Options, error) {
 		if cport <= 0 {
 			return nil, errors.New("bus: a node with gateways needs a fixed cluster.listen port")
 		}
-		routes = append(append([]string(nil), routes...), "nats://"+net.JoinHostPort(chost, strconv.Itoa(cport)))
+		if self := "nats://" + net.JoinHostPort(chost, strconv.Itoa(cport)); !slices.Contains(routes, self) {
+			routes = append(slices.Clone(routes), self)
+		}
 	}
 	if opts.Routes, err = parseURLs(routes); err != nil {
 		return nil, fmt.Errorf("bus: cluster routes: %w", err)
@@ -114,8 +117,9 @@ func parseURLs(raw []string) ([]*url.URL, error) {
 }
 
 // startServer starts an embedded server and waits until it accepts client connections
-// (tens of milliseconds; JetStream becomes ready later, in the background).
-func startServer(cfg Config, l server.Logger) (*server.Server, error) {
+// (tens of milliseconds; JetStream becomes ready later, in the background). A fatal error
+// while starting (a port in use, say) is returned instead.
+func startServer(cfg Config, l server.Logger, fatal func() error) (*server.Server, error) {
 	opts, err := serverOptions(cfg)
 	if err != nil {
 		return nil, err
@@ -126,9 +130,21 @@ func startServer(cfg Config, l server.Logger) (*server.Server, error) {
 	}
 	srv.SetLoggerV2(l, cfg.Debug, false, false)
 	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		return nil, errors.New("bus: embedded nats-server did not start listening within 10s")
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if srv.ReadyForConnections(50 * time.Millisecond) {
+			if err := fatal(); err != nil {
+				break
+			}
+			return srv, nil
+		}
+		if fatal() != nil {
+			break
+		}
 	}
-	return srv, nil
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	if err := fatal(); err != nil {
+		return nil, err
+	}
+	return nil, errors.New("bus: embedded nats-server did not start listening within 10s")
 }

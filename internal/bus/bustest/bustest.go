@@ -21,24 +21,35 @@ import (
 // on its own loopback ports with its store under dir. It shortens the gateways' solicit
 // delay, a process-wide setting meant for tests.
 func Supercluster(t testing.TB, dir string, regions ...string) []bus.Config {
+	return SuperclusterN(t, dir, 1, regions...)
+}
+
+// SuperclusterN is Supercluster with n nodes per region, joined by routes; node i of
+// region r is "<r>-<i+1>", configs ordered by region then node.
+func SuperclusterN(t testing.TB, dir string, n int, regions ...string) []bus.Config {
 	t.Helper()
 	server.SetGatewaysSolicitDelay(10 * time.Millisecond)
 	gw := make(map[string][]string, len(regions))
-	cfgs := make([]bus.Config, len(regions))
-	for i, r := range regions {
-		cfgs[i] = bus.Config{
-			NodeID:   r + "-1",
-			Region:   r,
-			StoreDir: filepath.Join(dir, r+"-1"),
-			Cluster:  bus.ClusterConfig{Listen: fmt.Sprintf("127.0.0.1:%d", FreePort(t))},
+	var cfgs []bus.Config
+	for _, r := range regions {
+		var routes []string
+		first := len(cfgs)
+		for i := range n {
+			c := bus.Config{
+				NodeID:         fmt.Sprintf("%s-%d", r, i+1),
+				Region:         r,
+				StoreDir:       filepath.Join(dir, fmt.Sprintf("%s-%d", r, i+1)),
+				Cluster:        bus.ClusterConfig{Listen: fmt.Sprintf("127.0.0.1:%d", FreePort(t))},
+				Gateways:       bus.GatewayConfig{Listen: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), Peers: gw},
+				RequestTimeout: time.Second,
+			}
+			routes = append(routes, "nats://"+c.Cluster.Listen)
+			gw[r] = append(gw[r], "nats://"+c.Gateways.Listen)
+			cfgs = append(cfgs, c)
 		}
-		g := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
-		cfgs[i].Gateways.Listen = g
-		gw[r] = []string{"nats://" + g}
-	}
-	for i := range cfgs {
-		cfgs[i].Gateways.Peers = gw
-		cfgs[i].RequestTimeout = time.Second
+		for i := first; i < len(cfgs); i++ {
+			cfgs[i].Cluster.Routes = routes
+		}
 	}
 	return cfgs
 }
