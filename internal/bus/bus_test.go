@@ -110,3 +110,30 @@ func TestClusterAndGateway(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// BenchmarkGatewayRequest is a request from us-west answered in eu-central, across the
+// gateway.
+func BenchmarkGatewayRequest(b *testing.B) {
+	buses := bustest.StartAll(b, bustest.Supercluster(b, b.TempDir(), "us-west", "eu-central"))
+	sub, err := buses[1].Conn().Subscribe("meridian.echo", func(m *nats.Msg) { _ = m.Respond(m.Data) })
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		if _, err := buses[0].Conn().RequestWithContext(ctx, "meridian.echo", nil); err == nil {
+			break
+		} else if ctx.Err() != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	nc := buses[0].Conn()
+	for b.Loop() {
+		if _, err := nc.Request("meridian.echo", []byte("ping"), time.Second); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
