@@ -164,6 +164,9 @@ func DefaultHome(dep Deployment, j string, loc *LatLng) (Region, error) {
 	if j != "" && !ValidJurisdiction(j) {
 		return Region{}, &Error{Code: CodeInvalidInput, Message: fmt.Sprintf("jurisdiction %q: want 2 or 3 upper-case letters", j)}
 	}
+	if loc != nil && !loc.valid() {
+		return Region{}, &Error{Code: CodeInvalidInput, Message: fmt.Sprintf("location %v, %v is not a position", loc.Lat, loc.Lng)}
+	}
 	pick := func(ok func(Region) bool) (Region, bool) {
 		var best Region
 		var bestD float64

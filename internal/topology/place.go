@@ -117,13 +117,13 @@ func (t RegionAttempt) describe() string {
 	case ReasonNoNodes:
 		return "no node is running"
 	case ReasonAllDown:
-		return fmt.Sprintf("all %d nodes down", t.Nodes)
+		return allNodes(t.Nodes) + " down"
 	case ReasonAllDraining:
-		return fmt.Sprintf("all %d nodes draining", t.Nodes)
+		return allNodes(t.Nodes) + " draining"
 	case ReasonAllFull:
-		return fmt.Sprintf("all %d nodes full", t.Nodes)
+		return allNodes(t.Nodes) + " full"
 	case ReasonConfigMismatch:
-		return fmt.Sprintf("all %d nodes have another region list", t.Nodes)
+		return allNodes(t.Nodes) + " with another region list"
 	case ReasonUnknownRegion:
 		return "not a region of this deployment"
 	case ReasonCarrierFull:
@@ -131,6 +131,13 @@ func (t RegionAttempt) describe() string {
 	}
 	return fmt.Sprintf("none of %d nodes can take it (%d down, %d with another region list, %d draining, %d full)",
 		t.Nodes, t.Down, t.Mismatch, t.Draining, t.Full)
+}
+
+func allNodes(n int) string {
+	if n == 1 {
+		return "its only node"
+	}
+	return fmt.Sprintf("all %d nodes", n)
 }
 
 // nodeState is a node's fitness to take a join, in the order it is checked: a silent
@@ -146,11 +153,24 @@ const (
 	nodeFull
 )
 
+// Up reports whether the node counts as up at now: heard from less than downAfter ago
+// (DefaultDownAfter when zero). A Seen as far in the future is a clock gone wrong, not a
+// live node.
+func (n NodeInfo) Up(now time.Time, downAfter time.Duration) bool {
+	if downAfter <= 0 {
+		downAfter = DefaultDownAfter
+	}
+	return up(n.Seen, now, downAfter)
+}
+
+func up(seen, now time.Time, downAfter time.Duration) bool {
+	age := now.Sub(seen)
+	return !seen.IsZero() && age < downAfter && age > -downAfter
+}
+
 func classify(n *NodeInfo, p *PlacementInput, downAfter time.Duration) nodeState {
-	age := p.Now.Sub(n.Seen)
 	switch {
-	// A Seen far in the future is a clock gone wrong, not a live node.
-	case n.Seen.IsZero() || age >= downAfter || age <= -downAfter:
+	case !up(n.Seen, p.Now, downAfter):
 		return nodeDown
 	case n.Fingerprint != p.Fingerprint || p.Fingerprint == "":
 		return nodeMismatch
@@ -220,16 +240,14 @@ func Place(p PlacementInput) (Placement, error) {
 	failover := false
 	if p.Carrier != "" {
 		if i := slices.IndexFunc(p.Nodes, func(n NodeInfo) bool { return n.ID == p.Carrier }); i >= 0 && p.Allowed.Contains(p.Nodes[i].Region) {
-			switch classify(&p.Nodes[i], &p, downAfter) {
-			case nodeOK, nodeDraining:
-				if p.Nodes[i].Load < p.Nodes[i].Capacity {
-					return Placement{Node: p.Nodes[i], Sticky: true}, nil
+			c := &p.Nodes[i]
+			// Draining or not: a draining node keeps its live meetings.
+			if st := classify(c, &p, downAfter); st != nodeDown && st != nodeMismatch {
+				if c.Load >= c.Capacity {
+					// One node carries a live meeting; a join elsewhere would split it.
+					return Placement{}, &Refusal{Tried: []RegionAttempt{{Region: c.Region, Reason: ReasonCarrierFull, Nodes: 1, Full: 1}}}
 				}
-				fallthrough
-			case nodeFull:
-				// One node carries a live meeting; a join elsewhere would split it.
-				return Placement{}, &Refusal{Tried: []RegionAttempt{{
-					Region: p.Nodes[i].Region, Reason: ReasonCarrierFull, Nodes: 1, Full: 1}}}
+				return Placement{Node: *c, Sticky: true}, nil
 			}
 		}
 		failover = true
@@ -327,8 +345,8 @@ func resolveOrigin(p *PlacementInput) (origin, error) {
 	f := p.From
 	switch {
 	case f.Location != nil:
-		if l := *f.Location; !(l.Lat >= -90 && l.Lat <= 90 && l.Lng >= -180 && l.Lng <= 180) {
-			return origin{}, &Error{Code: CodeInvalidInput, Message: fmt.Sprintf("participant location %v, %v is not a position", l.Lat, l.Lng)}
+		if !f.Location.valid() {
+			return origin{}, &Error{Code: CodeInvalidInput, Message: fmt.Sprintf("participant location %v, %v is not a position", f.Location.Lat, f.Location.Lng)}
 		}
 		return origin{loc: f.Location}, nil
 	case f.Jurisdiction != "":
@@ -365,6 +383,11 @@ func (o origin) distanceTo(dep *Deployment, r Region) float64 {
 		return 0 // a jurisdiction without regions says nothing of which is nearer
 	}
 	return d
+}
+
+// valid reports whether l is a position on the globe (NaN is not).
+func (l LatLng) valid() bool {
+	return l.Lat >= -90 && l.Lat <= 90 && l.Lng >= -180 && l.Lng <= 180
 }
 
 // earthRadiusKm is the mean radius of the Earth.

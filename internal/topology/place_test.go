@@ -139,6 +139,9 @@ func TestPlace(t *testing.T) {
 		{name: "a full carrier refuses rather than split the meeting",
 			nodes:   []NodeInfo{node("f1", "eu-central"), node("w1", "us-west", full)},
 			allowed: all, carrier: "w1", tried: []string{"us-west:carrier_full"}},
+		{name: "a draining, full carrier refuses too",
+			nodes:   []NodeInfo{node("f1", "eu-central"), node("w1", "us-west", draining, full)},
+			allowed: all, carrier: "w1", tried: []string{"us-west:carrier_full"}},
 		{name: "carrier down: failover to the nearest allowed node",
 			nodes:   []NodeInfo{node("f1", "eu-central", silent(4*time.Second)), node("f2", "eu-central", load(2)), node("w1", "us-west")},
 			allowed: all, carrier: "f1", from: Origin{Location: paris}, want: "f2", failover: true},
@@ -268,9 +271,11 @@ func TestPlaceFailsClosed(t *testing.T) {
 
 func TestRefusalMessage(t *testing.T) {
 	r := &Refusal{Tried: []RegionAttempt{{Region: "eu-central", Reason: ReasonAllFull, Nodes: 2, Full: 2},
+		{Region: "us-east", Reason: ReasonAllDown, Nodes: 1, Down: 1},
 		{Region: "us-west", Reason: ReasonUnavailable, Nodes: 2, Down: 1, Draining: 1}}}
 	want := "no region this meeting allows can take the join, and regions it does not allow are never used: " +
-		"eu-central: all 2 nodes full; us-west: none of 2 nodes can take it (1 down, 0 with another region list, 1 draining, 0 full)"
+		"eu-central: all 2 nodes full; us-east: its only node down; " +
+		"us-west: none of 2 nodes can take it (1 down, 0 with another region list, 1 draining, 0 full)"
 	if got := r.Message(); got != want {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
