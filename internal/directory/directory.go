@@ -50,8 +50,11 @@ type Directory struct {
 	mu     sync.Mutex
 	origin jetstream.KeyValue // this region's own bucket
 	view   jetstream.KeyValue // every region's buckets; nil in a one-region deployment
-	ready  atomic.Bool
-	err    error
+	// answering: the buckets exist and this region's bucket answered the last probe (or
+	// only one probe in a row failed).
+	answering atomic.Bool
+	fails     int // consecutive failed probes, owned by run
+	err       error
 
 	stop chan struct{}
 	done chan struct{}
@@ -83,45 +86,83 @@ func Open(ctx context.Context, b *bus.Bus, cfg Config, log *slog.Logger) (*Direc
 		err:  ErrNotReady,
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
-	go d.setup()
+	go d.run()
 	return d, nil
 }
 
 func originBucket(region string) string { return "meridian-dir-" + region }
 func viewBucket(region string) string   { return "meridian-dirview-" + region }
 
-// setup retries until both buckets exist with the configuration wanted.
-func (d *Directory) setup() {
+// run creates the buckets, retrying until the control plane lets it (creating needs
+// JetStream's meta leader), then probes this region's bucket once a second. Reads need no
+// meta leader: a region cut off from the others' majority keeps answering from its own
+// servers what it holds, while bus.Ready reports the meta leader unreachable.
+func (d *Directory) run() {
 	defer close(d.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-d.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	for {
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() {
-			select {
-			case <-d.stop:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
 		err := d.b.WaitReady(ctx)
 		if err == nil {
 			err = d.createBuckets(ctx)
 		}
-		cancel()
 		if err == nil {
-			d.ready.Store(true)
-			d.log.Info("directory ready")
-			return
+			break
 		}
-		d.mu.Lock()
-		d.err = fmt.Errorf("%w: %v", ErrNotReady, err)
-		d.mu.Unlock()
+		d.setErr(err)
 		d.log.Debug("directory not ready yet", "error", err)
 		select {
-		case <-d.stop:
+		case <-ctx.Done():
 			return
 		case <-time.After(time.Second):
 		}
 	}
+	d.answering.Store(true)
+	d.log.Info("directory ready")
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d.probe(ctx)
+	}
+}
+
+// probe reads a key that is never written: "not found" is an answer.
+func (d *Directory) probe(ctx context.Context) {
+	d.mu.Lock()
+	origin := d.origin
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, d.b.RequestTimeout())
+	defer cancel()
+	_, err := origin.Get(ctx, "probe.ready")
+	if err == nil || errors.Is(err, jetstream.ErrKeyNotFound) {
+		d.fails = 0
+		if !d.answering.Swap(true) {
+			d.log.Info("directory answering again")
+		}
+		return
+	}
+	d.setErr(err)
+	if d.fails++; d.fails >= 2 && d.answering.Swap(false) {
+		d.log.Warn("directory not answering", "error", err)
+	}
+}
+
+func (d *Directory) setErr(err error) {
+	d.mu.Lock()
+	d.err = fmt.Errorf("%w: %v", ErrNotReady, err)
+	d.mu.Unlock()
 }
 
 func (d *Directory) createBuckets(ctx context.Context) error {
@@ -163,20 +204,21 @@ func (d *Directory) createBuckets(ctx context.Context) error {
 	return nil
 }
 
-// Ready reports whether lookups can be answered now.
-func (d *Directory) Ready() bool { return d.ready.Load() && d.b.Ready() }
+// Ready reports whether lookups can be answered now: the buckets exist, the connection is
+// up and this region's bucket answered within the last two probes.
+func (d *Directory) Ready() bool { return d.answering.Load() && d.b.Conn().IsConnected() }
 
 // Err is nil when ready, else why not (wrapping [ErrNotReady]).
 func (d *Directory) Err() error {
-	if !d.ready.Load() {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		return d.err
+	if d.Ready() {
+		return nil
 	}
-	if err := d.b.Err(); err != nil {
-		return fmt.Errorf("%w: %v", ErrNotReady, err)
+	if d.answering.Load() {
+		return fmt.Errorf("%w: not connected", ErrNotReady)
 	}
-	return nil
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.err
 }
 
 // WaitReady blocks until the directory is ready or ctx ends.

@@ -273,6 +273,32 @@ func TestSupercluster(t *testing.T) {
 			}
 		})
 	})
+
+	// Last, as it takes two regions away.
+	t.Run("a region cut off from the others answers from its own servers", func(t *testing.T) {
+		for _, b := range c.buses[1:] {
+			b.Close()
+		}
+		eventually(t, "us-west sees the meta leader lost", func() error {
+			if c.buses[0].Ready() {
+				return errors.New("us-west's bus still ready with two of three regions gone")
+			}
+			return nil
+		})
+		us := c.dirs[0]
+		if !us.Ready() {
+			t.Fatalf("us-west's directory not ready: %v", us.Err())
+		}
+		if a, err := us.Account(ctx, "ACCT1"); err != nil || a.HomeRegion != "us-west" {
+			t.Fatalf("own account: %+v, %v", a, err)
+		}
+		if e, err := us.LookupEmail(ctx, directory.EmailKey(secret, "alice@example.com")); err != nil || e.HomeRegion != "cn-north" {
+			t.Fatalf("cn-north's email entry from us-west's view: %+v, %v", e, err)
+		}
+		if _, err := us.Account(ctx, "NEVERWRITTEN"); !errors.Is(err, directory.ErrNotFound) {
+			t.Fatalf("unknown account: %v, want ErrNotFound", err)
+		}
+	})
 }
 
 // scanAll feeds every stream name, subject and message body of the supercluster to check.

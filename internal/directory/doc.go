@@ -9,8 +9,9 @@
 // that region's cluster): the facts about what is homed there. Each region also keeps a
 // view, "meridian-dirview-<region>", placed on its own cluster, that sources every region's
 // bucket; a lookup reads its own region's bucket first (fresh for what it wrote itself),
-// then its view, both local reads of tens of microseconds. A region that is cut off keeps
-// answering from its view what it last received; a fact it never received is not found.
+// then its view, both local reads of tens of microseconds. Reads need no JetStream meta
+// leader, so a region cut off from the others keeps answering from its own servers what it
+// last received; a fact it never received is not found.
 //
 // # Fail closed
 //
