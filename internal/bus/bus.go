@@ -32,6 +32,10 @@ type Config struct {
 	ExternalURL string
 	// StoreDir is the embedded server's JetStream directory, one per node.
 	StoreDir string
+	// Secret, when set, is required of every client, route and gateway connection (user
+	// "meridian"): the deployment's nodes share it. Without it, anyone who reaches the
+	// listeners joins the bus, which is why they default to loopback.
+	Secret string
 
 	// RequestTimeout bounds every control-plane request (default 2s).
 	RequestTimeout time.Duration
@@ -96,6 +100,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.Timeout(cfg.RequestTimeout),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			log.Warn("control plane error", "error", err)
+		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			b.jsOK.Store(false)
 			if b.closing.Load() {
@@ -105,6 +112,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 			log.Warn("control plane disconnected", "error", err)
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) { log.Info("control plane reconnected") }),
+	}
+	if cfg.Secret != "" {
+		copts = append(copts, nats.UserInfo(secretUser, cfg.Secret))
 	}
 	var err error
 	if cfg.ExternalURL != "" {

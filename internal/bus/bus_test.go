@@ -84,6 +84,34 @@ func TestStandaloneReady(t *testing.T) {
 	}
 }
 
+// With a secret, the embedded server refuses a connection without it.
+func TestSecret(t *testing.T) {
+	ctx := context.Background()
+	srv, err := bus.Start(ctx, bus.Config{NodeID: "n1", Region: "local", StoreDir: t.TempDir(), Secret: "s3cret"}, bustest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if nc, err := nats.Connect(srv.ClientURL(), nats.MaxReconnects(0)); err == nil {
+		nc.Close()
+		t.Fatal("connected without the secret")
+	}
+	if nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo("meridian", "wrong"), nats.MaxReconnects(0)); err == nil {
+		nc.Close()
+		t.Fatal("connected with a wrong secret")
+	}
+	b, err := bus.Start(ctx, bus.Config{NodeID: "n2", Region: "local", ExternalURL: srv.ClientURL(), Secret: "s3cret"}, bustest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := b.WaitReady(wctx); err != nil {
+		t.Fatalf("with the secret: %v", err)
+	}
+}
+
 // Two regions of two nodes each, nodes joined by routes and regions by gateways:
 // JetStream becomes ready on every node and a request crosses the gateway.
 func TestClusterAndGateway(t *testing.T) {

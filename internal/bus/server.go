@@ -12,6 +12,9 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
+// secretUser is the user name that goes with Config.Secret.
+const secretUser = "meridian"
+
 // serverOptions builds fresh options for one start of the embedded server: Options.Clone
 // shares *Account pointers between servers, so nothing here is reused across starts.
 func serverOptions(cfg Config) (*server.Options, error) {
@@ -29,6 +32,9 @@ func serverOptions(cfg Config) (*server.Options, error) {
 		// The server's own limits (1 MiB payloads) are far above what the bus sends.
 		MaxPayload: 1 << 20,
 	}
+	if cfg.Secret != "" {
+		opts.Username, opts.Password = secretUser, cfg.Secret
+	}
 	if cfg.Cluster.Listen == "" {
 		if len(cfg.Cluster.Routes) > 0 || cfg.Gateways.Listen != "" {
 			return nil, errors.New("bus: cluster routes and gateways need cluster.listen")
@@ -40,6 +46,9 @@ func serverOptions(cfg Config) (*server.Options, error) {
 		return nil, fmt.Errorf("bus: cluster listen: %w", err)
 	}
 	opts.Cluster = server.ClusterOpts{Name: cfg.Region, Host: chost, Port: cport}
+	if cfg.Secret != "" {
+		opts.Cluster.Username, opts.Cluster.Password = secretUser, cfg.Secret
+	}
 	routes := cfg.Cluster.Routes
 	if cfg.Gateways.Listen != "" {
 		// A one-server cluster with a gateway does not start JetStream without a route; a
@@ -51,7 +60,7 @@ func serverOptions(cfg Config) (*server.Options, error) {
 			routes = append(slices.Clone(routes), self)
 		}
 	}
-	if opts.Routes, err = parseURLs(routes); err != nil {
+	if opts.Routes, err = parseURLs(routes, cfg.Secret); err != nil {
 		return nil, fmt.Errorf("bus: cluster routes: %w", err)
 	}
 	if cfg.Gateways.Listen == "" {
@@ -65,6 +74,9 @@ func serverOptions(cfg Config) (*server.Options, error) {
 		return nil, fmt.Errorf("bus: gateway listen: %w", err)
 	}
 	opts.Gateway = server.GatewayOpts{Name: cfg.Region, Host: ghost, Port: gport}
+	if cfg.Secret != "" {
+		opts.Gateway.Username, opts.Gateway.Password = secretUser, cfg.Secret
+	}
 	for region, peers := range cfg.Gateways.Peers {
 		if err := Token(region); err != nil {
 			return nil, fmt.Errorf("bus: gateway peer region: %w", err)
@@ -72,7 +84,7 @@ func serverOptions(cfg Config) (*server.Options, error) {
 		if region == cfg.Region {
 			continue
 		}
-		urls, err := parseURLs(peers)
+		urls, err := parseURLs(peers, cfg.Secret)
 		if err != nil {
 			return nil, fmt.Errorf("bus: gateway peers of %s: %w", region, err)
 		}
@@ -104,12 +116,16 @@ func hostPort(addr, defHost string) (string, int, error) {
 	return h, port, nil
 }
 
-func parseURLs(raw []string) ([]*url.URL, error) {
+// parseURLs parses route or gateway URLs, adding the secret as their credentials.
+func parseURLs(raw []string, secret string) ([]*url.URL, error) {
 	out := make([]*url.URL, 0, len(raw))
 	for _, r := range raw {
 		u, err := url.Parse(r)
-		if err != nil || u.Host == "" {
-			return nil, fmt.Errorf("bad url %q", r)
+		if err != nil || u.Host == "" || u.User != nil {
+			return nil, fmt.Errorf("bad url %q: want nats://host:port", r)
+		}
+		if secret != "" {
+			u.User = url.UserPassword(secretUser, secret)
 		}
 		out = append(out, u)
 	}

@@ -129,7 +129,7 @@ func TestSupercluster(t *testing.T) {
 	t.Run("another region list is marked, a stopped node drops out", func(t *testing.T) {
 		// A second eu-central node, on eu-central-1's server as its external control
 		// plane, configured with another region list.
-		b, err := bus.Start(ctx, bus.Config{NodeID: "eu-central-2", Region: "eu-central", ExternalURL: c.buses[1].ClientURL()}, bustest.Logger(t))
+		b, err := bus.Start(ctx, bus.Config{NodeID: "eu-central-2", Region: "eu-central", ExternalURL: c.buses[1].ClientURL(), Secret: bustest.Secret}, bustest.Logger(t))
 		if err != nil {
 			t.Fatal(err)
 		}

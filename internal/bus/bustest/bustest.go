@@ -17,6 +17,9 @@ import (
 	"github.com/meridian-video/meridian/internal/bus"
 )
 
+// Secret is the bus secret of every node Supercluster configures.
+const Secret = "bustest secret"
+
 // Supercluster builds one-node-per-region configs joined by gateways in a full mesh, each
 // on its own loopback ports with its store under dir. It shortens the gateways' solicit
 // delay, a process-wide setting meant for tests.
@@ -42,6 +45,7 @@ func SuperclusterN(t testing.TB, dir string, n int, regions ...string) []bus.Con
 				Cluster:        bus.ClusterConfig{Listen: fmt.Sprintf("127.0.0.1:%d", FreePort(t))},
 				Gateways:       bus.GatewayConfig{Listen: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), Peers: gw},
 				RequestTimeout: time.Second,
+				Secret:         Secret,
 			}
 			routes = append(routes, "nats://"+c.Cluster.Listen)
 			gw[r] = append(gw[r], "nats://"+c.Gateways.Listen)
