@@ -274,6 +274,29 @@ func (d *Directory) put(ctx context.Context, home, key string, v any) error {
 	return nil
 }
 
+// del removes a fact this region wrote. A fact of another region is not found here: a
+// delete marker written for it would travel into every view and erase it there.
+func (d *Directory) del(ctx context.Context, key string) error {
+	origin, _, err := d.buckets()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.b.RequestTimeout())
+	defer cancel()
+	e, err := origin.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("%w: %s is not homed in %s", ErrNotFound, key, d.region)
+	}
+	if err != nil {
+		return fmt.Errorf("directory: delete %s: %w", key, err)
+	}
+	// LastRevision: a write that raced in since is not erased unseen.
+	if err := origin.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil {
+		return fmt.Errorf("directory: delete %s: %w", key, err)
+	}
+	return nil
+}
+
 // get reads one fact: this region's own bucket first (what this region wrote is there at
 // once), then the view of every region's buckets.
 func (d *Directory) get(ctx context.Context, key string, v versioned) error {

@@ -214,6 +214,36 @@ func TestSupercluster(t *testing.T) {
 		})
 	})
 
+	t.Run("deleted everywhere by its home region only", func(t *testing.T) {
+		if err := c.dirs[0].PutSession(ctx, directory.Session{ID: "SESS1", HomeRegion: "us-west"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range c.dirs {
+			eventually(t, "session", func() error { _, err := d.Session(ctx, "SESS1"); return err })
+		}
+		if err := c.dirs[1].DeleteSession(ctx, "SESS1"); !errors.Is(err, directory.ErrNotFound) {
+			t.Fatalf("delete from another region: %v, want ErrNotFound", err)
+		}
+		// The refused delete erased it nowhere (a delete marker would travel into views).
+		time.Sleep(200 * time.Millisecond)
+		for _, d := range c.dirs {
+			if _, err := d.Session(ctx, "SESS1"); err != nil {
+				t.Fatalf("after a refused delete: %v", err)
+			}
+		}
+		if err := c.dirs[0].DeleteSession(ctx, "SESS1"); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range c.dirs {
+			eventually(t, "session deleted", func() error {
+				if _, err := d.Session(ctx, "SESS1"); !errors.Is(err, directory.ErrNotFound) {
+					return fmt.Errorf("after delete: %v, want ErrNotFound", err)
+				}
+				return nil
+			})
+		}
+	})
+
 	t.Run("a region writes only what is homed there", func(t *testing.T) {
 		err := c.dirs[0].PutAccount(ctx, directory.Account{ID: "ACCT2", HomeRegion: "eu-central"})
 		if !errors.Is(err, directory.ErrInvalid) {

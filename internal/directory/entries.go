@@ -137,3 +137,30 @@ func (d *Directory) LookupEmail(ctx context.Context, hash string) (Email, error)
 	}
 	return e, err
 }
+
+// DeleteAccount, DeleteMeeting, DeleteSession and DeleteEmail remove a fact homed in this
+// node's region (a closed account, an ended meeting, a signed-out session, a changed
+// address); a fact homed elsewhere is ErrNotFound here.
+func (d *Directory) DeleteAccount(ctx context.Context, id string) error {
+	return d.delKind(ctx, "account", id)
+}
+
+func (d *Directory) DeleteMeeting(ctx context.Context, id string) error {
+	return d.delKind(ctx, "meeting", id)
+}
+
+func (d *Directory) DeleteSession(ctx context.Context, id string) error {
+	return d.delKind(ctx, "session", id)
+}
+
+func (d *Directory) DeleteEmail(ctx context.Context, hash string) error {
+	return d.delKind(ctx, "email", hash)
+}
+
+func (d *Directory) delKind(ctx context.Context, kind, id string) error {
+	k, err := key(kind, id)
+	if err != nil {
+		return err
+	}
+	return d.del(ctx, k)
+}
