@@ -132,3 +132,46 @@ func TestSystemServer(t *testing.T) {
 	}
 	t.Log("external control plane at 127.0.0.1:4222 answered")
 }
+
+// A node restarted on its store directory (fresh server options each start) finds what
+// its region wrote before.
+func TestRestartKeepsFacts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := bus.Config{NodeID: "local-1", Region: "local", StoreDir: t.TempDir()}
+	open := func() (*bus.Bus, *directory.Directory) {
+		b, err := bus.Start(ctx, cfg, bustest.Logger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := directory.Open(ctx, b, directory.Config{Deployment: oneRegion("local")}, bustest.Logger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.WaitReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return b, d
+	}
+	b, d := open()
+	if err := d.PutMeeting(ctx, directory.Meeting{ID: "12345678901", HomeRegion: "local", Allowed: mustAllowed(t, "local"), Node: "local-1"}); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	b.Close()
+	b, d = open()
+	defer b.Close()
+	defer d.Close()
+	if m, err := d.Meeting(ctx, "12345678901"); err != nil || m.Node != "local-1" {
+		t.Fatalf("after restart: %+v, %v", m, err)
+	}
+}
+
+func mustAllowed(t *testing.T, ids ...string) topology.AllowedSet {
+	t.Helper()
+	s, err := topology.NewAllowedSet(ids...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
