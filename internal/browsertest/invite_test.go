@@ -140,7 +140,7 @@ func TestEditAndCancelFromTheDashboard(t *testing.T) {
 	if n := host.Count(item + " [data-testid=invite-link]"); n != 0 {
 		t.Fatalf("a cancelled meeting offers %d invite links", n)
 	}
-	if n := host.Count(item + " [data-testid=start-meeting]") + host.Count(item+" [data-testid=edit-meeting]"); n != 0 {
+	if n := host.Count(item+" [data-testid=start-meeting]") + host.Count(item+" [data-testid=edit-meeting]"); n != 0 {
 		t.Fatalf("a cancelled meeting offers %d start or edit buttons", n)
 	}
 	if m, _ := env.Server.Store.GetMeeting(t.Context(), id); m.Status != "cancelled" {
