@@ -242,7 +242,7 @@ function editDialog(m, onSaved) {
     h('div', { class: 'row' },
       field('Repeats', { name: 'recurrence', value: m.recurrence || '', options: RECURRENCES }),
       field('Time zone', { name: 'time_zone', value: m.time_zone, list: 'time-zones', autocomplete: 'off', required: true },
-        'Repeating meetings keep their time of day here.')),
+        'Repeats keep their hour here.')),
     zones,
     h('fieldset', { class: 'checks' }, h('legend', null, 'Who gets in, and how'),
       checkbox('Waiting room: I let each guest in', { name: 'waiting_room', checked: m.waiting_room }),

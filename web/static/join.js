@@ -35,6 +35,7 @@ async function joinPage(view, { linkToken, meetingId }) {
   const status = h('div', { class: 'slot' });
   const heading = h('h1', null, linkToken ? 'You are invited to a meeting' : 'Join a meeting');
   const about = h('div', { class: 'slot invite-about' });
+  const lead = h('p', { class: 'lead' }, 'Check how you look and sound, then join.');
   const joinButton = h('button', { type: 'submit', class: 'btn btn-primary btn-block btn-large', 'data-testid': 'join-button' }, 'Join now');
   const form = h('form', { class: 'stack', 'data-testid': 'join-form', novalidate: true },
     !linkToken && field('Meeting ID', {
@@ -68,6 +69,7 @@ async function joinPage(view, { linkToken, meetingId }) {
   // closed: the meeting is over; joining is no longer offered.
   const closed = () => {
     for (const el of form.elements) el.disabled = true;
+    lead.hidden = true;
   };
 
   // describeMeeting shows what the invitation is for, and whether it can be joined now.
@@ -133,9 +135,7 @@ async function joinPage(view, { linkToken, meetingId }) {
   page(view, me, h('div', { class: 'join-layout' },
     preview.el, preview.devices,
     h('section', { class: 'card join-card' },
-      heading, about,
-      h('p', { class: 'lead' }, 'Check how you look and sound, then join.'),
-      form)));
+      heading, about, lead, form)));
   preview.start();
 }
 
