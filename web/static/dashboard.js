@@ -168,6 +168,8 @@ const STATUS = { live: 'Live', scheduled: 'Scheduled', ended: 'Ended', cancelled
 // changed(item, meeting) to redraw it after a change.
 function meetingItem(m, actions) {
   const over = isOver(m);
+  // A recurring meeting between occurrences is waiting for its next one.
+  const shown = m.status === 'ended' && m.recurrence ? 'scheduled' : m.status;
   // The link itself, to open or to copy by hand; the button copies it for you.
   const link = h('a', { href: m.join_url, class: 'invite-link', 'data-testid': 'invite-link' }, m.join_url);
   const copy = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'copy-invite', 'aria-label': `Copy invite link of ${m.topic}` },
@@ -195,10 +197,10 @@ function meetingItem(m, actions) {
       toast('Meeting cancelled. Anyone who opens its invitation is told so.');
     }),
   }, 'Cancel meeting');
-  const item = h('li', { class: `meeting-item status-${m.status}`, 'data-testid': 'meeting-item', dataset: { meetingId: m.id } },
+  const item = h('li', { class: `meeting-item status-${shown}`, 'data-testid': 'meeting-item', dataset: { meetingId: m.id } },
     h('div', { class: 'mi-head' },
       h('h3', null, m.topic),
-      h('span', { class: `badge badge-${m.status}` }, STATUS[m.status] ?? m.status)),
+      h('span', { class: `badge badge-${shown}` }, STATUS[shown] ?? shown)),
     h('p', { class: 'mi-when' }, when(m)),
     // A meeting that is over has no invitation to pass on.
     h('p', { class: 'mi-meta muted' }, `Meeting ID ${m.display_id}`, !over && m.passcode ? ` · Passcode ${m.passcode}` : ''),
