@@ -363,21 +363,24 @@ func (a *accountAPI) signedInUser(r *http.Request) *account.Principal {
 
 // meetingStatusOf maps the meeting package's error codes onto HTTP statuses.
 var meetingStatusOf = map[string]int{
-	meeting.CodeInvalidInput:     http.StatusBadRequest,
-	meeting.CodeNotFound:         http.StatusNotFound,
-	meeting.CodeForbidden:        http.StatusForbidden,
-	meeting.CodePlanCannotHost:   http.StatusForbidden,
-	meeting.CodeAccountDisabled:  http.StatusForbidden,
-	meeting.CodeMeetingLocked:    http.StatusForbidden,
-	meeting.CodeWrongPasscode:    http.StatusForbidden,
-	meeting.CodeRemoved:          http.StatusForbidden,
-	meeting.CodeMeetingFull:      http.StatusForbidden,
-	meeting.CodeSignInRequired:   http.StatusUnauthorized,
-	meeting.CodeWaitingForHost:   http.StatusConflict,
-	meeting.CodeMeetingEnded:     http.StatusGone,
+	// Changing a meeting, and a meeting called off (apart, so that gofmt leaves the
+	// alignment below, and other branches' edits to it, alone).
 	meeting.CodeMeetingCancelled: http.StatusGone,
 	meeting.CodeMeetingLive:      http.StatusConflict,
-	meeting.CodeRateLimited:      http.StatusTooManyRequests,
+
+	meeting.CodeInvalidInput:    http.StatusBadRequest,
+	meeting.CodeNotFound:        http.StatusNotFound,
+	meeting.CodeForbidden:       http.StatusForbidden,
+	meeting.CodePlanCannotHost:  http.StatusForbidden,
+	meeting.CodeAccountDisabled: http.StatusForbidden,
+	meeting.CodeMeetingLocked:   http.StatusForbidden,
+	meeting.CodeWrongPasscode:   http.StatusForbidden,
+	meeting.CodeRemoved:         http.StatusForbidden,
+	meeting.CodeMeetingFull:     http.StatusForbidden,
+	meeting.CodeSignInRequired:  http.StatusUnauthorized,
+	meeting.CodeWaitingForHost:  http.StatusConflict,
+	meeting.CodeMeetingEnded:    http.StatusGone,
+	meeting.CodeRateLimited:     http.StatusTooManyRequests,
 }
 
 // fail writes err as a JSON error: a meeting refusal with its status, an account refusal
