@@ -47,9 +47,12 @@ func apiRoutes() []apiRoute {
 		{"GET", "/api/meetings", signedIn, meetingRoute((*meetingAPI).list)},
 		{"POST", "/api/meetings", signedIn, meetingRoute((*meetingAPI).create)},
 		{"GET", "/api/meetings/{id}", signedIn, meetingRoute((*meetingAPI).get)},
+		{"PATCH", "/api/meetings/{id}", signedIn, meetingRoute((*meetingAPI).update)},
+		{"POST", "/api/meetings/{id}/cancel", signedIn, meetingRoute((*meetingAPI).cancel)},
 		{"POST", "/api/meetings/{id}/start", signedIn, meetingRoute((*meetingAPI).start)},
 		{"POST", "/api/meetings/{id}/end", signedIn, meetingRoute((*meetingAPI).end)},
 		{"POST", "/api/join", public, meetingRoute((*meetingAPI).join)},
+		{"POST", "/api/join/lookup", public, meetingRoute((*meetingAPI).lookup)},
 	}
 }
 

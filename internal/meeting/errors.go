@@ -92,3 +92,14 @@ func CodeOf(err error) (code, message string) {
 	}
 	return CodeInternal, "something went wrong on the server"
 }
+
+// Refusals of changing a meeting, and of joining one that was called off.
+const (
+	CodeMeetingCancelled = "meeting_cancelled"
+	CodeMeetingLive      = "meeting_live"
+)
+
+var (
+	ErrMeetingCancelled = &Error{Code: CodeMeetingCancelled, Message: "the host cancelled this meeting"}
+	ErrMeetingLive      = &Error{Code: CodeMeetingLive, Message: "the meeting is in progress: change or cancel it before it starts, or end it"}
+)

@@ -32,7 +32,9 @@ type Store interface {
 	IsRemoved(ctx context.Context, meetingID, identity string) (bool, error)
 	AddRemoval(ctx context.Context, meetingID, identity string, at time.Time) error
 	SetMeetingLocked(ctx context.Context, id string, locked bool) error
+	UpdateMeetingPlan(ctx context.Context, m store.Meeting) error
 	GetAccount(ctx context.Context, id string) (store.Account, error)
+	GetUser(ctx context.Context, id string) (store.User, error)
 	AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error)
 }
 
@@ -530,7 +532,8 @@ func (s *Service) decideHost(ctx context.Context, a store.Account, actor, action
 
 // goLive makes meeting id live, unless it is, with the given time limit, and returns it.
 // A live meeting past its deadline is ended instead (ended says why, for notifyEnded);
-// an ended meeting that does not recur is ErrMeetingEnded. When start is false a meeting
+// an ended meeting that does not recur is ErrMeetingEnded, a cancelled one
+// ErrMeetingCancelled. When start is false a meeting
 // that is not live is left as it is and ErrWaitingForHost returned. Called with s.tmu held.
 func (s *Service) goLive(ctx context.Context, id string, limit time.Duration, actor, detail string, start bool) (m Meeting, ended string, err error) {
 	sm, err := s.store.GetMeeting(ctx, id)
@@ -567,6 +570,8 @@ func (s *Service) goLive(ctx context.Context, id string, limit time.Duration, ac
 		if sm.Recurrence == "" {
 			return Meeting{}, "", ErrMeetingEnded
 		}
+	case store.MeetingCancelled:
+		return Meeting{}, "", ErrMeetingCancelled
 	}
 	if !start {
 		return Meeting{}, "", ErrWaitingForHost
@@ -788,6 +793,9 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	refuse := func(e *Error) (Ticket, error) {
 		s.refused(ctx, in.ClientIP, actor, id, e.Code, detail)
 		return Ticket{}, e
+	}
+	if sm.Status == store.MeetingCancelled {
+		return refuse(ErrMeetingCancelled)
 	}
 	if userID != "" && userID == sm.HostUserID {
 		return s.Start(ctx, *in.Principal, id)
