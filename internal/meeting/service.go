@@ -490,7 +490,7 @@ func (s *Service) Start(ctx context.Context, p account.Principal, id string) (Ti
 		}
 		return Ticket{}, err
 	}
-	return s.ticket(m, p.User.ID, p.User.DisplayName, true, false)
+	return s.ticket(m, p.User.ID, p.User.DisplayName, true, false, ent.MaxParticipants)
 }
 
 // decideHost asks policy.MayHost whether account a may host, with its plan's entitlements
@@ -837,7 +837,7 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	if err != nil {
 		return Ticket{}, err
 	}
-	return s.ticket(m, identity, name, false, m.WaitingRoom)
+	return s.ticket(m, identity, name, false, m.WaitingRoom, ent.MaxParticipants)
 }
 
 // guestIdentity is a guest's identity in rooms: derived from the key their browser keeps,
@@ -851,8 +851,9 @@ func guestIdentity(key string) string {
 }
 
 // ticket mints an SFU join token for a participant of a live meeting, valid for the
-// Service's TokenTTL but never past the meeting's deadline.
-func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool) (Ticket, error) {
+// Service's TokenTTL but never past the meeting's deadline. seats is the plan's
+// participant limit, which the room enforces.
+func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool, seats int) (Ticket, error) {
 	now := s.now()
 	ttl := s.tokenTTL
 	if d := Deadline(m); !d.IsZero() {
@@ -861,7 +862,7 @@ func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool) (
 	if ttl < time.Second {
 		ttl = time.Second
 	}
-	g := token.Grants{Publish: true, Subscribe: true, Host: host, Waiting: waiting && !host}
+	g := token.Grants{Publish: true, Subscribe: true, Host: host, Waiting: waiting && !host, Seats: seats}
 	tok, err := s.mint.Mint(Room(m.ID), identity, name, g, ttl)
 	if err != nil {
 		return Ticket{}, fmt.Errorf("meeting: join token: %w", err)
