@@ -134,9 +134,10 @@ type Options struct {
 	// without locks held, and must not block for long.
 	OnWarning func(meetingID string, deadline time.Time)
 	OnEnded   func(meetingID, reason string)
-	// Occupancy, if set, counts who is in a meeting's room now (waiting room included),
-	// so that joins beyond the plan's participant limit are refused.
-	Occupancy func(meetingID string) int
+	// Occupancy, if set, counts who is in a meeting's room now (waiting room included)
+	// but identity, whose new session would take its present one's seat, so that tickets
+	// beyond the plan's participant limit are refused. The room enforces the limit too.
+	Occupancy func(meetingID, identity string) int
 }
 
 // Service is the meeting domain: scheduling, starting, joining and ending meetings, and
@@ -152,7 +153,7 @@ type Service struct {
 	warnBefore time.Duration
 	onWarning  func(string, time.Time)
 	onEnded    func(string, string)
-	occupancy  func(string) int
+	occupancy  func(string, string) int
 
 	perIP, perMeeting *ratelimit.Set
 
@@ -822,7 +823,7 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	if err != nil {
 		return Ticket{}, err
 	}
-	if s.occupancy != nil && ent.MaxParticipants > 0 && s.occupancy(id) >= ent.MaxParticipants {
+	if s.occupancy != nil && ent.MaxParticipants > 0 && s.occupancy(id, identity) >= ent.MaxParticipants {
 		return refuse(meetingFull(ent.MaxParticipants))
 	}
 	s.tmu.Lock()

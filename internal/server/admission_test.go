@@ -311,7 +311,11 @@ func TestOneTicketOneSeat(t *testing.T) {
 	defer cancel()
 	const limit = 100 // the free plan's participants
 	hostToken, link, room := startMeeting(t, srv, "host@example.com", `{"topic":"Crowded","waiting_room":false}`)
-	abuser := guestTicket(t, srv, link, "Abe")
+	abuserBrowser := newBrowser(t, srv)
+	status, abuser := abuserBrowser.join(link, "Abe")
+	if status != http.StatusOK {
+		t.Fatalf("Abe's ticket: %d %+v", status, abuser)
+	}
 	late := guestTicket(t, srv, link, "Late") // issued while there is room
 	occupancy := func() int {
 		r, ok := srv.SFU.LookupRoom(room)
@@ -366,6 +370,14 @@ func TestOneTicketOneSeat(t *testing.T) {
 		t.Fatalf("occupancy %d, want %d", n, limit)
 	}
 	wantRefusedEverywhere(t, ctx, srv, room, late.Token, http.StatusForbidden, "full")
+	// Asking for a ticket: someone new is refused, someone in the meeting (reconnecting)
+	// gets one, since it takes their own seat.
+	if status, tk := newBrowser(t, srv).join(link, "One more"); status != http.StatusForbidden || tk.Code != "meeting_full" {
+		t.Fatalf("a new guest's ticket to a full meeting: %d %+v", status, tk)
+	}
+	if status, tk := abuserBrowser.join(link, "Abe"); status != http.StatusOK {
+		t.Fatalf("a guest in a full meeting asked for a new ticket: %d %+v", status, tk)
+	}
 	if _, answer := wsJoin(t, ctx, srv, hostToken); answer != "joined" {
 		t.Fatalf("the host in a full meeting: %s", answer)
 	}

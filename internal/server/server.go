@@ -162,10 +162,11 @@ func (s *Server) closeMeetingRoom(id, reason string) {
 	}
 }
 
-// occupancy counts who is in a meeting's room on this node, waiting room included.
-func (s *Server) occupancy(id string) int {
+// occupancy counts the seats taken in a meeting's room on this node, waiting room
+// included, but identity's.
+func (s *Server) occupancy(id, identity string) int {
 	if room, ok := s.SFU.LookupRoom(meeting.Room(id)); ok {
-		return room.Occupancy()
+		return room.SeatsTaken(identity)
 	}
 	return 0
 }

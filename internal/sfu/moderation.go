@@ -367,3 +367,15 @@ func (r *Room) Occupancy() int {
 	defer r.mu.Unlock()
 	return len(r.participants) + len(r.waiting)
 }
+
+// SeatsTaken is how many seats a new session of identity finds taken: the occupancy, less
+// identity's own session, whose seat the new one takes.
+func (r *Room) SeatsTaken(identity string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(r.participants) + len(r.waiting)
+	if r.sessionOfLocked(identity) != nil {
+		n--
+	}
+	return n
+}
