@@ -136,9 +136,10 @@ type Options struct {
 	// without locks held, and must not block for long.
 	OnWarning func(meetingID string, deadline time.Time)
 	OnEnded   func(meetingID, reason string)
-	// Occupancy, if set, counts who is in a meeting's room now (waiting room included),
-	// so that joins beyond the plan's participant limit are refused.
-	Occupancy func(meetingID string) int
+	// Occupancy, if set, counts who is in a meeting's room now (waiting room included)
+	// but identity, whose new session would take its present one's seat, so that tickets
+	// beyond the plan's participant limit are refused. The room enforces the limit too.
+	Occupancy func(meetingID, identity string) int
 	// Audit is the audit trail, shared with the other services; one of the Service's own
 	// over the store if nil.
 	Audit *auditlog.Log
@@ -160,7 +161,7 @@ type Service struct {
 	warnBefore time.Duration
 	onWarning  func(string, time.Time)
 	onEnded    func(string, string)
-	occupancy  func(string) int
+	occupancy  func(string, string) int
 
 	auditLog *auditlog.Log
 	sleep    func(context.Context, time.Duration) error
@@ -510,7 +511,7 @@ func (s *Service) Start(ctx context.Context, p account.Principal, id string) (Ti
 		}
 		return Ticket{}, err
 	}
-	return s.ticket(m, p.User.ID, p.User.DisplayName, true, false)
+	return s.ticket(m, p.User.ID, p.User.DisplayName, true, false, ent.MaxParticipants)
 }
 
 // decideHost asks policy.MayHost whether account a may host, with its plan's entitlements
@@ -836,7 +837,7 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	if err != nil {
 		return Ticket{}, err
 	}
-	if s.occupancy != nil && ent.MaxParticipants > 0 && s.occupancy(id) >= ent.MaxParticipants {
+	if s.occupancy != nil && ent.MaxParticipants > 0 && s.occupancy(id, identity) >= ent.MaxParticipants {
 		return refuse(meetingFull(ent.MaxParticipants))
 	}
 	s.tmu.Lock()
@@ -851,7 +852,7 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	if err != nil {
 		return Ticket{}, err
 	}
-	return s.ticket(m, identity, name, false, m.WaitingRoom)
+	return s.ticket(m, identity, name, false, m.WaitingRoom, ent.MaxParticipants)
 }
 
 // guestIdentity is a guest's identity in rooms: derived from the key their browser keeps,
@@ -865,8 +866,9 @@ func guestIdentity(key string) string {
 }
 
 // ticket mints an SFU join token for a participant of a live meeting, valid for the
-// Service's TokenTTL but never past the meeting's deadline.
-func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool) (Ticket, error) {
+// Service's TokenTTL but never past the meeting's deadline. seats is the plan's
+// participant limit, which the room enforces.
+func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool, seats int) (Ticket, error) {
 	now := s.now()
 	ttl := s.tokenTTL
 	if d := Deadline(m); !d.IsZero() {
@@ -875,7 +877,7 @@ func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool) (
 	if ttl < time.Second {
 		ttl = time.Second
 	}
-	g := token.Grants{Publish: true, Subscribe: true, Host: host, Waiting: waiting && !host}
+	g := token.Grants{Publish: true, Subscribe: true, Host: host, Waiting: waiting && !host, Seats: seats}
 	tok, err := s.mint.Mint(Room(m.ID), identity, name, g, ttl)
 	if err != nil {
 		return Ticket{}, fmt.Errorf("meeting: join token: %w", err)

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/admission"
 	"github.com/meridian-video/meridian/internal/auditlog"
 	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/connlimit"
@@ -105,11 +106,13 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	public := cfg // for links in mail: the address actually bound, when none is configured
 	public.Addr = s.ln.Addr().String()
+	// Every way into a room goes through this one gate.
+	gate := &admission.Gate{SFU: s.SFU, Tokens: s.Tokens, Rooms: meetingRooms{s.Meetings}, Log: log}
 	handler := httpapi.New(httpapi.Deps{
 		Log:      log,
 		Gatherer: reg,
-		Signal:   &msignal.Handler{SFU: s.SFU, Tokens: s.Tokens, Moderator: meetingModerator{s.Meetings}, Log: log},
-		WHIP:     whip.New(s.SFU, s.Tokens, log),
+		Signal:   &msignal.Handler{Admission: gate, Moderator: meetingModerator{s.Meetings}, Log: log},
+		WHIP:     whip.New(gate, s.Tokens, log),
 		Ready:    &s.ready,
 
 		Accounts:      accounts,
@@ -199,10 +202,11 @@ func (s *Server) closeMeetingRoom(id, reason string) {
 	}
 }
 
-// occupancy counts who is in a meeting's room on this node, waiting room included.
-func (s *Server) occupancy(id string) int {
+// occupancy counts the seats taken in a meeting's room on this node, waiting room
+// included, but identity's.
+func (s *Server) occupancy(id, identity string) int {
 	if room, ok := s.SFU.LookupRoom(meeting.Room(id)); ok {
-		return room.Occupancy()
+		return room.SeatsTaken(identity)
 	}
 	return 0
 }
@@ -219,6 +223,30 @@ func (m meetingModerator) Moderate(ctx context.Context, a msignal.Moderation) er
 	return m.meetings.RecordHostAction(ctx, id, meeting.HostAction{
 		Action: a.Action, Actor: a.Actor, Subject: a.Subject, Detail: a.Detail,
 	})
+}
+
+// meetingRooms gives admission the meeting layer's part of every entry to a meeting's
+// room. Rooms that are not meetings' (made with hand-minted tokens) have no lasting state;
+// a room named as a meeting's whose meeting does not exist lets no one in.
+type meetingRooms struct{ meetings *meeting.Service }
+
+func (m meetingRooms) CheckEntry(ctx context.Context, room, identity string, issuedAt time.Time) (admission.Lasting, error) {
+	id, ok := strings.CutPrefix(room, meeting.RoomPrefix)
+	if !ok {
+		return admission.Lasting{}, nil
+	}
+	e, err := m.meetings.CheckEntry(ctx, id, identity, issuedAt)
+	switch {
+	case errors.Is(err, meeting.ErrNotFound):
+		return admission.Lasting{}, admission.ErrNotAllowed
+	case errors.Is(err, meeting.ErrMeetingEnded), errors.Is(err, meeting.ErrWaitingForHost):
+		return admission.Lasting{}, admission.ErrEnded
+	case errors.Is(err, meeting.ErrRemoved):
+		return admission.Lasting{}, admission.ErrRemoved
+	case err != nil:
+		return admission.Lasting{}, err
+	}
+	return admission.Lasting{Locked: e.Locked}, nil
 }
 
 // mailSender is SMTP when the config names a server, and otherwise the dev outbox: files

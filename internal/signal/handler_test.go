@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/meridian-video/meridian/internal/admission"
 	"github.com/meridian-video/meridian/internal/sfu"
 	"github.com/meridian-video/meridian/internal/token"
 )
@@ -21,7 +22,8 @@ func newTestHandler(t *testing.T, joinTimeout time.Duration) (*httptest.Server, 
 	node := sfu.New(sfu.Config{LoopbackOnly: true}, slog.New(slog.DiscardHandler), nil)
 	t.Cleanup(node.Close)
 	iss := token.NewIssuer([]byte(strings.Repeat("s", 32)), nil)
-	srv := httptest.NewServer(&Handler{SFU: node, Tokens: iss, Log: slog.New(slog.DiscardHandler), JoinTimeout: joinTimeout})
+	gate := &admission.Gate{SFU: node, Tokens: iss, Rooms: admission.NoLastingState{}, Log: slog.New(slog.DiscardHandler)}
+	srv := httptest.NewServer(&Handler{Admission: gate, Log: slog.New(slog.DiscardHandler), JoinTimeout: joinTimeout})
 	t.Cleanup(srv.Close)
 	return srv, iss
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meridian-video/meridian/internal/admission"
 	"github.com/meridian-video/meridian/internal/sfu"
 	"github.com/meridian-video/meridian/internal/token"
 )
@@ -15,7 +16,9 @@ import (
 func TestRefusalsAreJSONWithNosniff(t *testing.T) {
 	node := sfu.New(sfu.Config{LoopbackOnly: true}, slog.New(slog.DiscardHandler), nil)
 	t.Cleanup(node.Close)
-	h := New(node, token.NewIssuer([]byte(strings.Repeat("s", 32)), nil), slog.New(slog.DiscardHandler))
+	iss := token.NewIssuer([]byte(strings.Repeat("s", 32)), nil)
+	gate := &admission.Gate{SFU: node, Tokens: iss, Rooms: admission.NoLastingState{}, Log: slog.New(slog.DiscardHandler)}
+	h := New(gate, iss, slog.New(slog.DiscardHandler))
 	for _, c := range []struct{ method, path, code string }{
 		{"POST", "/whip/room", "token_missing"},
 		{"POST", "/whep/room", "token_missing"},

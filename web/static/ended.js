@@ -16,6 +16,7 @@ const REASONS = {
   cancelled: { title: 'The host cancelled the meeting', text: 'The meeting will not take place. Ask the host if you need a new invitation.' },
   time_limit: { title: 'The meeting reached its time limit', text: 'Meetings on the host’s plan have a time limit. The host can start a new meeting to continue.' },
   'room closed': { title: 'The meeting was closed', text: 'The meeting room closed. If the meeting is still going on, rejoin.', rejoin: true },
+  full: { title: 'The meeting is full', text: 'The meeting has as many participants as the host’s plan allows. Try again when someone leaves.', rejoin: true },
   locked: { title: 'The meeting is locked', text: 'You lost your connection and the host has since locked the meeting. Ask the host to unlock it, then rejoin.', rejoin: true },
   expired: { title: 'Your invitation expired', text: 'The pass to this meeting ran out before you got in. Join again to get a fresh one.', rejoin: true },
   connection: { title: 'You lost your connection', text: 'We could not keep you connected to the meeting. Check your network, then rejoin.', rejoin: true },

@@ -41,6 +41,9 @@ const ERRORS = {
   bad_chat: 'That message could not be sent: it is too long.',
 };
 
+// Refusals of a join that trying again will not change.
+const JOIN_REFUSALS = new Set(['ended', 'removed', 'denied', 'locked', 'full']);
+
 // Who did something to us, in words.
 function byWhom(by) {
   return by?.name || by?.identity || 'The host';
@@ -300,6 +303,11 @@ class Meeting {
     }
     if (code === 'token_expired' || code === 'token_invalid') {
       this.end('expired');
+      return;
+    }
+    // A join refused for good (docs/protocol.md, Admission) ends the page, saying why.
+    if (!this.self && JOIN_REFUSALS.has(code)) {
+      this.end(code);
       return;
     }
     if (ERRORS[code]) toast(ERRORS[code], { tone: 'error' });
