@@ -17,6 +17,7 @@ import (
 	"github.com/meridian-video/meridian/internal/auditlog"
 	"github.com/meridian-video/meridian/internal/label"
 	"github.com/meridian-video/meridian/internal/mail"
+	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/ratelimit"
 	"github.com/meridian-video/meridian/internal/store"
 )
@@ -81,6 +82,9 @@ type Options struct {
 	// Sleep waits out the delay of a sign-in slowed by its email address's ceiling;
 	// ratelimit.Sleep if nil.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Policy holds the running jurisdiction policy, asked at sign-up (policy.Register);
+	// nil, or a nil policy in it, restricts nothing.
+	Policy *policy.Holder
 }
 
 // Service is the account domain: sign-up, sign-in and sessions, passwords, API keys. It
@@ -94,6 +98,7 @@ type Service struct {
 	resetTTL   time.Duration
 
 	auditLog *auditlog.Log
+	policy   *policy.Holder
 	sleep    func(context.Context, time.Duration) error
 	maxDelay time.Duration
 
@@ -137,7 +142,7 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 	s := &Service{
 		store: st, mail: sender, now: o.Now, log: o.Log,
 		sessionTTL: o.SessionTTL, resetTTL: o.ResetTTL,
-		auditLog: o.Audit, sleep: o.Sleep, maxDelay: l.SignInMaxDelay,
+		auditLog: o.Audit, policy: o.Policy, sleep: o.Sleep, maxDelay: l.SignInMaxDelay,
 		signInPair:     ratelimit.NewSet(l.SignInPerEmailIP, l.MaxKeys),
 		signInIP:       ratelimit.NewSet(l.SignInPerIP, l.MaxKeys),
 		signInSite:     ratelimit.NewSet(l.SignInPerSite, l.MaxKeys),
@@ -212,6 +217,10 @@ type SignUpInput struct {
 	Email       string
 	DisplayName string
 	Password    string
+	// Country is of the person's (a business's) address, BillingCountry of the billing
+	// address (Country if empty): ISO 3166-1 alpha-2 codes, which the jurisdiction policy
+	// decides by. Required when a policy is running.
+	Country, BillingCountry string
 	// ClientIP is the address the request came from, for rate limiting.
 	ClientIP string
 }
@@ -244,6 +253,10 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Principal, Sessio
 	if !passwordLengthOK(in.Password) {
 		return Principal{}, SessionTokens{}, weakPassword()
 	}
+	country, billing, err := s.checkCountries(in.Country, in.BillingCountry)
+	if err != nil {
+		return Principal{}, SessionTokens{}, err
+	}
 	if ok, wait := s.signUpIP.Take(ratelimit.IPKey(in.ClientIP), s.now()); !ok {
 		s.refused(ctx, in.ClientIP, "anonymous", "account.sign_up", "", "rate_limited", "ip="+in.ClientIP)
 		return Principal{}, SessionTokens{}, rateLimited(wait)
@@ -256,8 +269,11 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Principal, Sessio
 		return Principal{}, SessionTokens{}, err
 	}
 	now := s.now()
+	if err := s.decideRegister(ctx, in.AccountType, country, billing, in.ClientIP, now); err != nil {
+		return Principal{}, SessionTokens{}, err
+	}
 	a, u, err := s.store.CreateAccountWithOwner(ctx,
-		store.Account{Type: in.AccountType, Name: name, Plan: string(Free), CreatedAt: now},
+		store.Account{Type: in.AccountType, Name: name, Plan: string(Free), Country: country, BillingCountry: billing, CreatedAt: now},
 		store.User{Email: email, DisplayName: display, PasswordHash: hash, CreatedAt: now})
 	if errors.Is(err, store.ErrConflict) {
 		s.refused(ctx, in.ClientIP, "anonymous", "account.sign_up", "", "email_taken", "ip="+in.ClientIP)
@@ -266,7 +282,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Principal, Sessio
 	if err != nil {
 		return Principal{}, SessionTokens{}, err
 	}
-	s.audit(ctx, u.ID, "account.sign_up", a.ID, "ok", "type="+a.Type+" ip="+in.ClientIP)
+	s.audit(ctx, u.ID, "account.sign_up", a.ID, "ok", "type="+a.Type+" country="+a.Country+" billing_country="+a.BillingCountry+" ip="+in.ClientIP)
 	sess, tokens, err := s.newSession(ctx, u.ID, now)
 	if err != nil {
 		return Principal{}, SessionTokens{}, err

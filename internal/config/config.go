@@ -25,6 +25,10 @@ type Config struct {
 	DataDir string `yaml:"data"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
+	// PolicyFile is the jurisdiction policy document (YAML, docs/policy.md) sales are
+	// decided by; empty, no rule restricts them. A file that does not load stops the
+	// server from starting, with the file, line and reason.
+	PolicyFile string `yaml:"policy_file"`
 	// PublicURL is the address users reach the server at, e.g. "https://meet.example.com",
 	// used in links the server mails. Empty, it is http:// and Addr. An https URL also
 	// marks the session cookie Secure when TLS ends at a proxy in front of the server.
@@ -33,6 +37,10 @@ type Config struct {
 	Database  Database `yaml:"database"`
 	Mail      Mail     `yaml:"mail"`
 	HTTP      HTTP     `yaml:"http"`
+	// Operators are the email addresses of the users who may read, validate, stage,
+	// activate and dry-run the jurisdiction policy (the policy console), signed in with a
+	// session: an API key never may. Empty, nobody may.
+	Operators []string `yaml:"operators"`
 }
 
 // HTTP bounds what one client can hold of the HTTP server: slow or idle connections, and
@@ -153,6 +161,11 @@ func (c Config) Validate() error {
 	}
 	if err := c.HTTP.validate(); err != nil {
 		return err
+	}
+	for _, op := range c.Operators {
+		if a, err := mail.ParseAddress(op); err != nil || a.Address != op {
+			return fmt.Errorf("operators: %q is not a plain email address such as ops@example.com", op)
+		}
 	}
 	return c.Mail.validate()
 }

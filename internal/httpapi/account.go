@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/policyadmin"
 	"github.com/meridian-video/meridian/internal/store"
 )
 
@@ -38,6 +39,10 @@ type accountAPI struct {
 	secureCookies bool
 	// meetings serves the meeting routes, which authenticate like every other /api route.
 	meetings *meetingAPI
+	// policy serves the operators' policy routes; nil answers them not_found.
+	policy *policyadmin.Service
+	// operators are the email addresses (normalized) of the users who may use them.
+	operators []string
 }
 
 // wrap authenticates the request as rt requires and calls its handler.
@@ -114,6 +119,9 @@ type accountJSON struct {
 	Plan      string    `json:"plan"`
 	Region    string    `json:"region"`
 	CreatedAt time.Time `json:"created_at"`
+	// Country and BillingCountry are what the jurisdiction policy decides by.
+	Country        string `json:"country"`
+	BillingCountry string `json:"billing_country"`
 }
 
 type apiKeyJSON struct {
@@ -137,7 +145,8 @@ func toUser(u store.User) userJSON {
 }
 
 func toAccount(a store.Account) accountJSON {
-	return accountJSON{ID: a.ID, Type: a.Type, Name: a.Name, Plan: a.Plan, Region: a.Region, CreatedAt: a.CreatedAt}
+	return accountJSON{ID: a.ID, Type: a.Type, Name: a.Name, Plan: a.Plan, Region: a.Region, CreatedAt: a.CreatedAt,
+		Country: a.Country, BillingCountry: a.BillingCountry}
 }
 
 func toKey(k account.APIKey) apiKeyJSON {
@@ -161,6 +170,9 @@ func (a *accountAPI) signUp(w http.ResponseWriter, r *http.Request, _ account.Pr
 		Email       string `json:"email"`
 		DisplayName string `json:"display_name"`
 		Password    string `json:"password"`
+		// The jurisdiction policy decides by these (docs/policy.md).
+		Country        string `json:"country"`
+		BillingCountry string `json:"billing_country"`
 	}
 	if !a.decode(w, r, &in) {
 		return
@@ -168,6 +180,7 @@ func (a *accountAPI) signUp(w http.ResponseWriter, r *http.Request, _ account.Pr
 	p, tok, err := a.svc.SignUp(r.Context(), account.SignUpInput{
 		AccountType: in.AccountType, AccountName: in.AccountName, Email: in.Email,
 		DisplayName: in.DisplayName, Password: in.Password, ClientIP: clientIP(r),
+		Country: in.Country, BillingCountry: in.BillingCountry,
 	})
 	if err != nil {
 		a.fail(w, r, err)
@@ -226,7 +239,9 @@ func (a *accountAPI) me(w http.ResponseWriter, r *http.Request, p account.Princi
 		Account accountJSON `json:"account"`
 		User    *userJSON   `json:"user,omitempty"`
 		APIKey  *apiKeyJSON `json:"api_key,omitempty"`
-	}{Account: toAccount(p.Account)}
+		// Operator says the user may use the policy console (see isOperator).
+		Operator bool `json:"operator"`
+	}{Account: toAccount(p.Account), Operator: a.isOperator(p)}
 	if p.ViaAPIKey() {
 		k := toKey(p.APIKey)
 		out.APIKey = &k
@@ -350,6 +365,10 @@ var statusOf = map[string]int{
 // fail writes err as a JSON error; an error that is not a refusal is logged and answered
 // 500 without its details.
 func (a *accountAPI) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if e := (*account.Error)(nil); errors.As(err, &e) && e.Decision != nil {
+		writeJSON(w, http.StatusForbidden, toPolicyRefusal(e.Code, e.Message, e.Decision))
+		return
+	}
 	code, msg := account.CodeOf(err)
 	status, ok := statusOf[code]
 	if !ok {

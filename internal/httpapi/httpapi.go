@@ -14,6 +14,7 @@ import (
 
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/meeting"
+	"github.com/meridian-video/meridian/internal/policyadmin"
 )
 
 // Deps are the handlers and facts the router needs.
@@ -38,6 +39,13 @@ type Deps struct {
 	// PublicURL is the server's public base URL; meetings' join links are
 	// PublicURL + "/j/" + their join token.
 	PublicURL string
+
+	// Policy serves the operators' policy routes under /api/policy (they need Accounts
+	// too); nil answers them not_found.
+	Policy *policyadmin.Service
+	// Operators are the email addresses of the users who may use the policy routes,
+	// signed in with a session (never an API key).
+	Operators []string
 }
 
 // New returns the server's root handler.
@@ -68,7 +76,8 @@ func New(d Deps) http.Handler {
 		}
 		api := http.NewServeMux()
 		meetings := &meetingAPI{svc: d.Meetings, log: log, publicURL: strings.TrimRight(d.PublicURL, "/")}
-		registerAPI(api, &accountAPI{svc: d.Accounts, log: log, resetURL: d.ResetURL, secureCookies: d.SecureCookies, meetings: meetings})
+		registerAPI(api, &accountAPI{svc: d.Accounts, log: log, resetURL: d.ResetURL, secureCookies: d.SecureCookies, meetings: meetings,
+			policy: d.Policy, operators: normalizeEmails(d.Operators)})
 		// Browsers' cross-origin state-changing requests are refused outright (by
 		// Sec-Fetch-Site or Origin), beside the CSRF token and SameSite cookie.
 		cop := http.NewCrossOriginProtection()

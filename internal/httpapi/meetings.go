@@ -398,6 +398,10 @@ func (m *meetingAPI) fail(a *accountAPI, w http.ResponseWriter, r *http.Request,
 		WriteError(w, http.StatusInternalServerError, meeting.CodeInternal, "something went wrong on the server")
 		return
 	}
+	if e.Decision != nil {
+		writeJSON(w, http.StatusForbidden, toPolicyRefusal(e.Code, e.Message, e.Decision))
+		return
+	}
 	status, ok := meetingStatusOf[e.Code]
 	if !ok {
 		status = http.StatusForbidden // a policy decision code this table does not know yet

@@ -53,6 +53,11 @@ func apiRoutes() []apiRoute {
 		{"POST", "/api/meetings/{id}/end", signedIn, meetingRoute((*meetingAPI).end)},
 		{"POST", "/api/join", public, meetingRoute((*meetingAPI).join)},
 		{"POST", "/api/join/lookup", public, meetingRoute((*meetingAPI).lookup)},
+		{"GET", "/api/policy", signedIn, operatorRoute(getPolicy)},
+		{"POST", "/api/policy/validate", signedIn, operatorRoute(validatePolicy)},
+		{"POST", "/api/policy/stage", signedIn, operatorRoute(stagePolicy)},
+		{"POST", "/api/policy/activate", signedIn, operatorRoute(activatePolicy)},
+		{"POST", "/api/policy/dry-run", signedIn, operatorRoute(dryRunPolicy)},
 	}
 }
 

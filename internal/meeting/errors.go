@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/meridian-video/meridian/internal/policy"
 )
 
 // Error is a refusal the caller can act on: a stable Code for programs (the HTTP API sends
@@ -15,6 +17,9 @@ type Error struct {
 	Message string
 	// RetryAfter, when set, says how long to wait before trying again (rate_limited).
 	RetryAfter time.Duration
+	// Decision is the jurisdiction policy's refusal, for callers to show its rule and
+	// alternatives; nil for every other refusal.
+	Decision *policy.Decision
 }
 
 func (e *Error) Error() string { return "meeting: " + e.Message }

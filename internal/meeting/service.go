@@ -146,6 +146,10 @@ type Options struct {
 	// Sleep waits out the delay of a join slowed by its meeting's ceiling;
 	// ratelimit.Sleep if nil.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Policy holds the running jurisdiction policy, which decides with the plan who may
+	// host (policy.MayHost) and who may join and enter (policy.Join, policy.Enter); nil,
+	// or a nil policy in it, restricts nothing.
+	Policy *policy.Holder
 }
 
 // Service is the meeting domain: scheduling, starting, joining and ending meetings, and
@@ -157,6 +161,7 @@ type Service struct {
 	now        func() time.Time
 	log        *slog.Logger
 	mayHost    HostDecider
+	policy     *policy.Holder
 	tokenTTL   time.Duration
 	warnBefore time.Duration
 	onWarning  func(string, time.Time)
@@ -233,7 +238,7 @@ func New(st Store, m Minter, secret []byte, o Options) (*Service, error) {
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte(linkLabel))
 	return &Service{
-		store: st, mint: m, linkKey: mac.Sum(nil), now: o.Now, log: o.Log, mayHost: o.MayHost,
+		store: st, mint: m, linkKey: mac.Sum(nil), now: o.Now, log: o.Log, mayHost: o.MayHost, policy: o.Policy,
 		tokenTTL: o.TokenTTL, warnBefore: o.WarnBefore, onWarning: o.OnWarning, onEnded: o.OnEnded,
 		occupancy: o.Occupancy, auditLog: o.Audit, sleep: o.Sleep, maxDelay: o.Limits.JoinMaxDelay,
 		perIP:        ratelimit.NewSet(o.Limits.JoinPerIP, o.Limits.MaxKeys),
@@ -523,12 +528,57 @@ func (s *Service) decideHost(ctx context.Context, a store.Account, actor, action
 		s.log.WarnContext(ctx, "account with an unknown plan", "account", a.ID, "plan", a.Plan)
 		ent = account.Entitlements{}
 	}
-	d := s.mayHost(policy.HostFacts{PlanAllowsHosting: ent.Host}, s.now())
+	p := s.runningPolicy()
+	d := s.mayHost(policy.HostFacts{PlanAllowsHosting: ent.Host, Policy: p, Facts: account.PolicyFacts(p, a)}, s.now())
 	if !d.Allowed {
-		s.audit(ctx, actor, action, subject, d.Code, d.Reason)
-		return account.Entitlements{}, &Error{Code: d.Code, Message: d.Reason}
+		return account.Entitlements{}, s.policyRefusal(ctx, actor, action, subject, d)
 	}
 	return ent, nil
+}
+
+func (s *Service) runningPolicy() *policy.Policy {
+	if s.policy == nil {
+		return nil
+	}
+	return s.policy.Policy()
+}
+
+// policyRefusal audits a refusing decision, with its rule when a jurisdiction rule
+// decided, and returns it as an Error: the decision's code, its plain-words explanation,
+// and the decision itself when a rule decided, for its alternatives.
+func (s *Service) policyRefusal(ctx context.Context, actor, action, subject string, d policy.Decision) error {
+	if d.RuleID == "" {
+		s.audit(ctx, actor, action, subject, d.Code, d.Reason)
+		return &Error{Code: d.Code, Message: d.Reason}
+	}
+	s.audit(ctx, actor, action, subject, d.Code, "rule="+d.RuleID+" jurisdiction="+d.Jurisdiction+" policy="+d.PolicyVersion)
+	return &Error{Code: d.Code, Message: d.Explain(), Decision: &d}
+}
+
+// decideJoin asks the jurisdiction policy whether a signed-in participant's account may
+// join meetings others host (policy.Join), and whether a participant from their account's
+// country may enter a meeting of the host's account (policy.Enter). A guest's country is
+// not known (there is no GeoIP lookup yet), so only the rules without it apply to guests.
+func (s *Service) decideJoin(ctx context.Context, in JoinInput, host store.Account, actor, id string) error {
+	p := s.runningPolicy()
+	if p == nil {
+		return nil
+	}
+	now := s.now()
+	country := ""
+	if in.Principal != nil {
+		pf := account.PolicyFacts(p, in.Principal.Account)
+		if d := policy.Join(p, pf, now); !d.Allowed {
+			return s.policyRefusal(ctx, actor, "meeting.join", id, d)
+		}
+		country = pf.Country
+	}
+	hf := account.PolicyFacts(p, host)
+	hf.ParticipantCountry = country
+	if d := policy.Enter(p, hf, now); !d.Allowed {
+		return s.policyRefusal(ctx, actor, "meeting.join", id, d)
+	}
+	return nil
 }
 
 // goLive makes meeting id live, unless it is, with the given time limit, and returns it.
@@ -831,6 +881,9 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	}
 	a, err := s.store.GetAccount(ctx, sm.AccountID)
 	if err != nil {
+		return Ticket{}, err
+	}
+	if err := s.decideJoin(ctx, in, a, actor, id); err != nil {
 		return Ticket{}, err
 	}
 	ent, err := s.decideHost(ctx, a, actor, "meeting.join", id)

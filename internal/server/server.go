@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -25,6 +26,8 @@ import (
 	"github.com/meridian-video/meridian/internal/httpapi"
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/meeting"
+	"github.com/meridian-video/meridian/internal/policy"
+	"github.com/meridian-video/meridian/internal/policyadmin"
 	"github.com/meridian-video/meridian/internal/sfu"
 	msignal "github.com/meridian-video/meridian/internal/signal"
 	"github.com/meridian-video/meridian/internal/store"
@@ -57,9 +60,29 @@ const meetingTick = 5 * time.Second
 
 // Start listens on cfg.Addr and serves until Close.
 func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
+	return StartWith(cfg, log, Options{})
+}
+
+// Options are what a test may change of a server beyond its configuration.
+type Options struct {
+	// Now is the clock of every decision (time.Now if nil): a fixed one replays the
+	// jurisdiction policy at a given date.
+	Now func() time.Time
+}
+
+// StartWith is Start with options.
+func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	pol, polSource, err := readPolicyFile(cfg.PolicyFile)
+	if err != nil {
+		return nil, err
+	}
+	holder := policy.NewHolder(pol)
 	secret, err := token.LoadOrCreateSecret(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -68,8 +91,8 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	audit := auditlog.New(st, auditlog.Options{Log: log})
-	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit})
+	audit := auditlog.New(st, auditlog.Options{Log: log, Now: o.Now})
+	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit, Now: o.Now, Policy: holder})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -92,6 +115,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
 		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom, Occupancy: s.occupancy, Audit: audit,
+		Now: o.Now, Policy: holder,
 	})
 	if err != nil {
 		s.SFU.Close()
@@ -121,6 +145,10 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 
 		Meetings:  s.Meetings,
 		PublicURL: public.BaseURL(),
+
+		Policy: policyadmin.New(holder, policyadmin.Document{Name: cfg.PolicyFile, Source: polSource}, st,
+			policyadmin.Options{Now: o.Now, Audit: audit}),
+		Operators: cfg.Operators,
 	})
 	s.http = &http.Server{
 		Handler: handler,
@@ -301,4 +329,22 @@ func (s *Server) Close() error {
 		err = nil
 	}
 	return errors.Join(err, s.Store.Close())
+}
+
+// readPolicyFile loads the jurisdiction policy file, returning it with its source; none
+// (nil, no rules) if path is empty. A file that does not load is refused with its file,
+// line and reason.
+func readPolicyFile(path string) (*policy.Policy, []byte, error) {
+	if path == "" {
+		return nil, nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("policy_file: %w", err)
+	}
+	p, err := policy.Load(path, data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("policy_file: %w", err)
+	}
+	return p, data, nil
 }

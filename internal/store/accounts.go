@@ -18,8 +18,12 @@ type Account struct {
 	Plan string
 	// Channel is the sales channel the account belongs to: "direct" if empty, later a
 	// partner's or reseller's id.
-	Channel   string
-	CreatedAt time.Time // now if zero
+	Channel string
+	// Country is of the person's (or business's) address and BillingCountry of the billing
+	// address, ISO 3166-1 alpha-2 ("CN"); empty for accounts from before they were asked.
+	Country        string
+	BillingCountry string
+	CreatedAt      time.Time // now if zero
 }
 
 // User is a person who signs in to an account.
@@ -91,9 +95,9 @@ func (s *Store) newUser(u User) (User, error) {
 }
 
 func insertAccount(ctx context.Context, tx *sql.Tx, a Account) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, region, type, name, plan, channel, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		a.ID, a.Region, a.Type, a.Name, a.Plan, a.Channel, millis(a.CreatedAt))
+	_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, region, type, name, plan, channel, country, billing_country, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		a.ID, a.Region, a.Type, a.Name, a.Plan, a.Channel, a.Country, a.BillingCountry, millis(a.CreatedAt))
 	return err
 }
 
@@ -109,9 +113,9 @@ func insertUser(ctx context.Context, tx *sql.Tx, u User) error {
 func (s *Store) GetAccount(ctx context.Context, id string) (Account, error) {
 	var a Account
 	var created int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, region, type, name, plan, channel, created_at
+	err := s.db.QueryRowContext(ctx, `SELECT id, region, type, name, plan, channel, country, billing_country, created_at
 		FROM accounts WHERE id = $1`, id).
-		Scan(&a.ID, &a.Region, &a.Type, &a.Name, &a.Plan, &a.Channel, &created)
+		Scan(&a.ID, &a.Region, &a.Type, &a.Name, &a.Plan, &a.Channel, &a.Country, &a.BillingCountry, &created)
 	if err != nil {
 		return Account{}, fail("get account", err)
 	}

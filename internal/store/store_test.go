@@ -127,6 +127,24 @@ func newOwner(t *testing.T, s *Store, email string) (Account, User) {
 	return a, u
 }
 
+// oldOwner creates an account and its owner with the columns of the first migration, for
+// tests of a later migration run over a store migrated up to before it (the store's own
+// insert names columns added since).
+func oldOwner(t *testing.T, s *Store) (Account, User) {
+	t.Helper()
+	a := Account{ID: newID(), Region: testRegion, Type: "business", Name: "Acme", Plan: "pro", Channel: "direct"}
+	u := User{ID: newID(), AccountID: a.ID, Region: testRegion, Email: "a@example.com", DisplayName: "Ada", PasswordHash: "hash-1", Role: "owner"}
+	if _, err := s.db.ExecContext(t.Context(), `INSERT INTO accounts (id, region, type, name, plan, channel, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, 0)`, a.ID, a.Region, a.Type, a.Name, a.Plan, a.Channel); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(t.Context(), `INSERT INTO users (id, account_id, region, email, display_name, password_hash, role, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 0)`, u.ID, u.AccountID, u.Region, u.Email, u.DisplayName, u.PasswordHash, u.Role); err != nil {
+		t.Fatal(err)
+	}
+	return a, u
+}
+
 func wantErr(t *testing.T, err, target error) {
 	t.Helper()
 	if !errors.Is(err, target) {
@@ -873,7 +891,7 @@ func TestCancelledMigrationKeepsMeetingsAndRemovals(t *testing.T) {
 			t.Fatal(err)
 		}
 		old := &Store{db: db, dialect: dialect, region: testRegion}
-		a, u := newOwner(t, old, "a@example.com")
+		a, u := oldOwner(t, old)
 		m, err := old.CreateMeeting(ctx, testMeeting(a, u, "12345678901"))
 		if err != nil {
 			t.Fatal(err)
@@ -900,6 +918,50 @@ func TestCancelledMigrationKeepsMeetingsAndRemovals(t *testing.T) {
 		}
 		if n := count(t, s, `SELECT COUNT(*) FROM meeting_removals`); n != 0 {
 			t.Fatalf("%d removals outlive their meeting", n)
+		}
+	})
+}
+
+func TestAccountCountriesAndPolicyListings(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		a, u, err := s.CreateAccountWithOwner(ctx,
+			Account{Type: "individual", Name: "Li Wei", Plan: "free", Country: "CN", BillingCountry: "HK"},
+			User{Email: "li@example.com", DisplayName: "Li", PasswordHash: "h"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetAccount(ctx, a.ID)
+		if err != nil || got.Country != "CN" || got.BillingCountry != "HK" {
+			t.Fatalf("GetAccount: %+v, %v", got, err)
+		}
+		b, _ := newOwner(t, s, "b@example.com")
+		facts, err := s.ListAccountFacts(ctx)
+		if err != nil || len(facts) != 2 {
+			t.Fatalf("ListAccountFacts: %+v, %v", facts, err)
+		}
+		for _, f := range facts {
+			if f.Name != "" {
+				t.Fatalf("a listing for the dry run carries the account's name %q", f.Name)
+			}
+			if f.ID == a.ID && (f.Country != "CN" || f.BillingCountry != "HK" || f.Plan != "free" || f.Type != "individual") {
+				t.Fatalf("facts of %s: %+v", a.ID, f)
+			}
+		}
+		sched := testMeeting(a, u, "12345678901")
+		if _, err := s.CreateMeeting(ctx, sched); err != nil {
+			t.Fatal(err)
+		}
+		ended := testMeeting(a, u, "12345678902")
+		if _, err := s.CreateMeeting(ctx, ended); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UpdateMeetingStatus(ctx, ended.ID, MeetingEnded, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		ms, err := s.ListScheduledMeetings(ctx)
+		if err != nil || len(ms) != 1 || ms[0].ID != sched.ID || ms[0].AccountID != a.ID || !ms[0].StartsAt.Equal(sched.StartsAt) {
+			t.Fatalf("ListScheduledMeetings: %+v, %v (account b %s)", ms, err, b.ID)
 		}
 	})
 }
