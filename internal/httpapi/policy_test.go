@@ -1,0 +1,407 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/auditlog"
+	"github.com/meridian-video/meridian/internal/meeting"
+	"github.com/meridian-video/meridian/internal/policy"
+	"github.com/meridian-video/meridian/internal/policyadmin"
+	"github.com/meridian-video/meridian/internal/store"
+	"github.com/meridian-video/meridian/internal/token"
+)
+
+// testClock is the fixed, settable clock the policy tests replay dates with.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) set(day string) {
+	t, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		panic(err)
+	}
+	c.mu.Lock()
+	c.t = t.Add(12 * time.Hour)
+	c.mu.Unlock()
+}
+
+type policyFixture struct {
+	*apiFixture
+	clock *testClock
+}
+
+const testOperator = "ops@example.com"
+
+func china2020(t *testing.T) []byte {
+	t.Helper()
+	b, err := fs.ReadFile(policy.Examples(), "examples/china-2020.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// newPolicyAPI serves New's handler with real account, meeting and policy services over a
+// real SQLite store, a fixed clock, the running policy doc (none if nil) and
+// testOperator as the one operator.
+func newPolicyAPI(t *testing.T, doc []byte, day string) *policyFixture {
+	t.Helper()
+	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir(), Region: "local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var p *policy.Policy
+	if doc != nil {
+		if p, err = policy.Load("china-2020.yaml", doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holder := policy.NewHolder(p)
+	clock := &testClock{}
+	clock.set(day)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	audit := auditlog.New(st, auditlog.Options{Log: log, Now: clock.Now})
+	accounts, err := account.New(st, &recordingSender{}, account.Options{Log: log, Audit: audit, Now: clock.Now, Policy: holder})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { accounts.Close(context.Background()) })
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	meetings, err := meeting.New(st, token.NewIssuer(secret, nil), secret, meeting.Options{Log: log, Audit: audit, Now: clock.Now, Policy: holder})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := policyadmin.New(holder, policyadmin.Document{Name: "china-2020.yaml", Source: doc}, st,
+		policyadmin.Options{Now: clock.Now, Audit: audit})
+	f := &apiFixture{st: st, mail: &recordingSender{}}
+	f.srv = httptest.NewServer(New(Deps{
+		Log: log, Accounts: accounts, ResetURL: "https://meet.example/reset",
+		Meetings: meetings, PublicURL: "https://meet.example/",
+		Policy: admin, Operators: []string{"OPS@example.com"},
+	}))
+	t.Cleanup(f.srv.Close)
+	return &policyFixture{apiFixture: f, clock: clock}
+}
+
+func signUpBodyFor(typ, email, country string) string {
+	name := ""
+	if typ == "business" {
+		name = `"account_name":"Acme Shanghai",`
+	}
+	return fmt.Sprintf(`{"account_type":%q,%s"email":%q,"display_name":"Li","password":"correct horse battery","country":%q}`,
+		typ, name, email, country)
+}
+
+func (f *policyFixture) signUpIn(t *testing.T, typ, email, country string) session {
+	t.Helper()
+	r := f.call(t, "POST", "/api/signup", signUpBodyFor(typ, email, country))
+	if r.status != http.StatusCreated {
+		t.Fatalf("sign-up of %s (%s, %s) on %s: %d %s", email, typ, country, f.clock.Now().Format(time.DateOnly), r.status, r.body)
+	}
+	var out struct {
+		CSRFToken string `json:"csrf_token"`
+	}
+	if err := json.Unmarshal(r.body, &out); err != nil {
+		t.Fatal(err)
+	}
+	c := r.cookie(t)
+	return session{cookie: c.Name + "=" + c.Value, csrf: out.CSRFToken}
+}
+
+type refusalOut struct {
+	Code          string    `json:"code"`
+	Message       string    `json:"message"`
+	RuleID        string    `json:"rule_id"`
+	Jurisdiction  string    `json:"jurisdiction"`
+	EffectiveFrom time.Time `json:"effective_from"`
+	PolicyVersion string    `json:"policy_version"`
+	Alternatives  []struct {
+		Kind    string `json:"kind"`
+		Text    string `json:"text"`
+		Partner *struct {
+			ID      string         `json:"id"`
+			Name    string         `json:"name"`
+			Contact policy.Contact `json:"contact"`
+		} `json:"partner"`
+	} `json:"alternatives"`
+}
+
+func (r refusalOut) altKinds() []string {
+	var k []string
+	for _, a := range r.Alternatives {
+		k = append(k, a.Kind)
+	}
+	return k
+}
+
+func TestChina2020SignUpOverHTTP(t *testing.T) {
+	f := newPolicyAPI(t, china2020(t), "2020-05-02")
+
+	r := f.call(t, "POST", "/api/signup", signUpBodyFor("individual", "li@example.com", "CN"))
+	ref := decodeAs[refusalOut](t, r, http.StatusForbidden)
+	if ref.Code != "registration_business_only" || ref.RuleID != "cn-register-business-only" || ref.Jurisdiction != "CN" ||
+		!ref.EffectiveFrom.Equal(time.Date(2020, 5, 1, 0, 0, 0, 0, time.UTC)) || ref.PolicyVersion == "" ||
+		!slices.Equal(ref.altKinds(), []string{"business_account", "join_only"}) ||
+		!strings.Contains(ref.Message, "businesses only") || !strings.Contains(ref.Message, "Instead:") {
+		t.Fatalf("an individual with a CN address on 2020-05-02: %+v", ref)
+	}
+	// Nothing was created: the address is still free for the business sign-up.
+	f.signUpIn(t, "business", "li@example.com", "cn")
+
+	// Leaving the country out does not pass the rule by.
+	if r := f.call(t, "POST", "/api/signup", signUpBodyFor("individual", "nocountry@example.com", "")); r.status != http.StatusBadRequest || r.code(t) != "invalid_input" {
+		t.Fatalf("sign-up without a country under a policy: %d %s", r.status, r.body)
+	}
+	if r := f.call(t, "POST", "/api/signup", signUpBodyFor("individual", "bad@example.com", "China")); r.status != http.StatusBadRequest || r.code(t) != "invalid_input" {
+		t.Fatalf("sign-up with a malformed country: %d %s", r.status, r.body)
+	}
+	// A US individual is untouched.
+	f.signUpIn(t, "individual", "ann@example.com", "US")
+
+	f.clock.set("2020-04-30")
+	s := f.signUpIn(t, "individual", "wang@example.com", "CN")
+	me := decodeAs[struct {
+		Account struct {
+			Country        string `json:"country"`
+			BillingCountry string `json:"billing_country"`
+		} `json:"account"`
+	}](t, f.call(t, "GET", "/api/me", "", s.auth(false)...), http.StatusOK)
+	if me.Account.Country != "CN" || me.Account.BillingCountry != "CN" {
+		t.Fatalf("the account's countries: %+v", me.Account)
+	}
+}
+
+func TestChina2020HostAndJoinOverHTTP(t *testing.T) {
+	f := newPolicyAPI(t, china2020(t), "2020-04-30")
+	us := f.signUpIn(t, "individual", "ann@example.com", "US")
+	cn := f.signUpIn(t, "individual", "li@example.com", "CN")
+	mf := &meetingsFixture{apiFixture: f.apiFixture}
+
+	f.clock.set("2020-05-02")
+	for _, path := range []string{"/api/meetings"} {
+		r := f.call(t, "POST", path, `{}`, cn.auth(true)...)
+		ref := decodeAs[refusalOut](t, r, http.StatusForbidden)
+		if ref.Code != "free_plan_cannot_host_cn" || ref.RuleID != "cn-host-free" || ref.Jurisdiction != "CN" ||
+			!slices.Equal(ref.altKinds(), []string{"join_only", "contact_sales"}) ||
+			!strings.Contains(ref.Message, "can join meetings but can no longer host them") {
+			t.Fatalf("a free CN account hosting on 2020-05-02: %+v", ref)
+		}
+	}
+	m := mf.schedule(t, us, `{}`)
+	mf.startMeeting(t, us, m.ID)
+	r := f.call(t, "POST", "/api/join", joinBody("meeting_id", m.DisplayID, "passcode", m.Passcode, "display_name", "Li"), cn.auth(true)...)
+	if tk := decodeAs[ticketOut](t, r, http.StatusOK); tk.Token == "" || tk.Host {
+		t.Fatalf("the CN user joining a US host's meeting: %+v", tk)
+	}
+
+	// The same on 2020-04-30: hosting is allowed.
+	f.clock.set("2020-04-30")
+	own := mf.schedule(t, cn, `{}`)
+	mf.startMeeting(t, cn, own.ID)
+}
+
+func TestPolicyRoutesAreForOperatorsOnly(t *testing.T) {
+	f := newPolicyAPI(t, nil, "2020-05-02")
+	user := f.signUpIn(t, "individual", "ann@example.com", "US")
+	routes := []struct{ method, path, body string }{
+		{"GET", "/api/policy", ""},
+		{"POST", "/api/policy/validate", "version: x\n"},
+		{"POST", "/api/policy/stage", "version: x\n"},
+		{"POST", "/api/policy/activate", ""},
+		{"POST", "/api/policy/dry-run", `{}`},
+	}
+	for _, rt := range routes {
+		if r := f.call(t, rt.method, rt.path, rt.body); r.status != http.StatusUnauthorized || r.code(t) != "unauthenticated" {
+			t.Errorf("%s %s anonymous: %d %s", rt.method, rt.path, r.status, r.body)
+		}
+		if r := f.call(t, rt.method, rt.path, rt.body, user.auth(true)...); r.status != http.StatusForbidden || r.code(t) != "forbidden" {
+			t.Errorf("%s %s by a user who is not an operator: %d %s", rt.method, rt.path, r.status, r.body)
+		}
+	}
+	// Nor does an API key of an operator's account make an operator.
+	ops := f.signUpIn(t, "business", testOperator, "US")
+	_, secret := f.createKey(t, ops, "account:read")
+	if r := f.call(t, "GET", "/api/policy", "", "Authorization", "Bearer "+secret); r.status != http.StatusForbidden {
+		t.Errorf("GET /api/policy with the operator's account's key: %d %s", r.status, r.body)
+	}
+	if r := f.call(t, "GET", "/api/policy", "", ops.auth(false)...); r.status != http.StatusOK {
+		t.Errorf("GET /api/policy by the operator: %d %s", r.status, r.body)
+	}
+	me := decodeAs[struct{ Operator bool }](t, f.call(t, "GET", "/api/me", "", ops.auth(false)...), http.StatusOK)
+	notMe := decodeAs[struct{ Operator bool }](t, f.call(t, "GET", "/api/me", "", user.auth(false)...), http.StatusOK)
+	if !me.Operator || notMe.Operator {
+		t.Errorf("/api/me operator: operator %v, user %v", me.Operator, notMe.Operator)
+	}
+}
+
+type policyDocOut struct {
+	Name, Version, Document string
+	Rules                   []struct {
+		ID            string    `json:"id"`
+		EffectiveFrom time.Time `json:"effective_from"`
+	}
+}
+
+func TestPolicyStageAndActivateOverHTTP(t *testing.T) {
+	f := newPolicyAPI(t, china2020(t), "2020-05-02")
+	ops := f.signUpIn(t, "business", testOperator, "US")
+	running := func() (policyDocOut, *policyDocOut) {
+		v := decodeAs[struct {
+			Running policyDocOut
+			Staged  *policyDocOut
+		}](t, f.call(t, "GET", "/api/policy", "", ops.auth(false)...), http.StatusOK)
+		return v.Running, v.Staged
+	}
+	run, staged := running()
+	if run.Version != "china-2020.1" || staged != nil || len(run.Rules) == 0 || !strings.Contains(run.Document, "cn-host-free") ||
+		!slices.IsSortedFunc(run.Rules, func(a, b struct {
+			ID            string    `json:"id"`
+			EffectiveFrom time.Time `json:"effective_from"`
+		}) int {
+			return a.EffectiveFrom.Compare(b.EffectiveFrom)
+		}) {
+		t.Fatalf("running policy %+v, staged %+v", run, staged)
+	}
+
+	bad := strings.Replace(string(china2020(t)), `facts.plan == "free" && facts.country == "CN"`, `facts.plan`, 1)
+	for _, path := range []string{"/api/policy/validate", "/api/policy/stage"} {
+		r := f.call(t, "POST", path, bad, append(ops.auth(true), "Content-Type", "application/yaml")...)
+		out := decodeAs[struct {
+			Code   string
+			Errors []struct {
+				File    string
+				Line    int
+				Message string
+			}
+		}](t, r, http.StatusUnprocessableEntity)
+		if out.Code != "invalid_policy" || len(out.Errors) != 1 || out.Errors[0].Line != 82 || out.Errors[0].File != "policy.yaml" ||
+			!strings.Contains(out.Errors[0].Message, "want bool") {
+			t.Fatalf("%s of a policy that does not load: %s", path, r.body)
+		}
+	}
+	if run2, staged := running(); run2.Version != run.Version || staged != nil {
+		t.Fatalf("after a refused policy: running %q, staged %+v", run2.Version, staged)
+	}
+	// The running policy still decides.
+	if r := f.call(t, "POST", "/api/signup", signUpBodyFor("individual", "li@example.com", "CN")); r.status != http.StatusForbidden {
+		t.Fatalf("sign-up after a refused policy: %d %s", r.status, r.body)
+	}
+
+	if r := f.call(t, "POST", "/api/policy/activate", "", ops.auth(true)...); r.status != http.StatusConflict || r.code(t) != "nothing_staged" {
+		t.Fatalf("activate with nothing staged: %d %s", r.status, r.body)
+	}
+	// The next version ends the registration rule and adds a US rule.
+	next := strings.Replace(string(china2020(t)), `version: "china-2020.1"`, `version: "china-2020.2"`, 1)
+	next = strings.Replace(next, "  - id: cn-register-business-only", "  - id: cn-register-business-only-gone", 1)
+	if !strings.Contains(next, "china-2020.2") || !strings.Contains(next, "business-only-gone") {
+		t.Fatal("the test's edit of the example no longer applies")
+	}
+	r := f.call(t, "POST", "/api/policy/stage", next, append(ops.auth(true), "Content-Type", "application/yaml")...)
+	if st := decodeAs[struct{ Staged policyDocOut }](t, r, http.StatusOK); st.Staged.Version != "china-2020.2" {
+		t.Fatalf("staged %+v", st)
+	}
+	act := decodeAs[struct {
+		Running policyDocOut
+		Changes policyadmin.RuleChanges
+	}](t, f.call(t, "POST", "/api/policy/activate", "", ops.auth(true)...), http.StatusOK)
+	if act.Running.Version != "china-2020.2" || !slices.Equal(act.Changes.Added, []string{"cn-register-business-only-gone"}) ||
+		!slices.Equal(act.Changes.Removed, []string{"cn-register-business-only"}) || len(act.Changes.Changed) != 0 {
+		t.Fatalf("activated %+v", act)
+	}
+	if run, staged := running(); run.Version != "china-2020.2" || staged != nil {
+		t.Fatalf("after activation: running %q, staged %+v", run.Version, staged)
+	}
+	entries, err := f.st.ListAudit(t.Context(), store.AuditQuery{Subject: "china-2020.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var activated *store.AuditEntry
+	for i, e := range entries {
+		if e.Action == "policy.activate" {
+			activated = &entries[i]
+		}
+	}
+	if activated == nil || activated.Outcome != "ok" || activated.Actor == "" || !activated.At.Equal(f.clock.Now()) ||
+		!strings.Contains(activated.Detail, "from china-2020.1 to china-2020.2") ||
+		!strings.Contains(activated.Detail, "added [cn-register-business-only-gone] removed [cn-register-business-only]") {
+		t.Fatalf("activation audit: %+v (all %+v)", activated, entries)
+	}
+}
+
+func TestPolicyDryRunOverHTTP(t *testing.T) {
+	f := newPolicyAPI(t, nil, "2020-04-30")
+	ops := f.signUpIn(t, "business", testOperator, "US")
+	li := f.signUpIn(t, "individual", "li@example.com", "CN")
+	f.signUpIn(t, "business", "acme@example.com", "CN")
+	f.signUpIn(t, "individual", "ann@example.com", "US")
+	mf := &meetingsFixture{apiFixture: f.apiFixture}
+	m := mf.schedule(t, li, `{"topic":"Standup","starts_at":"2020-05-04T09:00:00Z","duration_minutes":30,"time_zone":"Asia/Shanghai"}`)
+
+	if r := f.call(t, "POST", "/api/policy/dry-run", `{"at":"2020-05-02T12:00:00Z"}`, ops.auth(true)...); r.status != http.StatusConflict {
+		t.Fatalf("dry run with nothing staged: %d %s", r.status, r.body)
+	}
+	r := f.call(t, "POST", "/api/policy/stage", string(china2020(t)), append(ops.auth(true), "Content-Type", "application/yaml")...)
+	decodeAs[struct{}](t, r, http.StatusOK)
+	type report struct {
+		From    string `json:"from_version"`
+		To      string `json:"to_version"`
+		Counts  []policyadmin.Count
+		Changes []policyadmin.SubjectChange
+		Replay  policyadmin.Replay
+	}
+	rep := decodeAs[report](t, f.call(t, "POST", "/api/policy/dry-run", `{"at":"2020-05-02T12:00:00Z"}`, ops.auth(true)...), http.StatusOK)
+	want := []policyadmin.Count{
+		{Region: "local", Kind: "account", Subjects: 4, Changed: 2, NowRefused: 2},
+		{Region: "local", Kind: "meeting", Subjects: 1, Changed: 1, NowRefused: 1},
+	}
+	if rep.From != "" || rep.To != "china-2020.1" || !slices.Equal(rep.Counts, want) || len(rep.Changes) != 3 ||
+		rep.Replay.Available || rep.Replay.Note == "" {
+		t.Fatalf("dry run on 2020-05-02: %+v", rep)
+	}
+	var meetingChange *policyadmin.SubjectChange
+	for i, c := range rep.Changes {
+		if c.Kind == "meeting" {
+			meetingChange = &rep.Changes[i]
+		}
+		if c.NewCode != "free_plan_cannot_host_cn" || c.NewRule != "cn-host-free" || c.Allowed {
+			t.Errorf("change %+v", c)
+		}
+	}
+	if meetingChange == nil || meetingChange.ID != m.ID {
+		t.Errorf("the scheduled meeting's change: %+v (meeting %s)", meetingChange, m.ID)
+	}
+	// No personal data in the report: no email address, name or topic.
+	raw := f.call(t, "POST", "/api/policy/dry-run", `{"at":"2020-05-02T12:00:00Z"}`, ops.auth(true)...).body
+	for _, pii := range []string{"@example.com", "Acme", "Standup", "Li"} {
+		if strings.Contains(string(raw), pii) {
+			t.Errorf("the dry run report holds %q: %s", pii, raw)
+		}
+	}
+	// Before the rules' date nothing changes.
+	rep = decodeAs[report](t, f.call(t, "POST", "/api/policy/dry-run", `{"at":"2020-04-30T12:00:00Z"}`, ops.auth(true)...), http.StatusOK)
+	if len(rep.Changes) != 0 {
+		t.Fatalf("dry run on 2020-04-30: %+v", rep)
+	}
+}
