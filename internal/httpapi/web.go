@@ -16,6 +16,7 @@ import (
 // router (web/static/app.js) draws the page from location.pathname.
 var webPages = []string{
 	"/{$}", "/signup", "/signin", "/dashboard", "/settings", "/join", "/j/{token}", "/reset-password",
+	"/console",
 }
 
 // webContentTypes are the types of the files the app ships, set here rather than looked

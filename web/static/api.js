@@ -9,11 +9,23 @@ const CSRF_HEADER = 'X-CSRF-Token';
 const CSRF_KEY = 'meridian.csrf';
 
 class ApiError extends Error {
-  constructor(status, code, message, retryAfter = 0) {
+  constructor(status, code, message, retryAfter = 0, data = null) {
     super(message);
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter; // seconds, from Retry-After (rate_limited)
+    // A refusal by the jurisdiction policy carries its rule and what to do instead
+    // (JurisdictionRefusal in api/openapi.yaml); policyerror.js says it in words.
+    this.policy = data?.rule_id ? data : null;
+    // A policy document that does not load: each problem with its file and line.
+    this.problems = Array.isArray(data?.errors) ? data.errors : null;
+  }
+}
+
+// YamlBody marks a request body sent as YAML text, not JSON.
+class YamlBody {
+  constructor(text) {
+    this.text = text;
   }
 }
 
@@ -28,13 +40,15 @@ function rememberCsrf(token) {
 
 async function request(method, path, body, retried = false) {
   const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  // A policy document goes as it is (YAML); everything else as JSON.
+  const raw = body instanceof YamlBody;
+  if (body !== undefined) headers['Content-Type'] = raw ? 'application/yaml' : 'application/json';
   if (method !== 'GET' && csrfToken()) headers[CSRF_HEADER] = csrfToken();
   let res;
   try {
     res = await fetch(path, {
       method, headers, credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : raw ? body.text : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, 'network', 'could not reach the server');
@@ -48,7 +62,7 @@ async function request(method, path, body, retried = false) {
   }
   if (!res.ok) {
     throw new ApiError(res.status, data?.code || `http_${res.status}`, data?.message || res.statusText,
-      Number(res.headers.get('Retry-After')) || 0);
+      Number(res.headers.get('Retry-After')) || 0, data);
   }
   if (typeof data?.csrf_token === 'string') rememberCsrf(data.csrf_token);
   return data;
@@ -62,7 +76,7 @@ export async function currentUser() {
   if (me !== undefined) return me;
   try {
     const data = await request('GET', '/api/me');
-    me = data.user ? { user: data.user, account: data.account } : null;
+    me = data.user ? { user: data.user, account: data.account, operator: data.operator === true } : null;
   } catch (err) {
     if (err.status !== 401) throw err;
     me = null;
@@ -71,7 +85,9 @@ export async function currentUser() {
 }
 
 function signedIn(session) {
-  me = { user: session.user, account: session.account };
+  // Forget who was signed in: the next page asks /api/me, which also says whether the
+  // user is an operator (the session's reply does not).
+  me = undefined;
   return session;
 }
 
@@ -104,4 +120,12 @@ export const api = {
   lookup: (body) => request('POST', '/api/join/lookup', body),
   /** join asks for a ticket: {meeting_id, passcode} or {link_token}, and display_name. */
   join: (body) => request('POST', '/api/join', body),
+
+  // The policy console's calls (operators only).
+  getPolicy: () => request('GET', '/api/policy'),
+  validatePolicy: (yaml) => request('POST', '/api/policy/validate', new YamlBody(yaml)),
+  stagePolicy: (yaml) => request('POST', '/api/policy/stage', new YamlBody(yaml)),
+  activatePolicy: () => request('POST', '/api/policy/activate'),
+  /** dryRunPolicy reports what the staged policy would change at `at` (an ISO time). */
+  dryRunPolicy: (at) => request('POST', '/api/policy/dry-run', at ? { at } : {}),
 };

@@ -2,6 +2,7 @@
 // answers with this same page, see internal/httpapi/web.go) to their views.
 
 import { resetPasswordPage, signInPage, signUpPage } from './auth.js';
+import { consolePage } from './console.js';
 import { dashboardPage } from './dashboard.js';
 import { homePage } from './home.js';
 import { joinByIdPage, joinByLinkPage } from './join.js';
@@ -18,4 +19,5 @@ start([
   [/^\/join$/, joinByIdPage],
   [/^\/j\/([^/]+)$/, joinByLinkPage],
   [/^\/reset-password$/, resetPasswordPage],
+  [/^\/console$/, consolePage],
 ], notFoundPage);

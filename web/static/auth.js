@@ -88,7 +88,12 @@ export async function signUpPage(view, { query }) {
     field('Email address', { name: 'email', type: 'email', autocomplete: 'email', required: true, maxlength: 254 }),
     field('Password', { name: 'password', type: 'password', autocomplete: 'new-password', required: true, minlength: 10, maxlength: 256 },
       'At least 10 characters.'),
-    type, accountName, errors, submit);
+    type, accountName,
+    field('Country of your address', { name: 'country', autocomplete: 'country', maxlength: 2, pattern: '[A-Za-z]{2}' },
+      'Its two-letter code, such as US, DE or CN: what we may offer you depends on the country.'),
+    field('Billing country', { name: 'billing_country', maxlength: 2, pattern: '[A-Za-z]{2}' },
+      'Only if you are billed to an address in another country.'),
+    errors, submit);
   // A business must name its account; a person's account is named after them.
   form.elements.account_type.addEventListener('change', () => {
     form.elements.account_name.required = form.elements.account_type.value === 'business';

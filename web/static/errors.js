@@ -3,6 +3,7 @@
 // (api/openapi.yaml, docs/protocol.md), its messages a fallback for codes new to us.
 
 import { h } from './dom.js';
+import { policyDetails, policyReason } from './policyerror.js';
 
 const MESSAGES = {
   network: 'We could not reach Meridian. Check your internet connection, then try again.',
@@ -32,6 +33,7 @@ const MESSAGES = {
 
 /** describe returns the words for an ApiError (or any error). */
 export function describe(err) {
+  if (err?.policy) return policyReason(err.policy);
   if (err?.code === 'rate_limited' && err.retryAfter > 0) {
     return `Too many attempts in a short time. Try again in ${waitWords(err.retryAfter)}.`;
   }
@@ -57,6 +59,7 @@ function sentence(text) {
  */
 export function errorBox(err, ...extra) {
   const text = typeof err === 'string' ? err : describe(err);
+  if (err?.policy) extra = [...policyDetails(err.policy), ...extra];
   return h('div', { class: 'alert alert-error', role: 'alert', 'data-testid': 'error', dataset: err?.code ? { code: err.code } : null },
     h('p', null, text), extra);
 }

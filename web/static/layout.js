@@ -19,7 +19,7 @@ function navLink(href, label) {
 /** header is the site header: signed in, links to meetings and settings; else to sign in and up. */
 function header(me) {
   const links = me
-    ? [navLink('/dashboard', 'Meetings'), navLink('/settings', 'Settings')]
+    ? [navLink('/dashboard', 'Meetings'), navLink('/settings', 'Settings'), me.operator && navLink('/console', 'Policy')]
     : [navLink('/join', 'Join a meeting'), navLink('/signin', 'Sign in'), h('a', { href: '/signup', class: 'btn btn-primary btn-small' }, 'Sign up')];
   return h('header', { class: 'site-header' }, brand(), h('nav', { class: 'site-nav', 'aria-label': 'Main' }, links));
 }
