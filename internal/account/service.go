@@ -205,6 +205,9 @@ type SessionTokens struct {
 	Token     string
 	CSRFToken string
 	ExpiresAt time.Time
+	// Lifetime is how long the session lasts from its start, for a cookie's Max-Age: a
+	// browser whose clock differs from the server's keeps the cookie as long all the same.
+	Lifetime time.Duration
 }
 
 // SignUpInput is a new account with its owner.
@@ -524,7 +527,7 @@ func (s *Service) newSession(ctx context.Context, userID string, now time.Time) 
 	if err != nil {
 		return store.Session{}, SessionTokens{}, err
 	}
-	t.ExpiresAt = sess.ExpiresAt
+	t.ExpiresAt, t.Lifetime = sess.ExpiresAt, sess.ExpiresAt.Sub(now)
 	return sess, t, nil
 }
 

@@ -430,7 +430,7 @@ func (a *accountAPI) secure(r *http.Request) bool { return r.TLS != nil || a.sec
 
 func (a *accountAPI) setSessionCookie(w http.ResponseWriter, r *http.Request, tok account.SessionTokens) {
 	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: tok.Token, Path: "/", Expires: tok.ExpiresAt,
+		Name: SessionCookie, Value: tok.Token, Path: "/", Expires: tok.ExpiresAt, MaxAge: max(int(tok.Lifetime/time.Second), 1),
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: a.secure(r),
 	})
 }

@@ -405,3 +405,14 @@ func TestPolicyDryRunOverHTTP(t *testing.T) {
 		t.Fatalf("dry run on 2020-04-30: %+v", rep)
 	}
 }
+
+// A server whose clock is far from the browser's (here, replaying 2020) still keeps its
+// users signed in: the session cookie's life is a Max-Age, not only an Expires date that
+// the browser would find long past.
+func TestSessionCookieLastsWhateverTheServerClock(t *testing.T) {
+	f := newPolicyAPI(t, nil, "2020-05-02")
+	r := f.call(t, "POST", "/api/signup", signUpBodyFor("individual", "ann@example.com", "US"))
+	if c := r.cookie(t); c.MaxAge != int(account.DefaultSessionTTL/time.Second) {
+		t.Fatalf("session cookie Max-Age %d, want %d", c.MaxAge, int(account.DefaultSessionTTL/time.Second))
+	}
+}
