@@ -117,9 +117,15 @@ type env struct {
 // address, temporary data dir, loopback-only media) before it starts.
 func newEnv(t *testing.T, configure ...func(*config.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, server.Options{}, configure...)
+}
+
+// newEnvWith is newEnv with server options (a fixed clock, say).
+func newEnvWith(t *testing.T, o server.Options, configure ...func(*config.Config)) *env {
+	t.Helper()
 	e := newBrowserEnv(t)
 	e.DataDir = t.TempDir()
-	e.Server = startServer(t, e.DataDir, configure...)
+	e.Server = startServer(t, e.DataDir, o, configure...)
 	e.URL = e.Server.URL()
 	return e
 }
@@ -146,7 +152,7 @@ func newBrowserEnv(t *testing.T) *env {
 }
 
 // startServer runs a Meridian node on a free loopback port with loopback-only media.
-func startServer(t *testing.T, dataDir string, configure ...func(*config.Config)) *server.Server {
+func startServer(t *testing.T, dataDir string, o server.Options, configure ...func(*config.Config)) *server.Server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
@@ -159,7 +165,7 @@ func startServer(t *testing.T, dataDir string, configure ...func(*config.Config)
 	if os.Getenv(envDebug) != "" {
 		level = slog.LevelDebug
 	}
-	srv, err := server.Start(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	srv, err := server.StartWith(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})), o)
 	if err != nil {
 		t.Fatalf("start the server: %v", err)
 	}
