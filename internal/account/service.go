@@ -18,6 +18,7 @@ import (
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/ratelimit"
 	"github.com/meridian-video/meridian/internal/store"
+	"github.com/meridian-video/meridian/internal/topology"
 )
 
 // Store is what the Service needs of the persistence layer (*store.Store has it all).
@@ -74,6 +75,11 @@ type Options struct {
 	SessionTTL time.Duration    // DefaultSessionTTL if zero
 	ResetTTL   time.Duration    // DefaultResetTTL if zero
 	Limits     Limits           // DefaultLimits() if zero
+	// Deployment is the region list (topology.Default() if it has no region) and Region
+	// this node's region in it (topology.DefaultRegion if empty): accounts signing up
+	// here are homed in Region, since this node holds only its region's store.
+	Deployment topology.Deployment
+	Region     string
 }
 
 // Service is the account domain: sign-up, sign-in and sessions, passwords, API keys. It
@@ -85,6 +91,7 @@ type Service struct {
 	log        *slog.Logger
 	sessionTTL time.Duration
 	resetTTL   time.Duration
+	regions    regions
 
 	signInEmail, signInIP, signUpIP, resetEmail *ratelimit.Set
 
@@ -114,10 +121,14 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("account: %w", err)
 	}
+	regions, err := newRegions(o.Deployment, o.Region)
+	if err != nil {
+		return nil, err
+	}
 	l := o.Limits
 	return &Service{
 		store: st, mail: sender, now: o.Now, log: o.Log,
-		sessionTTL: o.SessionTTL, resetTTL: o.ResetTTL,
+		sessionTTL: o.SessionTTL, resetTTL: o.ResetTTL, regions: regions,
 		signInEmail: ratelimit.NewSet(l.SignInPerEmail, l.MaxKeys),
 		signInIP:    ratelimit.NewSet(l.SignInPerIP, l.MaxKeys),
 		signUpIP:    ratelimit.NewSet(l.SignUpPerIP, l.MaxKeys),

@@ -50,6 +50,7 @@ func apiRoutes() []apiRoute {
 		{"POST", "/api/meetings/{id}/start", signedIn, meetingRoute((*meetingAPI).start)},
 		{"POST", "/api/meetings/{id}/end", signedIn, meetingRoute((*meetingAPI).end)},
 		{"POST", "/api/join", public, meetingRoute((*meetingAPI).join)},
+		{"GET", "/api/regions", public, (*accountAPI).listRegions},
 	}
 }
 

@@ -59,11 +59,15 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(context.Background(), store.Config{DataDir: cfg.DataDir, PostgresDSN: cfg.Database.PostgresDSN})
+	dep, err := cfg.Deployment()
 	if err != nil {
 		return nil, err
 	}
-	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log})
+	st, err := store.Open(context.Background(), store.Config{DataDir: cfg.DataDir, PostgresDSN: cfg.Database.PostgresDSN, Region: cfg.Region})
+	if err != nil {
+		return nil, err
+	}
+	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Deployment: dep, Region: cfg.Region})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -121,7 +125,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	go s.tickMeetings(tickCtx)
 	s.ready.Store(true)
 	log.Info("meridian serving", "addr", s.ln.Addr().String(), "data", cfg.DataDir, "loopback_media", cfg.MediaLoopbackOnly(),
-		"database", databaseKind(cfg))
+		"database", databaseKind(cfg), "region", cfg.Region, "node", cfg.Node(), "regions", len(dep.Regions))
 	return s, nil
 }
 
