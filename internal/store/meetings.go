@@ -42,6 +42,10 @@ type Meeting struct {
 	CreatedAt time.Time // now if zero
 	StartedAt time.Time // when it last went live; zero if it never did
 	EndedAt   time.Time // zero until ended
+	// AllowedRegions are the regions that may carry the meeting, comma-separated as
+	// topology.AllowedSet.String writes them: its host account's set when it last went
+	// live (SetMeetingLive), kept for its life. Empty until then.
+	AllowedRegions string
 }
 
 // Meeting statuses.
@@ -75,12 +79,13 @@ func (s *Store) CreateMeeting(ctx context.Context, m Meeting) (Meeting, error) {
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO meetings (id, account_id, host_user_id, region, topic, kind,
 		starts_at, duration_minutes, time_zone, recurrence, passcode, join_token_hash,
-		waiting_room, join_before_host, require_sign_in, locked, status, created_at, started_at, ended_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+		waiting_room, join_before_host, require_sign_in, locked, status, created_at, started_at, ended_at,
+		allowed_regions)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 		m.ID, m.AccountID, m.HostUserID, m.Region, m.Topic, m.Kind,
 		nullMillis(m.StartsAt), m.DurationMinutes, m.TimeZone, nullString(m.Recurrence), m.Passcode, m.JoinTokenHash,
 		boolInt(m.WaitingRoom), boolInt(m.JoinBeforeHost), boolInt(m.RequireSignIn), boolInt(m.Locked),
-		m.Status, millis(m.CreatedAt), nullMillis(m.StartedAt), nullMillis(m.EndedAt))
+		m.Status, millis(m.CreatedAt), nullMillis(m.StartedAt), nullMillis(m.EndedAt), m.AllowedRegions)
 	if err != nil {
 		return Meeting{}, fail("create meeting", err)
 	}
@@ -102,7 +107,7 @@ func (s *Store) newMeeting(m Meeting) (Meeting, error) {
 
 const meetingColumns = `id, account_id, host_user_id, region, topic, kind, starts_at, duration_minutes,
 	time_zone, recurrence, passcode, join_token_hash, waiting_room, join_before_host, require_sign_in,
-	locked, status, created_at, started_at, ended_at`
+	locked, status, created_at, started_at, ended_at, allowed_regions`
 
 func scanMeeting(r rowScanner) (Meeting, error) {
 	var m Meeting
@@ -111,7 +116,7 @@ func scanMeeting(r rowScanner) (Meeting, error) {
 	var waiting, early, signIn, locked, created int64
 	err := r.Scan(&m.ID, &m.AccountID, &m.HostUserID, &m.Region, &m.Topic, &m.Kind, &startsAt, &m.DurationMinutes,
 		&m.TimeZone, &recurrence, &m.Passcode, &m.JoinTokenHash, &waiting, &early, &signIn,
-		&locked, &m.Status, &created, &startedAt, &endedAt)
+		&locked, &m.Status, &created, &startedAt, &endedAt, &m.AllowedRegions)
 	m.StartsAt, m.EndedAt, m.CreatedAt = fromNullMillis(startsAt), fromNullMillis(endedAt), fromMillis(created)
 	m.StartedAt = fromNullMillis(startedAt)
 	m.Recurrence = recurrence.String
