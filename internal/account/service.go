@@ -43,6 +43,9 @@ type Store interface {
 	RevokeAPIKey(ctx context.Context, accountID, id string, at time.Time) error
 
 	AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error)
+
+	GetAccountRegions(ctx context.Context, accountID string) (store.AccountRegions, error)
+	UpdateAccountRegions(ctx context.Context, accountID string, before, after store.AccountRegions) error
 }
 
 // Account types and user roles.
@@ -200,6 +203,12 @@ type SignUpInput struct {
 	Password    string
 	// ClientIP is the address the request came from, for rate limiting.
 	ClientIP string
+	// Jurisdiction is where the user signs up from (US, EU, CN; empty if unknown), and
+	// HomeRegion the home region they chose (empty: the one proposed for Jurisdiction).
+	// The home region keeps the account's data; it must be this node's (see
+	// CodeHomeRegionElsewhere).
+	Jurisdiction string
+	HomeRegion   string
 }
 
 // SignUp creates an account on the free plan with its owner, and signs the owner in.
@@ -230,6 +239,10 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Principal, Sessio
 	if !passwordLengthOK(in.Password) {
 		return Principal{}, SessionTokens{}, weakPassword()
 	}
+	home, err := s.signUpHome(in.Jurisdiction, in.HomeRegion)
+	if err != nil {
+		return Principal{}, SessionTokens{}, err
+	}
 	if ok, wait := s.signUpIP.Take(ratelimit.IPKey(in.ClientIP), s.now()); !ok {
 		s.audit(ctx, "anonymous", "account.sign_up", "", "rate_limited", "ip="+in.ClientIP)
 		return Principal{}, SessionTokens{}, rateLimited(wait)
@@ -243,7 +256,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Principal, Sessio
 	}
 	now := s.now()
 	a, u, err := s.store.CreateAccountWithOwner(ctx,
-		store.Account{Type: in.AccountType, Name: name, Plan: string(Free), CreatedAt: now},
+		store.Account{Type: in.AccountType, Name: name, Plan: string(Free), Region: home.ID, CreatedAt: now},
 		store.User{Email: email, DisplayName: display, PasswordHash: hash, CreatedAt: now})
 	if errors.Is(err, store.ErrConflict) {
 		s.audit(ctx, "anonymous", "account.sign_up", "", "email_taken", "ip="+in.ClientIP)
@@ -252,7 +265,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Principal, Sessio
 	if err != nil {
 		return Principal{}, SessionTokens{}, err
 	}
-	s.audit(ctx, u.ID, "account.sign_up", a.ID, "ok", "type="+a.Type+" ip="+in.ClientIP)
+	s.audit(ctx, u.ID, "account.sign_up", a.ID, "ok", "type="+a.Type+" home="+a.Region+" ip="+in.ClientIP)
 	sess, tokens, err := s.newSession(ctx, u.ID, now)
 	if err != nil {
 		return Principal{}, SessionTokens{}, err

@@ -51,6 +51,8 @@ func apiRoutes() []apiRoute {
 		{"POST", "/api/meetings/{id}/end", signedIn, meetingRoute((*meetingAPI).end)},
 		{"POST", "/api/join", public, meetingRoute((*meetingAPI).join)},
 		{"GET", "/api/regions", public, (*accountAPI).listRegions},
+		{"GET", "/api/account/regions", signedIn, (*accountAPI).accountRegions},
+		{"PUT", "/api/account/regions", signedIn, (*accountAPI).setAccountRegions},
 	}
 }
 

@@ -89,6 +89,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
 		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom, Occupancy: s.occupancy,
+		AllowedRegions: accounts.AllowedRegions,
 	})
 	if err != nil {
 		s.SFU.Close()

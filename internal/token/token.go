@@ -21,6 +21,9 @@ type Grants struct {
 	Host      bool `json:"host,omitempty"`
 	// Waiting holds the bearer in the room's waiting room until a host admits them.
 	Waiting bool `json:"waiting,omitempty"`
+	// Regions are the regions that may carry the meeting (its allowed set), so that a
+	// node can check its own region against it.
+	Regions []string `json:"regions,omitempty"`
 }
 
 // Claims are the verified contents of a join token.
