@@ -359,7 +359,9 @@ func (s *Service) SetRegions(ctx context.Context, p Principal, in RegionsInput) 
 			}
 		}
 		next := store.AccountRegions{Allowed: after.String(), OptedIn: strings.Join(opted, ",")}
-		if next == stored {
+		if after.Equal(before) && next.OptedIn == stored.OptedIn {
+			// Nothing changes: keep the stored choices as they are (a downgraded
+			// account's, say, which apply again on a plan with region selection).
 			return s.regionSettings(p, stored)
 		}
 		err = s.store.UpdateAccountRegions(ctx, p.Account.ID, stored, next)
