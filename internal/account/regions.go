@@ -267,42 +267,48 @@ func (s *Service) regionSettings(p Principal, stored store.AccountRegions) (Regi
 
 // explain is the one sentence the settings show beside a region.
 func explain(c RegionChoice, selection bool) string {
-	where := jurisdictionName(c.Jurisdiction)
+	in := ""
+	if name, ok := jurisdictionName(c.Jurisdiction); ok {
+		in = ", in " + name
+	}
 	switch {
 	case c.Home:
-		return fmt.Sprintf("Your home region, in %s: your account's data is stored here, and it always carries your meetings.", where)
+		return fmt.Sprintf("Your home region%s: your account's data is stored here, and it always carries your meetings.", in)
 	case !selection:
 		return "Your plan keeps meetings in your home region; a plan with region selection can let this region carry them too."
 	case c.OptIn && !c.Allowed:
-		return fmt.Sprintf("An opt-in region in %s: it carries none of your meetings unless an owner or admin turns it on.", where)
+		return fmt.Sprintf("An opt-in region%s: it carries none of your meetings unless an owner or admin turns it on.", in)
 	case c.Allowed:
-		return fmt.Sprintf("Data centers here, in %s, may carry your meetings; your data at rest stays in your home region.", where)
+		return fmt.Sprintf("Data centers here%s may carry your meetings; your data at rest stays in your home region.", in)
 	}
-	return fmt.Sprintf("Data centers here, in %s, carry none of your meetings unless you turn it on.", where)
+	return fmt.Sprintf("Data centers here%s carry none of your meetings unless you turn it on.", in)
 }
 
 // optInWarning is what turning an opt-in region on means, in plain words.
 func optInWarning(r topology.Region) string {
-	return fmt.Sprintf("Meetings may then be carried by data centers in %s, under that jurisdiction's laws.", jurisdictionName(r.Jurisdiction))
+	name, ok := jurisdictionName(r.Jurisdiction)
+	if !ok {
+		name = "the jurisdiction " + r.Jurisdiction
+	}
+	return fmt.Sprintf("Meetings may then be carried by data centers in %s, under that jurisdiction's laws.", name)
 }
 
-// jurisdictionName names a jurisdiction code for people: "China", "the European Union";
-// the code itself when it names no country.
-func jurisdictionName(code string) string {
+// jurisdictionName names a jurisdiction code for people: "China", "the European Union".
+// ok is false for a code that names no country (ZZ, the single-node deployment's).
+func jurisdictionName(code string) (name string, ok bool) {
 	r, err := language.ParseRegion(code)
 	if err != nil || code == topology.DefaultJurisdiction {
-		return "jurisdiction " + code
+		return "", false
 	}
-	name := display.English.Regions().Name(r)
-	if name == "" {
-		return "jurisdiction " + code
+	if name = display.English.Regions().Name(r); name == "" {
+		return "", false
 	}
 	for _, p := range []string{"United ", "European ", "Netherlands", "Philippines", "Czech Republic"} {
 		if strings.HasPrefix(name, p) {
-			return "the " + name
+			return "the " + name, true
 		}
 	}
-	return name
+	return name, true
 }
 
 // SetRegions changes the regions that carry p's account's meetings: a signed-in owner or

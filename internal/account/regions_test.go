@@ -296,3 +296,11 @@ func TestAllowedRegionsFollowPlanAndDeployment(t *testing.T) {
 		t.Fatalf("eu-central gone from the list: %v, %v", set, err)
 	}
 }
+
+func TestJurisdictionNames(t *testing.T) {
+	for code, want := range map[string]string{"US": "the United States", "EU": "the European Union", "CN": "China", "JP": "Japan", "ZZ": "", "QQQ": ""} {
+		if got, ok := jurisdictionName(code); got != want || ok != (want != "") {
+			t.Errorf("%s: %q, %v; want %q", code, got, ok, want)
+		}
+	}
+}

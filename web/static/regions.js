@@ -12,11 +12,13 @@ export function regionsCard() {
   const errors = h('div', { class: 'slot' });
   const intro = h('p', { class: 'muted' });
   const list = h('ul', { class: 'region-list' });
-  const card = h('section', { class: 'card card-wide', 'data-testid': 'regions-card' },
+  const card = h('section', { class: 'card card-wide', 'data-testid': 'regions-card', hidden: true },
     h('h2', null, 'Data-center regions'), intro, errors, list);
 
   let saving = false;
   const render = (s) => {
+    // One region (a single-node deployment) leaves nothing to choose.
+    card.hidden = s.regions.length < 2;
     intro.replaceChildren(
       'Your account’s data is stored in its home region. These are the data centers that may carry your meetings; a meeting keeps the regions it started with.',
       !s.region_selection ? ' Your plan keeps meetings in your home region.' : '',
