@@ -10,7 +10,8 @@ import (
 	"github.com/meridian-video/meridian/internal/topology"
 )
 
-// TestSettingsRegionToggles: an owner of a paid account sees every region with its
+// TestSettingsRegionToggles: the sign-up page names the region that will keep a new
+// account's data; an owner of a paid account sees every region with its
 // jurisdiction on the settings page, the home region locked on, turns a region on with
 // one click, and an opt-in region only after its warning and a confirmation; the choice
 // is saved, audited and still there after a reload.
@@ -45,6 +46,10 @@ func TestSettingsRegionToggles(t *testing.T) {
 	}
 
 	owner := newUser(t, env, "owner")
+	// The sign-up page says where a new account's data will be kept.
+	owner.Navigate("/signup")
+	owner.WaitText("[data-testid=home-region-note]", "kept in US West (Oregon), this site’s region")
+
 	owner.Navigate("/signin?next=/settings")
 	owner.Fill("email", email)
 	owner.Fill("password", password)

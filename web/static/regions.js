@@ -96,3 +96,19 @@ function optInWarning(r, yes, no) {
     h('button', { type: 'button', class: 'btn btn-small btn-primary', 'data-testid': 'opt-in-confirm', onclick: yes }, 'Turn it on'),
     h('button', { type: 'button', class: 'btn btn-small', onclick: no }, 'Cancel'));
 }
+
+/**
+ * homeRegionNote tells a person signing up where their account's data will be kept: the
+ * region of this site, which is the home region of every account made here. It stays
+ * empty on a one-region deployment, where there is nothing to tell apart.
+ */
+export function homeRegionNote() {
+  const note = h('p', { class: 'hint', 'data-testid': 'home-region-note', hidden: true });
+  api.regions().then(({ regions, node_region: here }) => {
+    const r = regions.find((x) => x.id === here);
+    if (regions.length < 2 || !r) return;
+    note.replaceChildren('Your account’s data will be kept in ', h('strong', null, r.name), ', this site’s region. For another home region, sign up on that region’s site.');
+    note.hidden = false;
+  }).catch(() => {}); // only a note: the sign-up works without it
+  return note;
+}
