@@ -44,7 +44,8 @@ type Meeting struct {
 	EndedAt   time.Time // zero until ended
 	// AllowedRegions are the regions that may carry the meeting, comma-separated as
 	// topology.AllowedSet.String writes them: its host account's set when it last went
-	// live (SetMeetingLive), kept for its life. Empty until then.
+	// live, kept for its life. Only SetMeetingLive sets it (CreateMeeting stores none: a
+	// meeting has no set before it goes live).
 	AllowedRegions string
 }
 
@@ -79,13 +80,12 @@ func (s *Store) CreateMeeting(ctx context.Context, m Meeting) (Meeting, error) {
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO meetings (id, account_id, host_user_id, region, topic, kind,
 		starts_at, duration_minutes, time_zone, recurrence, passcode, join_token_hash,
-		waiting_room, join_before_host, require_sign_in, locked, status, created_at, started_at, ended_at,
-		allowed_regions)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		waiting_room, join_before_host, require_sign_in, locked, status, created_at, started_at, ended_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		m.ID, m.AccountID, m.HostUserID, m.Region, m.Topic, m.Kind,
 		nullMillis(m.StartsAt), m.DurationMinutes, m.TimeZone, nullString(m.Recurrence), m.Passcode, m.JoinTokenHash,
 		boolInt(m.WaitingRoom), boolInt(m.JoinBeforeHost), boolInt(m.RequireSignIn), boolInt(m.Locked),
-		m.Status, millis(m.CreatedAt), nullMillis(m.StartedAt), nullMillis(m.EndedAt), m.AllowedRegions)
+		m.Status, millis(m.CreatedAt), nullMillis(m.StartedAt), nullMillis(m.EndedAt))
 	if err != nil {
 		return Meeting{}, fail("create meeting", err)
 	}
