@@ -91,7 +91,7 @@ function regionItem(r, s, save) {
 }
 
 function optInWarning(r, yes, no) {
-  return h('div', { class: 'alert alert-warn', role: 'alertdialog', 'aria-label': `Turn on ${r.name}?`, 'data-testid': 'opt-in-warning' },
+  return h('div', { class: 'alert alert-warn', role: 'alert', 'data-testid': 'opt-in-warning' },
     h('p', null, h('strong', null, `Turn on ${r.name}? `), r.warning),
     h('button', { type: 'button', class: 'btn btn-small btn-primary', 'data-testid': 'opt-in-confirm', onclick: yes }, 'Turn it on'),
     h('button', { type: 'button', class: 'btn btn-small', onclick: no }, 'Cancel'));
