@@ -19,6 +19,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media/ivfwriter"
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
 
+	"github.com/meridian-video/meridian/internal/admission"
 	"github.com/meridian-video/meridian/internal/sfu"
 	msignal "github.com/meridian-video/meridian/internal/signal"
 	"github.com/meridian-video/meridian/internal/token"
@@ -522,7 +523,8 @@ func TestPublishFileEndToEnd(t *testing.T) {
 	defer s.Close()
 	issuer := token.NewIssuer(bytes.Repeat([]byte{7}, 32), nil)
 	mux := http.NewServeMux()
-	mux.Handle("GET /ws", &msignal.Handler{SFU: s, Tokens: issuer, Log: log})
+	gate := &admission.Gate{SFU: s, Tokens: issuer, Rooms: admission.NoLastingState{}, Log: log}
+	mux.Handle("GET /ws", &msignal.Handler{Admission: gate, Log: log})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	mint := func(id string) string {

@@ -48,6 +48,10 @@ const (
 	CodeInternal           = "internal"
 )
 
+// CodeInvisibleCharacters refuses a name with bidi controls, zero-width or other invisible
+// characters, with which one person could pass for another (see package label).
+const CodeInvisibleCharacters = "invisible_characters"
+
 // Sentinel refusals; see Error.
 var (
 	ErrInvalidInput = &Error{Code: CodeInvalidInput, Message: "the request is not valid"}

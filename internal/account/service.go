@@ -12,9 +12,10 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
+	"github.com/meridian-video/meridian/internal/auditlog"
+	"github.com/meridian-video/meridian/internal/label"
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/ratelimit"
 	"github.com/meridian-video/meridian/internal/store"
@@ -78,6 +79,12 @@ type Options struct {
 	SessionTTL time.Duration    // DefaultSessionTTL if zero
 	ResetTTL   time.Duration    // DefaultResetTTL if zero
 	Limits     Limits           // DefaultLimits() if zero
+	// Audit is the audit trail, shared with the other services; one of the Service's own
+	// over the store if nil.
+	Audit *auditlog.Log
+	// Sleep waits out the delay of a sign-in slowed by its email address's ceiling;
+	// ratelimit.Sleep if nil.
+	Sleep func(ctx context.Context, d time.Duration) error
 	// Deployment is the region list (topology.Default() if it has no region) and Region
 	// this node's region in it (topology.DefaultRegion if empty): accounts signing up
 	// here are homed in Region, since this node holds only its region's store.
@@ -96,14 +103,20 @@ type Service struct {
 	resetTTL   time.Duration
 	regions    regions
 
-	signInEmail, signInIP, signUpIP, resetEmail *ratelimit.Set
+	auditLog *auditlog.Log
+	sleep    func(context.Context, time.Duration) error
+	maxDelay time.Duration
+
+	signInPair, signInIP, signInSite, signInEmail, changePassword, signUpIP, resetEmail *ratelimit.Set
+	resets                                                                              *resetQueue
 
 	// dummyHash is checked against when an email address has no user, so that an unknown
 	// address costs the same argon2 time as a wrong password.
 	dummyHash string
 }
 
-// New returns a Service over st that sends mail through sender.
+// New returns a Service over st that sends mail through sender. Its reset mails go out
+// from a queue of its own: Close drains it.
 func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -120,6 +133,12 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 	if o.Limits == (Limits{}) {
 		o.Limits = DefaultLimits()
 	}
+	if o.Audit == nil {
+		o.Audit = auditlog.New(st, auditlog.Options{Now: o.Now, Log: o.Log})
+	}
+	if o.Sleep == nil {
+		o.Sleep = ratelimit.Sleep
+	}
 	dummy, err := HashPassword(rand.Text())
 	if err != nil {
 		return nil, fmt.Errorf("account: %w", err)
@@ -129,15 +148,21 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 		return nil, err
 	}
 	l := o.Limits
-	return &Service{
+	s := &Service{
 		store: st, mail: sender, now: o.Now, log: o.Log,
 		sessionTTL: o.SessionTTL, resetTTL: o.ResetTTL, regions: regions,
-		signInEmail: ratelimit.NewSet(l.SignInPerEmail, l.MaxKeys),
-		signInIP:    ratelimit.NewSet(l.SignInPerIP, l.MaxKeys),
-		signUpIP:    ratelimit.NewSet(l.SignUpPerIP, l.MaxKeys),
-		resetEmail:  ratelimit.NewSet(l.ResetPerEmail, l.MaxKeys),
-		dummyHash:   dummy,
-	}, nil
+		auditLog: o.Audit, sleep: o.Sleep, maxDelay: l.SignInMaxDelay,
+		signInPair:     ratelimit.NewSet(l.SignInPerEmailIP, l.MaxKeys),
+		signInIP:       ratelimit.NewSet(l.SignInPerIP, l.MaxKeys),
+		signInSite:     ratelimit.NewSet(l.SignInPerSite, l.MaxKeys),
+		signInEmail:    ratelimit.NewSet(l.SignInPerEmail, l.MaxKeys),
+		changePassword: ratelimit.NewSet(l.PasswordChangePerUser, l.MaxKeys),
+		signUpIP:       ratelimit.NewSet(l.SignUpPerIP, l.MaxKeys),
+		resetEmail:     ratelimit.NewSet(l.ResetPerEmail, l.MaxKeys),
+		dummyHash:      dummy,
+	}
+	s.startResetQueue()
+	return s, nil
 }
 
 // Principal is who a request acts as: a signed-in user of an account, or an API key of an
@@ -244,7 +269,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Principal, Sessio
 		return Principal{}, SessionTokens{}, err
 	}
 	if ok, wait := s.signUpIP.Take(ratelimit.IPKey(in.ClientIP), s.now()); !ok {
-		s.audit(ctx, "anonymous", "account.sign_up", "", "rate_limited", "ip="+in.ClientIP)
+		s.refused(ctx, in.ClientIP, "anonymous", "account.sign_up", "", "rate_limited", "ip="+in.ClientIP)
 		return Principal{}, SessionTokens{}, rateLimited(wait)
 	}
 	hash, err := HashPassword(in.Password)
@@ -259,7 +284,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Principal, Sessio
 		store.Account{Type: in.AccountType, Name: name, Plan: string(Free), Region: home.ID, CreatedAt: now},
 		store.User{Email: email, DisplayName: display, PasswordHash: hash, CreatedAt: now})
 	if errors.Is(err, store.ErrConflict) {
-		s.audit(ctx, "anonymous", "account.sign_up", "", "email_taken", "ip="+in.ClientIP)
+		s.refused(ctx, in.ClientIP, "anonymous", "account.sign_up", "", "email_taken", "ip="+in.ClientIP)
 		return Principal{}, SessionTokens{}, ErrEmailTaken
 	}
 	if err != nil {
@@ -275,8 +300,10 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Principal, Sessio
 
 // SignIn checks an email address and password and starts a session. A wrong password and
 // an unknown address get the same error after the same work. Failed attempts are limited
-// per address and per client IP; over the limit every attempt, right or wrong, gets
-// ErrRateLimited until the bucket refills.
+// per client address and per client address and email address: over either limit that
+// client's attempts, right or wrong, get ErrRateLimited until the bucket refills. Failures
+// from all clients against one email address only slow its sign-ins (see Limits), so that
+// nobody elsewhere can keep the owner out.
 func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) (Principal, SessionTokens, error) {
 	if strings.TrimSpace(email) == "" || password == "" {
 		return Principal{}, SessionTokens{}, invalid("email and password are required")
@@ -285,31 +312,19 @@ func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) 
 	if len(email) > maxEmailLength { // no user has one; and it would be a large bucket key
 		return Principal{}, SessionTokens{}, invalid("the email address is too long")
 	}
-	now := s.now()
-	ipB, wait := s.signInIP.Begin(ratelimit.IPKey(clientIP), now)
-	if ipB == nil {
-		s.audit(ctx, "anonymous", "user.sign_in", "", "rate_limited", "per ip; ip="+clientIP)
-		return Principal{}, SessionTokens{}, rateLimited(wait)
-	}
-	emB, wait := s.signInEmail.Begin(email, now)
-	if emB == nil {
-		s.signInIP.End(ipB, now, false)
-		s.audit(ctx, "anonymous", "user.sign_in", "", "rate_limited", "per email; ip="+clientIP)
-		return Principal{}, SessionTokens{}, rateLimited(wait)
+	gate, err := s.beginSignIn(ctx, email, clientIP)
+	if err != nil {
+		return Principal{}, SessionTokens{}, err
 	}
 	failed := false
-	defer func() {
-		t := s.now()
-		s.signInIP.End(ipB, t, failed)
-		s.signInEmail.End(emB, t, failed)
-	}()
+	defer func() { gate.end(failed) }()
 
 	u, err := s.store.GetUserByEmail(ctx, email)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		_, _ = CheckPassword(s.dummyHash, password) // the same work as a wrong password
 		failed = true
-		s.audit(ctx, "anonymous", "user.sign_in", "", "denied", "unknown email; ip="+clientIP)
+		s.refused(ctx, clientIP, "anonymous", "user.sign_in", "", "denied", "unknown email; ip="+clientIP)
 		return Principal{}, SessionTokens{}, ErrInvalidCredentials
 	case err != nil:
 		return Principal{}, SessionTokens{}, err
@@ -320,7 +335,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, clientIP string) 
 	}
 	if !ok {
 		failed = true
-		s.audit(ctx, u.ID, "user.sign_in", u.ID, "denied", "wrong password; ip="+clientIP)
+		s.refused(ctx, clientIP, u.ID, "user.sign_in", u.ID, "denied", "wrong password; ip="+clientIP)
 		return Principal{}, SessionTokens{}, ErrInvalidCredentials
 	}
 	a, err := s.store.GetAccount(ctx, u.AccountID)
@@ -390,7 +405,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 // ChangePassword replaces a signed-in user's password after checking the current one.
 // Every session of the user ends, the caller's included, and the caller gets a new one in
 // its place: so every other session is revoked and the caller stays signed in with fresh
-// tokens. Wrong current passwords count against the user's sign-in limit.
+// tokens. Wrong current passwords are limited per user, and count against the ceiling of
+// the user's email address as failed sign-ins do.
 func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string) (SessionTokens, error) {
 	if p.ViaAPIKey() || p.User.ID == "" {
 		return SessionTokens{}, forbidden("only a signed-in user can change their password")
@@ -402,13 +418,21 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		return SessionTokens{}, weakPassword()
 	}
 	now := s.now()
-	b, wait := s.signInEmail.Begin(p.User.Email, now)
+	b, wait := s.changePassword.Begin(p.User.ID, now)
 	if b == nil {
 		s.audit(ctx, p.User.ID, "user.password_change", p.User.ID, "rate_limited", "")
 		return SessionTokens{}, rateLimited(wait)
 	}
+	emB, delay := s.signInEmail.Slow(p.User.Email, now, s.maxDelay)
 	failed := false
-	defer func() { s.signInEmail.End(b, s.now(), failed) }()
+	defer func() {
+		t := s.now()
+		s.changePassword.End(b, t, failed)
+		s.signInEmail.End(emB, t, failed)
+	}()
+	if err := s.sleep(ctx, delay); err != nil {
+		return SessionTokens{}, fmt.Errorf("account: password change slowed by its email's ceiling: %w", err)
+	}
 
 	u, err := s.store.GetUser(ctx, p.User.ID)
 	if err != nil {
@@ -445,9 +469,11 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 // RequestPasswordReset mails a one-time reset link, valid for the Service's ResetTTL, to
 // the user with this address. To the caller it succeeds whether or not the address has a
 // user (and when the mail cannot be sent, which is logged), so that it does not tell
-// which addresses have accounts; only a malformed address is refused. Requests over the
-// per-address limit are dropped silently. The link is resetURLBase with the token added
-// as the query parameter "token".
+// which addresses have accounts; only a malformed address is refused. The address is
+// looked up and the mail sent by the Service's reset queue after the request returns, so
+// that the request takes the same time either way, however slow the mail server.
+// Requests over the per-address limit, or that find the queue full, are dropped silently.
+// The link is resetURLBase with the token added as the query parameter "token".
 func (s *Service) RequestPasswordReset(ctx context.Context, email, resetURLBase string) error {
 	email, err := checkEmail(email)
 	if err != nil {
@@ -462,38 +488,10 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, resetURLBase 
 		s.audit(ctx, "anonymous", "user.password_reset_request", "", "rate_limited", "")
 		return nil
 	}
-	u, err := s.store.GetUserByEmail(ctx, email)
-	if errors.Is(err, store.ErrNotFound) {
-		s.audit(ctx, "anonymous", "user.password_reset_request", "", "unknown_email", "")
-		return nil
+	if !s.resets.enqueue(resetJob{email: email, link: link, at: now}) {
+		s.log.WarnContext(ctx, "password reset dropped: the mail queue is full or closed")
+		s.audit(ctx, "anonymous", "user.password_reset_request", "", "dropped", "mail queue full or closed")
 	}
-	if err != nil {
-		return err
-	}
-	token := rand.Text()
-	pr, err := s.store.CreatePasswordReset(ctx, store.NewPasswordReset{
-		Token: token, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.resetTTL),
-	})
-	if err != nil {
-		return err
-	}
-	q := link.Query()
-	q.Set("token", token)
-	link.RawQuery = q.Encode()
-	msg := mail.Message{
-		To:      u.Email,
-		Subject: "Reset your Meridian password",
-		Body: fmt.Sprintf("Someone asked to reset the password of your Meridian account.\n\n"+
-			"To choose a new password, open this link before %s:\n\n%s\n\n"+
-			"The link works once. If you did not ask for it, ignore this mail: your password stays as it is.\n",
-			pr.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"), link.String()),
-	}
-	if err := s.mail.Send(ctx, msg); err != nil {
-		s.log.ErrorContext(ctx, "password reset mail not sent", "user", u.ID, "err", err)
-		s.audit(ctx, u.ID, "user.password_reset_request", u.ID, "mail_failed", "")
-		return nil
-	}
-	s.audit(ctx, u.ID, "user.password_reset_request", u.ID, "sent", "")
 	return nil
 }
 
@@ -543,15 +541,24 @@ func sessionPrincipal(a store.Account, u store.User, sess store.Session) Princip
 	return Principal{Account: a, User: u, SessionID: sess.ID, CSRFTokenHash: sess.CSRFTokenHash}
 }
 
-// audit appends a decision to the audit log. A failure to append is logged, not returned:
-// the decision has been made either way. It outlives a cancelled request.
+// audit appends a decision to the audit log (see auditlog.Log.Write). A refusal of an
+// anonymous request is a refusal of unauthenticated traffic, summed as refused sums them.
 func (s *Service) audit(ctx context.Context, actor, action, subject, outcome, detail string) {
-	_, err := s.store.AppendAudit(context.WithoutCancel(ctx), store.AuditEntry{
+	if actor == "anonymous" && outcome != "ok" {
+		s.refused(ctx, "", actor, action, subject, outcome, detail)
+		return
+	}
+	s.auditLog.Write(ctx, store.AuditEntry{
 		At: s.now(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Detail: detail,
 	})
-	if err != nil {
-		s.log.ErrorContext(ctx, "audit entry not written", "action", action, "outcome", outcome, "err", err)
-	}
+}
+
+// refused records a refusal of an unauthenticated request from clientIP: repeats are
+// summed, so that guessing cannot grow the log without bound (see auditlog.Log.Refusal).
+func (s *Service) refused(ctx context.Context, clientIP, actor, action, subject, outcome, detail string) {
+	s.auditLog.Refusal(ctx, clientIP, store.AuditEntry{
+		At: s.now(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Detail: detail,
+	})
 }
 
 func rateLimited(wait time.Duration) error {
@@ -576,17 +583,12 @@ func checkEmail(email string) (string, error) {
 	return store.NormalizeEmail(email), nil
 }
 
-// checkName returns a trimmed name of 1 to maxNameLength characters without control
-// characters.
+// checkName returns a trimmed name of 1 to maxNameLength characters that is shown as it
+// reads: see package label.
 func checkName(what, name string) (string, error) {
 	name = strings.TrimSpace(name)
-	switch {
-	case name == "":
-		return "", invalid("a " + what + " is required")
-	case !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxNameLength:
-		return "", invalid(fmt.Sprintf("the %s must be valid text of at most %d characters", what, maxNameLength))
-	case strings.ContainsFunc(name, unicode.IsControl):
-		return "", invalid("the " + what + " contains control characters")
+	if e := label.Check(what, name, maxNameLength); e != nil {
+		return "", &Error{Code: e.Code, Message: e.Message}
 	}
 	return name, nil
 }

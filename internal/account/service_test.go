@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-video/meridian/internal/auditlog"
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/ratelimit"
 	"github.com/meridian-video/meridian/internal/store"
@@ -42,10 +43,35 @@ func (r *recordingSender) sent() []mail.Message {
 	return slices.Clone(r.msgs)
 }
 
+func (r *recordingSender) failWith(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = err
+}
+
+// wait returns the messages once there are at least n: reset mails are sent after the
+// request returns.
+func (r *recordingSender) wait(t *testing.T, n int) []mail.Message {
+	t.Helper()
+	eventually(t, func() bool { return len(r.sent()) >= n })
+	return r.sent()
+}
+
+// eventually fails the test if cond does not become true within 10 s.
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10 s")
+		}
+	}
+}
+
 // fakeClock is a settable clock.
 type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu    sync.Mutex
+	now   time.Time
+	slept []time.Duration
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -60,11 +86,32 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
+// Sleep waits on the fake clock: it moves it on by d and remembers the wait.
+func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d > 0 {
+		c.now = c.now.Add(d)
+		c.slept = append(c.slept, d)
+	}
+	return nil
+}
+
+// waits returns and forgets the waits Sleep was asked for.
+func (c *fakeClock) waits() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.slept
+	c.slept = nil
+	return w
+}
+
 type fixture struct {
 	svc   *Service
 	st    *store.Store
 	mail  *recordingSender
 	clock *fakeClock
+	audit *auditlog.Log
 }
 
 // newFixture returns a Service over a real SQLite store in a temporary directory.
@@ -76,14 +123,19 @@ func newFixture(t *testing.T, limits Limits) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{st: st, mail: &recordingSender{}, clock: &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	f.audit = auditlog.New(st, auditlog.Options{Now: f.clock.Now, Log: log})
 	f.svc, err = New(st, f.mail, Options{
 		Now:    f.clock.Now,
-		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log:    log,
 		Limits: limits,
+		Audit:  f.audit,
+		Sleep:  f.clock.Sleep,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { f.svc.Close(context.Background()) })
 	return f
 }
 
@@ -110,11 +162,18 @@ func wantCode(t *testing.T, err error, code string) {
 // auditHas reports whether the audit log holds an entry with this action and outcome.
 func (f *fixture) auditHas(t *testing.T, action, outcome string) bool {
 	t.Helper()
+	return slices.ContainsFunc(f.auditEntries(t), func(e store.AuditEntry) bool { return e.Action == action && e.Outcome == outcome })
+}
+
+// auditEntries returns the whole audit log, with the repeats counted so far written.
+func (f *fixture) auditEntries(t *testing.T) []store.AuditEntry {
+	t.Helper()
+	f.audit.Flush(t.Context())
 	es, err := f.st.ListAudit(t.Context(), store.AuditQuery{Limit: store.MaxListLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return slices.ContainsFunc(es, func(e store.AuditEntry) bool { return e.Action == action && e.Outcome == outcome })
+	return es
 }
 
 func TestSignUpSignInSignOut(t *testing.T) {
@@ -180,14 +239,18 @@ func TestSignUpRefusals(t *testing.T) {
 		mut  func(*SignUpInput)
 		code string
 	}{
-		"business without name": {func(in *SignUpInput) { in.AccountName = "  " }, CodeInvalidInput},
-		"unknown type":          {func(in *SignUpInput) { in.AccountType = "charity" }, CodeInvalidInput},
-		"bad email":             {func(in *SignUpInput) { in.Email = "not an address" }, CodeInvalidInput},
-		"named email":           {func(in *SignUpInput) { in.Email = "Ann <ann@example.com>" }, CodeInvalidInput},
-		"no display name":       {func(in *SignUpInput) { in.DisplayName = "" }, CodeInvalidInput},
-		"control characters":    {func(in *SignUpInput) { in.DisplayName = "a\x00b" }, CodeInvalidInput},
-		"short password":        {func(in *SignUpInput) { in.Password = "short" }, CodeWeakPassword},
-		"email taken":           {func(in *SignUpInput) { in.Email = "TAKEN@example.com" }, CodeEmailTaken},
+		"business without name":  {func(in *SignUpInput) { in.AccountName = "  " }, CodeInvalidInput},
+		"unknown type":           {func(in *SignUpInput) { in.AccountType = "charity" }, CodeInvalidInput},
+		"bad email":              {func(in *SignUpInput) { in.Email = "not an address" }, CodeInvalidInput},
+		"named email":            {func(in *SignUpInput) { in.Email = "Ann <ann@example.com>" }, CodeInvalidInput},
+		"no display name":        {func(in *SignUpInput) { in.DisplayName = "" }, CodeInvalidInput},
+		"control characters":     {func(in *SignUpInput) { in.DisplayName = "a\x00b" }, CodeInvalidInput},
+		"right-to-left override": {func(in *SignUpInput) { in.DisplayName = "Ada\u202E (host)" }, CodeInvisibleCharacters},
+		"zero-width space":       {func(in *SignUpInput) { in.DisplayName = "A\u200Bda" }, CodeInvisibleCharacters},
+		"hangul filler":          {func(in *SignUpInput) { in.DisplayName = "\u3164" }, CodeInvisibleCharacters},
+		"invisible account name": {func(in *SignUpInput) { in.AccountName = "Acme\u2066" }, CodeInvisibleCharacters},
+		"short password":         {func(in *SignUpInput) { in.Password = "short" }, CodeWeakPassword},
+		"email taken":            {func(in *SignUpInput) { in.Email = "TAKEN@example.com" }, CodeEmailTaken},
 	} {
 		in := ok
 		c.mut(&in)
@@ -246,8 +309,8 @@ func TestSignInDoesNotRevealWhichEmailsExist(t *testing.T) {
 
 func TestSignInRateLimitedAfterRepeatedFailures(t *testing.T) {
 	f := newFixture(t, Limits{
-		SignInPerEmail: RateLimit{Every: time.Minute, Burst: 3},
-		SignInPerIP:    RateLimit{Every: time.Minute, Burst: 6},
+		SignInPerEmailIP: RateLimit{Every: time.Minute, Burst: 3},
+		SignInPerIP:      RateLimit{Every: time.Minute, Burst: 6},
 	})
 	f.signUp(t, "ada@example.com")
 	ctx := t.Context()
@@ -255,8 +318,9 @@ func TestSignInRateLimitedAfterRepeatedFailures(t *testing.T) {
 		_, _, err := f.svc.SignIn(ctx, "ada@example.com", "wrong password 123", "192.0.2.1")
 		wantCode(t, err, CodeInvalidCredentials)
 	}
-	// The bucket is empty: even the right password is refused until it refills.
-	_, _, err := f.svc.SignIn(ctx, "ada@example.com", pw, "192.0.2.2")
+	// That client's bucket for that address is empty: even the right password is refused
+	// from it until the bucket refills.
+	_, _, err := f.svc.SignIn(ctx, "ada@example.com", pw, "192.0.2.1")
 	wantCode(t, err, CodeRateLimited)
 	var e *Error
 	if !errors.As(err, &e) || e.RetryAfter <= 0 {
@@ -265,34 +329,93 @@ func TestSignInRateLimitedAfterRepeatedFailures(t *testing.T) {
 	if !f.auditHas(t, "user.sign_in", "rate_limited") {
 		t.Fatal("rate-limited sign-in not audited")
 	}
-	f.clock.Advance(time.Minute)
+	// An IPv6 client is its /64.
+	for range 3 {
+		_, _, err := f.svc.SignIn(ctx, "ada@example.com", "wrong password 123", "2001:db8:7:7::1")
+		wantCode(t, err, CodeInvalidCredentials)
+	}
+	_, _, err = f.svc.SignIn(ctx, "ada@example.com", pw, "2001:db8:7:7:ffff::2")
+	wantCode(t, err, CodeRateLimited)
+	// Anyone else with the password gets in.
 	if _, _, err := f.svc.SignIn(ctx, "ada@example.com", pw, "192.0.2.2"); err != nil {
+		t.Fatalf("from another address: %v", err)
+	}
+	f.clock.Advance(time.Minute)
+	if _, _, err := f.svc.SignIn(ctx, "ada@example.com", pw, "192.0.2.1"); err != nil {
 		t.Fatalf("after refilling: %v", err)
 	}
 
-	// Per address: unknown addresses count like known ones (so the limit tells nothing),
-	// and one client trying many addresses runs out too.
-	for i := range 3 {
+	// Per client address: unknown addresses count like known ones (so the limit tells
+	// nothing), and one client trying many addresses runs out too.
+	for i := range 6 {
 		_, _, err := f.svc.SignIn(ctx, fmt.Sprintf("u%d@example.com", i), "wrong password 123", "198.51.100.9")
 		wantCode(t, err, CodeInvalidCredentials)
 	}
-	_, _, err = f.svc.SignIn(ctx, "ada@example.com", "wrong password 123", "198.51.100.9")
-	wantCode(t, err, CodeInvalidCredentials)
-	_, _, err = f.svc.SignIn(ctx, "u0@example.com", "wrong password 123", "198.51.100.9")
-	wantCode(t, err, CodeInvalidCredentials)
-	_, _, err = f.svc.SignIn(ctx, "u1@example.com", "wrong password 123", "198.51.100.9")
-	wantCode(t, err, CodeInvalidCredentials) // six failures from this address so far
 	_, _, err = f.svc.SignIn(ctx, "fresh@example.com", "wrong password 123", "198.51.100.9")
 	wantCode(t, err, CodeRateLimited)
 	_, _, err = f.svc.SignIn(ctx, "fresh@example.com", "wrong password 123", "203.0.113.5")
 	wantCode(t, err, CodeInvalidCredentials) // another client is not held back
 }
 
+// An IPv6 customer's /64s are one site: rotating through them gains nothing past the
+// site's limit, and other sites are not held back.
+func TestSignInLimitedPerIPv6Site(t *testing.T) {
+	f := newFixture(t, Limits{SignInPerSite: RateLimit{Every: time.Hour, Burst: 3}})
+	f.signUp(t, "ada@example.com")
+	ctx := t.Context()
+	for i := range 3 {
+		_, _, err := f.svc.SignIn(ctx, "ada@example.com", "wrong password 123", fmt.Sprintf("2001:db8:5:%x::1", i+1))
+		wantCode(t, err, CodeInvalidCredentials)
+	}
+	_, _, err := f.svc.SignIn(ctx, "ada@example.com", pw, "2001:db8:5:ff::1")
+	wantCode(t, err, CodeRateLimited)
+	if _, _, err := f.svc.SignIn(ctx, "ada@example.com", pw, "2001:db8:6::1"); err != nil {
+		t.Fatalf("another site: %v", err)
+	}
+}
+
+// Guesses from other addresses never keep the owner out: with the default limits, four
+// addresses guessing the password as fast as they are let, the owner signs in from a
+// fresh address every time, slowed at most by SignInMaxDelay.
+func TestSignInOwnerNotLockedOutByOthersGuessing(t *testing.T) {
+	f := newFixture(t, Limits{})
+	f.signUp(t, "ada@example.com")
+	ctx := t.Context()
+	maxDelay := DefaultLimits().SignInMaxDelay
+	guessed, refused := 0, 0
+	for round := range 20 {
+		for a := range 4 {
+			// Each attacker rotates through its /64, which counts as one address.
+			ip := fmt.Sprintf("2001:db8:%d::%x", a, round+1)
+			_, _, err := f.svc.SignIn(ctx, "ada@example.com", fmt.Sprintf("guess %d-%d password", a, round), ip)
+			switch code, _ := CodeOf(err); code {
+			case CodeInvalidCredentials:
+				guessed++
+			case CodeRateLimited:
+				refused++
+			default:
+				t.Fatalf("guess: %v", err)
+			}
+		}
+		if _, _, err := f.svc.SignIn(ctx, "ada@example.com", pw, fmt.Sprintf("203.0.113.%d", round+1)); err != nil {
+			t.Fatalf("round %d: the owner, from a fresh address, was refused: %v", round, err)
+		}
+		for _, d := range f.clock.waits() {
+			if d > maxDelay {
+				t.Fatalf("round %d: a sign-in waited %v, more than %v", round, d, maxDelay)
+			}
+		}
+	}
+	if burst := DefaultLimits().SignInPerEmailIP.Burst; guessed != 4*burst || refused != 80-4*burst {
+		t.Fatalf("%d guesses checked and %d refused, want %d checked: the per-address limit holds each guesser", guessed, refused, 4*burst)
+	}
+}
+
 // Parallel guesses cannot overdraw a bucket: attempts in flight hold a token each.
 func TestSignInParallelGuessesBounded(t *testing.T) {
 	f := newFixture(t, Limits{
-		SignInPerEmail: RateLimit{Every: time.Hour, Burst: 3},
-		SignInPerIP:    RateLimit{Every: time.Hour, Burst: 100},
+		SignInPerEmailIP: RateLimit{Every: time.Hour, Burst: 3},
+		SignInPerIP:      RateLimit{Every: time.Hour, Burst: 100},
 	})
 	f.signUp(t, "ada@example.com")
 	var wg sync.WaitGroup
@@ -300,7 +423,7 @@ func TestSignInParallelGuessesBounded(t *testing.T) {
 	codes := map[string]int{}
 	for i := range 12 {
 		wg.Go(func() {
-			_, _, err := f.svc.SignIn(t.Context(), "ada@example.com", "wrong password 123", fmt.Sprintf("192.0.2.%d", i))
+			_, _, err := f.svc.SignIn(t.Context(), "ada@example.com", "wrong password 123", fmt.Sprintf("2001:db8::%d", i+1))
 			code, _ := CodeOf(err)
 			mu.Lock()
 			codes[code]++
@@ -310,6 +433,38 @@ func TestSignInParallelGuessesBounded(t *testing.T) {
 	wg.Wait()
 	if codes[CodeInvalidCredentials] > 3 || codes[CodeInvalidCredentials]+codes[CodeRateLimited] != 12 {
 		t.Fatalf("outcomes %v: more than 3 guesses were checked", codes)
+	}
+}
+
+// Refused sign-ins do not grow the audit log without bound: thousands of them write a
+// bounded number of rows, whose counts add up to every refusal.
+func TestRefusedSignInsWriteBoundedAudit(t *testing.T) {
+	f := newFixture(t, Limits{
+		SignInPerEmailIP: RateLimit{Every: time.Hour, Burst: 2},
+		SignInPerIP:      RateLimit{Every: time.Hour, Burst: 2},
+	})
+	f.signUp(t, "ada@example.com")
+	ctx := t.Context()
+	const attempts = 3000
+	for i := range attempts {
+		if i == attempts/2 {
+			f.clock.Advance(auditlog.DefaultWindow) // a second window
+		}
+		_, _, err := f.svc.SignIn(ctx, "ada@example.com", "wrong password 123", fmt.Sprintf("198.51.100.%d", i%3))
+		if err == nil {
+			t.Fatal("a wrong password signed in")
+		}
+	}
+	rows, sum := 0, int64(0)
+	for _, e := range f.auditEntries(t) {
+		if e.Action == "user.sign_in" {
+			rows++
+			sum += e.Count
+		}
+	}
+	// Per window, at most two rows for each of 3 addresses and 2 outcomes.
+	if rows > 2*3*2*2 || sum != attempts {
+		t.Fatalf("%d audit rows counting %d sign-ins, want at most 24 rows counting %d", rows, sum, attempts)
 	}
 }
 
@@ -399,6 +554,7 @@ func TestPasswordResetFlow(t *testing.T) {
 	if err := f.svc.RequestPasswordReset(ctx, "nobody@example.com", "https://meet.example/reset"); err != nil {
 		t.Fatalf("unknown address: %v", err)
 	}
+	eventually(t, func() bool { return f.auditHas(t, "user.password_reset_request", "unknown_email") })
 	if n := len(f.mail.sent()); n != 0 {
 		t.Fatalf("%d mails for an unknown address", n)
 	}
@@ -407,7 +563,7 @@ func TestPasswordResetFlow(t *testing.T) {
 	if err := f.svc.RequestPasswordReset(ctx, "Ada@Example.com", "https://meet.example/reset"); err != nil {
 		t.Fatal(err)
 	}
-	msgs := f.mail.sent()
+	msgs := f.mail.wait(t, 1)
 	if len(msgs) != 1 || msgs[0].To != "ada@example.com" {
 		t.Fatalf("mails %+v", msgs)
 	}
@@ -433,21 +589,41 @@ func TestPasswordResetFlow(t *testing.T) {
 	if err := f.svc.RequestPasswordReset(ctx, "ada@example.com", "https://meet.example/reset"); err != nil {
 		t.Fatal(err)
 	}
-	msgs = f.mail.sent()
+	msgs = f.mail.wait(t, 2)
 	late := tokenFromMail(t, msgs[len(msgs)-1].Body)
 	f.clock.Advance(time.Hour + time.Second)
 	wantCode(t, f.svc.ResetPassword(ctx, late, "too late for this"), CodeInvalidToken)
 
 	// A mail that cannot be sent is logged, not reported to the caller.
-	f.mail.fail = errors.New("smtp down")
+	f.mail.failWith(errors.New("smtp down"))
 	if err := f.svc.RequestPasswordReset(ctx, "ada@example.com", "https://meet.example/reset"); err != nil {
 		t.Fatalf("mail failure reached the caller: %v", err)
 	}
+	eventually(t, func() bool { return f.auditHas(t, "user.password_reset_request", "mail_failed") })
 	for _, a := range [][2]string{{"user.password_reset_request", "sent"}, {"user.password_reset_request", "unknown_email"},
 		{"user.password_reset_request", "mail_failed"}, {"user.password_reset", "ok"}, {"user.password_reset", "invalid_token"}} {
 		if !f.auditHas(t, a[0], a[1]) {
 			t.Errorf("no audit entry %s %s", a[0], a[1])
 		}
+	}
+}
+
+// Changing the password spends the reset links asked for before: one left in a mailbox
+// cannot undo the change.
+func TestChangePasswordSpendsResetLinks(t *testing.T) {
+	f := newFixture(t, Limits{})
+	ctx := t.Context()
+	p, _ := f.signUp(t, "ada@example.com")
+	if err := f.svc.RequestPasswordReset(ctx, "ada@example.com", "https://meet.example/reset"); err != nil {
+		t.Fatal(err)
+	}
+	old := tokenFromMail(t, f.mail.wait(t, 1)[0].Body)
+	if _, err := f.svc.ChangePassword(ctx, p, pw, "a brand new password"); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, f.svc.ResetPassword(ctx, old, "the attacker's choice"), CodeInvalidToken)
+	if _, _, err := f.svc.SignIn(ctx, "ada@example.com", "a brand new password", "192.0.2.1"); err != nil {
+		t.Fatalf("the changed password no longer works: %v", err)
 	}
 }
 
@@ -459,8 +635,66 @@ func TestPasswordResetRequestsLimited(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := f.svc.Close(t.Context()); err != nil { // sends what was accepted
+		t.Fatal(err)
+	}
 	if n := len(f.mail.sent()); n != 2 {
 		t.Fatalf("%d mails sent, want 2", n)
+	}
+}
+
+// slowMailServer is a test double for the outside mail server (a mail.Sender): each Send
+// blocks until the test releases it, like an SMTP server that takes its time.
+type slowMailServer struct {
+	entered chan mail.Message
+	release chan struct{}
+}
+
+func (m *slowMailServer) Send(ctx context.Context, msg mail.Message) error {
+	m.entered <- msg
+	select {
+	case <-m.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// A reset request returns without waiting for the mail server, for a known address as
+// for an unknown one, and the mail is still delivered afterwards; shutting down sends it.
+func TestPasswordResetDoesNotWaitForTheMailServer(t *testing.T) {
+	f := newFixture(t, Limits{})
+	f.signUp(t, "ada@example.com")
+	slow := &slowMailServer{entered: make(chan mail.Message, 4), release: make(chan struct{})}
+	svc, err := New(f.st, slow, Options{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{"ada@example.com", "nobody@example.com"} {
+		returned := make(chan error, 1)
+		go func() { returned <- svc.RequestPasswordReset(t.Context(), addr, "https://meet.example/reset") }()
+		select {
+		case err := <-returned:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second): // the mail server is never released meanwhile
+			t.Fatalf("the request for %s waited for the mail server", addr)
+		}
+	}
+	msg := <-slow.entered
+	if msg.To != "ada@example.com" {
+		t.Fatalf("mail to %q", msg.To)
+	}
+	close(slow.release)
+	if err := svc.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !f.auditHas(t, "user.password_reset_request", "sent") || !f.auditHas(t, "user.password_reset_request", "unknown_email") {
+		t.Fatal("the queued requests were not carried out")
+	}
+	if len(slow.entered) != 0 {
+		t.Fatal("a mail for the unknown address")
 	}
 }
 

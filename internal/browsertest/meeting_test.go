@@ -79,14 +79,12 @@ func TestMeetingInTheBrowser(t *testing.T) {
 	guest.Click("[data-testid=join-button]")
 	guest.WaitText("[data-testid=error]", "removed")
 
-	// The host ends the meeting for everyone; the invite then says so.
+	// The host ends the meeting for everyone; the invite then says so, at once.
 	host.Click("[data-testid=end-button]")
 	host.Click("[data-testid=end-confirm]")
 	host.WaitText("[data-testid=ended]", "ended")
 	late := newUser(t, env, "late")
 	late.Navigate(link)
-	late.Fill("display_name", "Late Larry")
-	late.Click("[data-testid=join-button]")
 	late.WaitText("[data-testid=error]", "ended")
 }
 
@@ -144,6 +142,16 @@ func TestJoinRefusalsInTheBrowser(t *testing.T) {
 	guest.WaitText("[data-testid=waiting-room]", "let you in") // now in the host's waiting room
 	host.Click("[data-testid=participants-toggle]")
 	host.WaitText("[data-testid=lobby-entry]", "Grace Guest")
+
+	// Turned away, the guest stays out: a new ticket from the same browser is refused at
+	// the room's door (denied), and the page says so instead of hanging.
+	host.Click("[data-testid=lobby-entry] [data-action=deny]")
+	guest.WaitVisible("[data-testid=ended][data-reason=denied]")
+	guest.Navigate("/join?id=" + id)
+	guest.Fill("display_name", "Grace Guest")
+	guest.Fill("passcode", m.Passcode)
+	guest.Click("[data-testid=join-button]")
+	guest.WaitVisible("[data-testid=ended][data-reason=denied]")
 }
 
 // scrapeMetric returns a sample's value as the server's /metrics shows it, or "" if absent.

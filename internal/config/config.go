@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -33,6 +35,7 @@ type Config struct {
 	Media     Media    `yaml:"media"`
 	Database  Database `yaml:"database"`
 	Mail      Mail     `yaml:"mail"`
+	HTTP      HTTP     `yaml:"http"`
 
 	// Region is the id of this node's region; it must be in the region list. Default
 	// topology.DefaultRegion ("local"), the one region of a deployment without a list.
@@ -46,6 +49,28 @@ type Config struct {
 	// directory. With neither, the deployment is topology.Default(): the one region local.
 	Regions     []topology.Region `yaml:"regions"`
 	RegionsFile string            `yaml:"regions_file"`
+}
+
+// HTTP bounds what one client can hold of the HTTP server: slow or idle connections, and
+// how many at once.
+type HTTP struct {
+	// ReadHeaderTimeout bounds reading a request's headers, ReadTimeout the whole request
+	// with its body (API bodies and WHIP offers are small). A WebSocket is bound by
+	// neither once upgraded: its liveness is the signalling ping's.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	// IdleTimeout closes a keep-alive connection that sends no next request in time.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes bounds a request's header block.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxConnsPerClient bounds the connections open at once from one client: an IPv4
+	// address or an IPv6 /64. Connections over it are closed as they are accepted. Zero
+	// turns the cap off.
+	MaxConnsPerClient int `yaml:"max_conns_per_client"`
+	// UncappedClients are networks (CIDR) whose connections MaxConnsPerClient does not
+	// count: a reverse proxy or load balancer in front of the server, through which every
+	// client comes, or a load tool. Loopback by default.
+	UncappedClients []string `yaml:"uncapped_clients"`
 }
 
 // Database says where accounts, sessions and meetings are stored.
@@ -85,7 +110,14 @@ type Media struct {
 
 // Default is the configuration of a server started with no file and no flags.
 func Default() Config {
-	return Config{Addr: "127.0.0.1:8080", DataDir: "./data", LogLevel: "info", Region: topology.DefaultRegion}
+	return Config{Addr: "127.0.0.1:8080", DataDir: "./data", LogLevel: "info", Region: topology.DefaultRegion, HTTP: HTTP{
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		MaxConnsPerClient: 64,
+		UncappedClients:   []string{"127.0.0.0/8", "::1/128"},
+	}}
 }
 
 // Load reads a YAML file over the defaults; unknown keys are errors, so a typo does not
@@ -239,10 +271,44 @@ func (c Config) Validate() error {
 			return fmt.Errorf("public_url %q: want an http or https URL such as https://meet.example.com", c.PublicURL)
 		}
 	}
+	if err := c.HTTP.validate(); err != nil {
+		return err
+	}
 	if err := c.validateRegion(); err != nil {
 		return err
 	}
 	return c.Mail.validate()
+}
+
+func (h HTTP) validate() error {
+	for name, d := range map[string]time.Duration{
+		"read_header_timeout": h.ReadHeaderTimeout, "read_timeout": h.ReadTimeout, "idle_timeout": h.IdleTimeout,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("http %s %v: want a positive duration such as 30s", name, d)
+		}
+	}
+	if h.MaxHeaderBytes < 4<<10 {
+		return fmt.Errorf("http max_header_bytes %d: want at least 4096", h.MaxHeaderBytes)
+	}
+	if h.MaxConnsPerClient < 0 {
+		return fmt.Errorf("http max_conns_per_client %d: want 0 (no cap) or more", h.MaxConnsPerClient)
+	}
+	_, err := h.UncappedPrefixes()
+	return err
+}
+
+// UncappedPrefixes parses UncappedClients.
+func (h HTTP) UncappedPrefixes() ([]netip.Prefix, error) {
+	ps := make([]netip.Prefix, 0, len(h.UncappedClients))
+	for _, s := range h.UncappedClients {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("http uncapped_clients: %q is not a network such as 10.0.0.0/8", s)
+		}
+		ps = append(ps, p.Masked())
+	}
+	return ps, nil
 }
 
 func (m Mail) validate() error {

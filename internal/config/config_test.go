@@ -4,17 +4,23 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestLoadOverridesDefaults(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "m.yaml")
-	os.WriteFile(path, []byte("addr: 127.0.0.1:9999\nmedia:\n  udp_port: 50000\n  initial_bitrate: 300000\n"), 0o600)
+	os.WriteFile(path, []byte("addr: 127.0.0.1:9999\nmedia:\n  udp_port: 50000\n  initial_bitrate: 300000\n"+
+		"http:\n  idle_timeout: 45s\n  uncapped_clients: [10.0.0.0/8]\n"), 0o600)
 	c, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Addr != "127.0.0.1:9999" || c.DataDir != "./data" || c.Media.UDPPort != 50000 || c.Media.InitialBitrate != 300_000 {
 		t.Fatalf("config = %+v", c)
+	}
+	if c.HTTP.IdleTimeout != 45*time.Second || c.HTTP.ReadTimeout != 30*time.Second || c.HTTP.MaxConnsPerClient != 64 ||
+		len(c.HTTP.UncappedClients) != 1 {
+		t.Fatalf("http defaults lost: %+v", c.HTTP)
 	}
 	if !c.MediaLoopbackOnly() {
 		t.Fatal("a loopback listener should restrict media to loopback")
@@ -31,6 +37,10 @@ func TestLoadRejectsMistakes(t *testing.T) {
 		"log level":   "log_level: loud\n",
 		"bitrate low": "media:\n  initial_bitrate: 1000\n",
 		"bitrate neg": "media:\n  initial_bitrate: -1\n",
+		"idle zero":   "http:\n  idle_timeout: 0s\n",
+		"headers":     "http:\n  max_header_bytes: 10\n",
+		"conns":       "http:\n  max_conns_per_client: -1\n",
+		"uncapped":    "http:\n  uncapped_clients: [10.0.0.1]\n",
 	} {
 		path := filepath.Join(t.TempDir(), "m.yaml")
 		os.WriteFile(path, []byte(body), 0o600)

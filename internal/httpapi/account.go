@@ -350,6 +350,7 @@ var statusOf = map[string]int{
 	account.CodeNotFound:           http.StatusNotFound,
 	account.CodeRateLimited:        http.StatusTooManyRequests,
 
+	account.CodeInvisibleCharacters: http.StatusBadRequest,
 	topology.CodeUnknownRegion:      http.StatusBadRequest,
 	topology.CodeHomeRequired:       http.StatusBadRequest,
 	topology.CodeOptInRequired:      http.StatusBadRequest,

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/mail"
@@ -37,6 +38,18 @@ func (r *recordingSender) sent() []mail.Message {
 	return slices.Clone(r.msgs)
 }
 
+// wait returns the messages once there are at least n (reset mails go out after the
+// request returns), or fails the test after 10 s.
+func (r *recordingSender) wait(t *testing.T, n int) []mail.Message {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); len(r.sent()) < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d mails sent, want %d", len(r.sent()), n)
+		}
+	}
+	return r.sent()
+}
+
 type apiFixture struct {
 	srv  *httptest.Server
 	st   *store.Store
@@ -58,6 +71,7 @@ func newAPI(t *testing.T, tls bool) *apiFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { svc.Close(context.Background()) })
 	h := New(Deps{Log: log, Accounts: svc, ResetURL: "https://meet.example/reset"})
 	if tls {
 		f.srv = httptest.NewTLSServer(h)
@@ -380,6 +394,16 @@ func TestBadBodiesChangeNothing(t *testing.T) {
 	if _, err := f.st.GetUserByEmail(t.Context(), "eve@example.com"); err == nil {
 		t.Fatal("a refused sign-up created a user")
 	}
+
+	// A display name with a right-to-left override is a 400 with its own code.
+	r = f.call(t, "POST", "/api/signup",
+		`{"account_type":"individual","email":"eve@example.com","display_name":"Eve\u202e","password":"correct horse battery"}`)
+	if r.status != 400 || r.code(t) != "invisible_characters" {
+		t.Fatalf("sign-up with an override: %d %s", r.status, r.body)
+	}
+	if _, err := f.st.GetUserByEmail(t.Context(), "eve@example.com"); err == nil {
+		t.Fatal("a refused sign-up created a user")
+	}
 }
 
 func TestPasswordChangeAndResetOverHTTP(t *testing.T) {
@@ -407,7 +431,7 @@ func TestPasswordChangeAndResetOverHTTP(t *testing.T) {
 	if known.status != http.StatusAccepted || unknown.status != known.status || string(known.body) != string(unknown.body) {
 		t.Fatalf("reset requests differ: %d %s / %d %s", known.status, known.body, unknown.status, unknown.body)
 	}
-	msgs := f.mail.sent()
+	msgs := f.mail.wait(t, 1)
 	if len(msgs) != 1 || msgs[0].To != "ada@example.com" {
 		t.Fatalf("mails: %+v", msgs)
 	}
@@ -436,7 +460,7 @@ func TestSignInRateLimitedOverHTTP(t *testing.T) {
 	f := newAPI(t, false)
 	f.signUp(t)
 	var r reply
-	for range account.DefaultLimits().SignInPerEmail.Burst + 1 {
+	for range account.DefaultLimits().SignInPerEmailIP.Burst + 1 {
 		r = f.call(t, "POST", "/api/signin", `{"email":"ada@example.com","password":"wrong password 1"}`)
 	}
 	if r.status != http.StatusTooManyRequests || r.code(t) != "rate_limited" || r.header.Get("Retry-After") == "" {

@@ -78,7 +78,23 @@ func New(d Deps) http.Handler {
 		mux.Handle("/api/", cop.Handler(api))
 	}
 	registerWeb(mux)
-	return mux
+	return withTransportHeaders(mux, strings.HasPrefix(d.PublicURL, "https://"))
+}
+
+// withTransportHeaders sets the headers every response carries, whatever its route: nosniff,
+// so that no JSON reply (an error echoing input, say) is ever read as a page, and, when the
+// server's public URL is https, HSTS, so that a browser that reached it once never again
+// tries it over plain http (TLS may end at a proxy in front: the header is set whatever
+// this hop's scheme).
+func withTransportHeaders(next http.Handler, hsts bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		if hsts {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Error is the JSON body of every error response: a stable code and a human message.

@@ -135,8 +135,7 @@ func (m *meetingAPI) create(a *accountAPI, w http.ResponseWriter, r *http.Reques
 	if in.StartsAt != "" {
 		var err error
 		if startsAt, err = time.Parse(time.RFC3339, in.StartsAt); err != nil {
-			m.fail(a, w, r, &meeting.Error{Code: meeting.CodeInvalidInput,
-				Message: "starts_at must be an RFC 3339 time with an offset, e.g. 2030-03-18T09:00:00+01:00"})
+			m.fail(a, w, r, errBadStartsAt)
 			return
 		}
 	}
@@ -188,6 +187,58 @@ func (m *meetingAPI) get(a *accountAPI, w http.ResponseWriter, r *http.Request, 
 	writeJSON(w, http.StatusOK, m.toMeeting(x, time.Now()))
 }
 
+// update changes a meeting that has not taken place: each field given replaces the
+// meeting's, each one left out stays; "starts_at": "" makes it an instant meeting.
+func (m *meetingAPI) update(a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal) {
+	var in struct {
+		Topic           *string `json:"topic"`
+		StartsAt        *string `json:"starts_at"`
+		DurationMinutes *int    `json:"duration_minutes"`
+		TimeZone        *string `json:"time_zone"`
+		Recurrence      *string `json:"recurrence"`
+		Passcode        *bool   `json:"passcode"`
+		WaitingRoom     *bool   `json:"waiting_room"`
+		JoinBeforeHost  *bool   `json:"join_before_host"`
+		RequireSignIn   *bool   `json:"require_sign_in"`
+	}
+	if !a.decode(w, r, &in) {
+		return
+	}
+	up := meeting.UpdateInput{
+		Topic: in.Topic, DurationMinutes: in.DurationMinutes, TimeZone: in.TimeZone, Recurrence: in.Recurrence,
+		Passcode: in.Passcode, WaitingRoom: in.WaitingRoom, JoinBeforeHost: in.JoinBeforeHost, RequireSignIn: in.RequireSignIn,
+	}
+	if in.StartsAt != nil {
+		up.StartsAt = new(time.Time)
+		if *in.StartsAt != "" {
+			t, err := time.Parse(time.RFC3339, *in.StartsAt)
+			if err != nil {
+				m.fail(a, w, r, errBadStartsAt)
+				return
+			}
+			*up.StartsAt = t
+		}
+	}
+	x, err := m.svc.Update(r.Context(), p, r.PathValue("id"), up)
+	if err != nil {
+		m.fail(a, w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m.toMeeting(x, time.Now()))
+}
+
+var errBadStartsAt = &meeting.Error{Code: meeting.CodeInvalidInput,
+	Message: "starts_at must be an RFC 3339 time with an offset, e.g. 2030-03-18T09:00:00+01:00"}
+
+func (m *meetingAPI) cancel(a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal) {
+	x, err := m.svc.Cancel(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		m.fail(a, w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m.toMeeting(x, time.Now()))
+}
+
 func (m *meetingAPI) start(a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal) {
 	t, err := m.svc.Start(r.Context(), p, r.PathValue("id"))
 	if err != nil {
@@ -223,12 +274,8 @@ func (m *meetingAPI) join(a *accountAPI, w http.ResponseWriter, r *http.Request,
 	if !a.decode(w, r, &in) {
 		return
 	}
-	link := strings.TrimSpace(in.LinkToken)
-	if i := strings.LastIndex(link, "/j/"); i >= 0 { // the whole join URL pasted
-		link = link[i+len("/j/"):]
-	}
 	t, err := m.svc.Join(r.Context(), meeting.JoinInput{
-		MeetingID: in.MeetingID, LinkToken: link, Passcode: in.Passcode,
+		MeetingID: in.MeetingID, LinkToken: linkToken(in.LinkToken), Passcode: in.Passcode,
 		DisplayName: in.DisplayName, Principal: a.signedInUser(r), ClientIP: clientIP(r),
 		GuestKey: a.guestKey(w, r),
 	})
@@ -245,6 +292,42 @@ func (m *meetingAPI) join(a *accountAPI, w http.ResponseWriter, r *http.Request,
 		ticketJSON
 		Meeting joinedMeeting `json:"meeting"`
 	}{toTicket(t), joinedMeeting{t.Meeting.ID, t.Meeting.Topic}})
+}
+
+// linkToken is the token of a join link as given: the token, or the whole link pasted.
+func linkToken(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndex(s, "/j/"); i >= 0 {
+		s = s[i+len("/j/"):]
+	}
+	return s
+}
+
+// lookup tells the holder of a join link, or of a meeting id and passcode, which meeting
+// it is for and whether it can be joined, before they join. Like join it is public and
+// rate limited: a wrong credential tells nothing and counts as a failed guess.
+func (m *meetingAPI) lookup(a *accountAPI, w http.ResponseWriter, r *http.Request, _ account.Principal) {
+	var in struct {
+		MeetingID string `json:"meeting_id"`
+		LinkToken string `json:"link_token"`
+		Passcode  string `json:"passcode"`
+	}
+	if !a.decode(w, r, &in) {
+		return
+	}
+	info, err := m.svc.Lookup(r.Context(), meeting.LookupInput{
+		MeetingID: in.MeetingID, LinkToken: linkToken(in.LinkToken), Passcode: in.Passcode, ClientIP: clientIP(r),
+	})
+	if err != nil {
+		m.fail(a, w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Topic    string     `json:"topic"`
+		HostName string     `json:"host_name"`
+		Status   string     `json:"status"`
+		StartsAt *time.Time `json:"starts_at,omitempty"`
+	}{info.Topic, info.HostName, info.Status, timePtr(info.StartsAt)})
 }
 
 // GuestCookie keeps a guest's browser key: a random secret from which the meeting layer
@@ -284,6 +367,11 @@ func (a *accountAPI) signedInUser(r *http.Request) *account.Principal {
 
 // meetingStatusOf maps the meeting package's error codes onto HTTP statuses.
 var meetingStatusOf = map[string]int{
+	// Changing a meeting, and a meeting called off (apart, so that gofmt leaves the
+	// alignment below, and other branches' edits to it, alone).
+	meeting.CodeMeetingCancelled: http.StatusGone,
+	meeting.CodeMeetingLive:      http.StatusConflict,
+
 	meeting.CodeInvalidInput:    http.StatusBadRequest,
 	meeting.CodeNotFound:        http.StatusNotFound,
 	meeting.CodeForbidden:       http.StatusForbidden,
@@ -297,6 +385,8 @@ var meetingStatusOf = map[string]int{
 	meeting.CodeWaitingForHost:  http.StatusConflict,
 	meeting.CodeMeetingEnded:    http.StatusGone,
 	meeting.CodeRateLimited:     http.StatusTooManyRequests,
+
+	meeting.CodeInvisibleCharacters: http.StatusBadRequest,
 }
 
 // fail writes err as a JSON error: a meeting refusal with its status, an account refusal

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/auditlog"
 	"github.com/meridian-video/meridian/internal/meeting"
 	"github.com/meridian-video/meridian/internal/store"
 	"github.com/meridian-video/meridian/internal/token"
@@ -21,6 +23,7 @@ import (
 type meetingsFixture struct {
 	*apiFixture
 	tokens *token.Issuer
+	audit  *auditlog.Log
 }
 
 // newMeetingsAPI serves New's handler with real account and meeting services over a real
@@ -33,13 +36,15 @@ func newMeetingsAPI(t *testing.T, limits meeting.Limits) *meetingsFixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	accounts, err := account.New(st, &recordingSender{}, account.Options{Log: log})
+	audit := auditlog.New(st, auditlog.Options{Log: log})
+	accounts, err := account.New(st, &recordingSender{}, account.Options{Log: log, Audit: audit})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { accounts.Close(context.Background()) })
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	tokens := token.NewIssuer(secret, nil)
-	meetings, err := meeting.New(st, tokens, secret, meeting.Options{Log: log, Limits: limits})
+	meetings, err := meeting.New(st, tokens, secret, meeting.Options{Log: log, Limits: limits, Audit: audit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +54,7 @@ func newMeetingsAPI(t *testing.T, limits meeting.Limits) *meetingsFixture {
 		Meetings: meetings, PublicURL: "https://meet.example/",
 	}))
 	t.Cleanup(f.srv.Close)
-	return &meetingsFixture{apiFixture: f, tokens: tokens}
+	return &meetingsFixture{apiFixture: f, tokens: tokens, audit: audit}
 }
 
 // signUpAs signs up an individual account.
@@ -152,7 +157,7 @@ func TestMeetingsHappyPathOverHTTP(t *testing.T) {
 		m.StartsAt == nil || !m.StartsAt.Equal(starts) || m.NextStart == nil || !m.NextStart.Equal(starts) {
 		t.Fatalf("scheduled meeting %+v", m)
 	}
-	if len(m.Passcode) != 10 || !m.WaitingRoom || m.JoinBeforeHost || m.RequireSignIn {
+	if len(m.Passcode) != meeting.PasscodeLength || !m.WaitingRoom || m.JoinBeforeHost || m.RequireSignIn {
 		t.Fatalf("defaults %+v", m)
 	}
 	linkToken, ok := strings.CutPrefix(m.JoinURL, "https://meet.example/j/")
@@ -248,6 +253,7 @@ func TestMeetingRefusalsOverHTTP(t *testing.T) {
 		{"forged link", joinBody("link_token", m.ID+strings.Repeat("A", 43), "display_name", "M"), 404, "not_found"},
 		{"malformed id", joinBody("meeting_id", "12", "display_name", "M"), 400, "invalid_input"},
 		{"no name", joinBody("meeting_id", m.ID, "passcode", m.Passcode), 400, "invalid_input"},
+		{"invisible name", joinBody("meeting_id", m.ID, "passcode", m.Passcode, "display_name", "M\u200b"), 400, "invisible_characters"},
 		{"unknown field", `{"meeting_id":"x","pin":"1"}`, 400, "unknown_field"},
 	} {
 		r := f.call(t, "POST", "/api/join", c.body)
@@ -327,6 +333,7 @@ func TestJoinRateLimitedOverHTTP(t *testing.T) {
 	if n, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || n < 1 {
 		t.Fatalf("Retry-After %q", r.header.Get("Retry-After"))
 	}
+	f.audit.Flush(t.Context())
 	es, err := f.st.ListAudit(t.Context(), store.AuditQuery{Subject: m.ID})
 	if err != nil {
 		t.Fatal(err)
@@ -334,7 +341,9 @@ func TestJoinRateLimitedOverHTTP(t *testing.T) {
 	var outcomes []string
 	for _, e := range es {
 		if e.Action == "meeting.join" {
-			outcomes = append(outcomes, e.Outcome)
+			for range e.Count { // repeated refusals are one entry with their count
+				outcomes = append(outcomes, e.Outcome)
+			}
 			if !strings.Contains(e.Detail, "ip=127.0.0.1") {
 				t.Errorf("audit entry without the address: %+v", e)
 			}

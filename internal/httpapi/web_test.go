@@ -3,8 +3,10 @@ package httpapi
 import (
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/meridian-video/meridian/web"
@@ -158,5 +160,29 @@ func TestWebAppFitsItsPolicy(t *testing.T) {
 				t.Errorf("%s imports %s, which is not embedded", name, m[1])
 			}
 		}
+	}
+}
+
+// Every response, JSON errors and health checks included, says nosniff; HSTS is sent when
+// the public URL is https, and only then.
+func TestTransportHeaders(t *testing.T) {
+	for _, publicURL := range []string{"https://meet.example", "http://127.0.0.1:8080", ""} {
+		// Not ready: /healthz answers with a JSON error.
+		srv := httptest.NewServer(New(Deps{PublicURL: publicURL, Ready: new(atomic.Bool)}))
+		for _, path := range []string{"/healthz", "/nowhere"} {
+			resp, err := http.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("%s %s: X-Content-Type-Options %q", publicURL, path, got)
+			}
+			hsts := resp.Header.Get("Strict-Transport-Security")
+			if want := strings.HasPrefix(publicURL, "https:"); (hsts != "") != want || (want && !strings.HasPrefix(hsts, "max-age=")) {
+				t.Errorf("%s %s: Strict-Transport-Security %q", publicURL, path, hsts)
+			}
+		}
+		srv.Close()
 	}
 }

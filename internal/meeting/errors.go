@@ -44,6 +44,11 @@ const (
 	CodeInternal        = "internal"
 )
 
+// CodeInvisibleCharacters refuses a display name or topic with bidi controls, zero-width
+// or other invisible characters, with which one person could pass for another (see
+// package label).
+const CodeInvisibleCharacters = "invisible_characters"
+
 // Sentinel refusals; see Error.
 var (
 	ErrInvalidInput = &Error{Code: CodeInvalidInput, Message: "the request is not valid"}
@@ -87,3 +92,14 @@ func CodeOf(err error) (code, message string) {
 	}
 	return CodeInternal, "something went wrong on the server"
 }
+
+// Refusals of changing a meeting, and of joining one that was called off.
+const (
+	CodeMeetingCancelled = "meeting_cancelled"
+	CodeMeetingLive      = "meeting_live"
+)
+
+var (
+	ErrMeetingCancelled = &Error{Code: CodeMeetingCancelled, Message: "the host cancelled this meeting"}
+	ErrMeetingLive      = &Error{Code: CodeMeetingLive, Message: "the meeting is in progress: change or cancel it before it starts, or end it"}
+)

@@ -53,12 +53,21 @@ func FormatID(id string) string {
 	return id[:3] + " " + id[3:7] + " " + id[7:]
 }
 
-// passcodeAlphabet leaves out characters that are easily confused (0/O, 1/l/I).
-const passcodeAlphabet = "23456789abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
+// passcodeAlphabet is what a passcode is made of: upper-case letters and digits that
+// cannot be taken for one another when read off a screen. Of 0/O/Q/D, 1/I/L, 2/Z, 5/S,
+// 8/B and U/V it keeps none; of 6/G, only 6. Typing is case-blind (see
+// NormalizePasscode), so there is no lower case to confuse either.
+const passcodeAlphabet = "34679ACEFHJKMNPRTWXY"
 
-// NewPasscode returns a 10-character passcode from crypto/rand (about 58 bits).
+// PasscodeLength is the length of the passcodes NewPasscode makes: 20^12, about 4.1e15
+// (52 bits), enough that even a node answering nothing but guesses at one meeting would
+// take centuries; docs/security.md has the arithmetic against the join limits.
+const PasscodeLength = 12
+
+// NewPasscode returns a passcode of PasscodeLength characters of passcodeAlphabet from
+// crypto/rand.
 func NewPasscode() (string, error) {
-	b := make([]byte, 10)
+	b := make([]byte, PasscodeLength)
 	max := big.NewInt(int64(len(passcodeAlphabet)))
 	for i := range b {
 		n, err := rand.Int(rand.Reader, max)
@@ -68,6 +77,25 @@ func NewPasscode() (string, error) {
 		b[i] = passcodeAlphabet[n.Int64()]
 	}
 	return string(b), nil
+}
+
+// NormalizePasscode is a passcode as it is compared: without the spaces and dashes people
+// type to group it, in upper case. Passcodes of the older, case-sensitive alphabet keep
+// working: both sides of a comparison are normalised.
+func NormalizePasscode(p string) string {
+	return strings.ToUpper(strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' || r == '\t' {
+			return -1
+		}
+		return r
+	}, p))
+}
+
+// PasscodesEqual compares a typed passcode with a meeting's, both normalised, in constant
+// time. An empty typed passcode never matches.
+func PasscodesEqual(typed, passcode string) bool {
+	t := NormalizePasscode(typed)
+	return t != "" && SecretsEqual(t, NormalizePasscode(passcode))
 }
 
 // NewJoinToken returns the unguessable token carried by a meeting's join link (256 bits).

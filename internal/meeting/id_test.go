@@ -1,6 +1,9 @@
 package meeting
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestNewIDIsElevenRandomDigits(t *testing.T) {
 	seen := map[string]bool{}
@@ -37,7 +40,7 @@ func TestNormalizeID(t *testing.T) {
 
 func TestSecrets(t *testing.T) {
 	p, err := NewPasscode()
-	if err != nil || len(p) != 10 {
+	if err != nil || len(p) != PasscodeLength {
 		t.Fatalf("passcode %q %v", p, err)
 	}
 	q, _ := NewPasscode()
@@ -50,5 +53,32 @@ func TestSecrets(t *testing.T) {
 	}
 	if !SecretsEqual(p, p) || SecretsEqual(p, q) {
 		t.Fatal("SecretsEqual is wrong")
+	}
+}
+
+// Passcodes are read off screens and out over phones: none has characters that pass for
+// one another, and how it is typed (case, grouping) does not matter.
+func TestPasscodesReadableAndCaseBlind(t *testing.T) {
+	for range 500 {
+		p, err := NewPasscode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p) != PasscodeLength || strings.ContainsAny(p, "0OoQDd1IlLi2Zz5SsGg8BbUuVv") {
+			t.Fatalf("passcode %q has look-alike characters or the wrong length", p)
+		}
+		typed := strings.ToLower(p[:5]) + " - " + p[5:]
+		if !PasscodesEqual(typed, p) {
+			t.Fatalf("%q typed as %q does not match", p, typed)
+		}
+	}
+	// Passcodes of the older, case-sensitive alphabet keep working.
+	if !PasscodesEqual("aBcD3fGh9k", "aBcD3fGh9k") || !PasscodesEqual("abcd-3fgh-9k", "aBcD3fGh9k") {
+		t.Fatal("an older passcode no longer matches")
+	}
+	for _, wrong := range []string{"", " - ", "ABCD3FGH9", "ABCD3FGH9KX", "ABCD3FGH9J"} {
+		if PasscodesEqual(wrong, "aBcD3fGh9k") {
+			t.Errorf("%q matches", wrong)
+		}
 	}
 }

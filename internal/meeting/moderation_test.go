@@ -92,7 +92,7 @@ func TestFullMeetingRefusesJoins(t *testing.T) {
 	in := 0
 	svc, err := New(f.st, f.tokens, []byte("0123456789abcdef0123456789abcdef"), Options{
 		Now: f.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Occupancy: func(string) int { return in },
+		Occupancy: func(string, string) int { return in },
 	})
 	if err != nil {
 		t.Fatal(err)

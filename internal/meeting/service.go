@@ -13,10 +13,10 @@ import (
 	"sync"
 	"time"
 	_ "time/tzdata" // time zones work on hosts without a zoneinfo database
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/auditlog"
+	"github.com/meridian-video/meridian/internal/label"
 	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/ratelimit"
 	"github.com/meridian-video/meridian/internal/store"
@@ -33,8 +33,10 @@ type Store interface {
 	IsRemoved(ctx context.Context, meetingID, identity string) (bool, error)
 	AddRemoval(ctx context.Context, meetingID, identity string, at time.Time) error
 	SetMeetingLocked(ctx context.Context, id string, locked bool) error
+	UpdateMeetingPlan(ctx context.Context, m store.Meeting) error
 	SetMeetingLive(ctx context.Context, id string, at time.Time, allowed string) error
 	GetAccount(ctx context.Context, id string) (store.Account, error)
+	GetUser(ctx context.Context, id string) (store.User, error)
 	AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error)
 }
 
@@ -173,9 +175,16 @@ type Options struct {
 	// AllowedRegions gives a meeting its host account's allowed set when it goes live.
 	// Without it a meeting is allowed its account's home region alone.
 	AllowedRegions RegionsOf
-	// Occupancy, if set, counts who is in a meeting's room now (waiting room included),
-	// so that joins beyond the plan's participant limit are refused.
-	Occupancy func(meetingID string) int
+	// Occupancy, if set, counts who is in a meeting's room now (waiting room included)
+	// but identity, whose new session would take its present one's seat, so that tickets
+	// beyond the plan's participant limit are refused. The room enforces the limit too.
+	Occupancy func(meetingID, identity string) int
+	// Audit is the audit trail, shared with the other services; one of the Service's own
+	// over the store if nil.
+	Audit *auditlog.Log
+	// Sleep waits out the delay of a join slowed by its meeting's ceiling;
+	// ratelimit.Sleep if nil.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Service is the meeting domain: scheduling, starting, joining and ending meetings, and
@@ -191,10 +200,14 @@ type Service struct {
 	warnBefore time.Duration
 	onWarning  func(string, time.Time)
 	onEnded    func(string, string)
-	occupancy  func(string) int
+	occupancy  func(string, string) int
 	regionsOf  RegionsOf
 
-	perIP, perMeeting *ratelimit.Set
+	auditLog *auditlog.Log
+	sleep    func(context.Context, time.Duration) error
+	maxDelay time.Duration
+
+	perIP, perSite, perMeetingIP, perMeeting *ratelimit.Set
 
 	// tmu serialises a meeting's status changes (read, decide, write); it is taken
 	// before mu.
@@ -251,16 +264,23 @@ func New(st Store, m Minter, secret []byte, o Options) (*Service, error) {
 	if o.MayHost == nil {
 		o.MayHost = policy.MayHost
 	}
+	if o.Audit == nil {
+		o.Audit = auditlog.New(st, auditlog.Options{Now: o.Now, Log: o.Log})
+	}
+	if o.Sleep == nil {
+		o.Sleep = ratelimit.Sleep
+	}
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte(linkLabel))
 	return &Service{
 		store: st, mint: m, linkKey: mac.Sum(nil), now: o.Now, log: o.Log, mayHost: o.MayHost,
 		tokenTTL: o.TokenTTL, warnBefore: o.WarnBefore, onWarning: o.OnWarning, onEnded: o.OnEnded,
-		occupancy:  o.Occupancy,
-		regionsOf:  o.AllowedRegions,
-		perIP:      ratelimit.NewSet(o.Limits.JoinPerIP, o.Limits.MaxKeys),
-		perMeeting: ratelimit.NewSet(o.Limits.JoinPerMeeting, o.Limits.MaxKeys),
-		live:       map[string]*liveMeeting{},
+		occupancy: o.Occupancy, regionsOf: o.AllowedRegions, auditLog: o.Audit, sleep: o.Sleep, maxDelay: o.Limits.JoinMaxDelay,
+		perIP:        ratelimit.NewSet(o.Limits.JoinPerIP, o.Limits.MaxKeys),
+		perSite:      ratelimit.NewSet(o.Limits.JoinPerSite, o.Limits.MaxKeys),
+		perMeetingIP: ratelimit.NewSet(o.Limits.JoinPerMeetingIP, o.Limits.MaxKeys),
+		perMeeting:   ratelimit.NewSet(o.Limits.JoinPerMeeting, o.Limits.MaxKeys),
+		live:         map[string]*liveMeeting{},
 	}, nil
 }
 
@@ -531,7 +551,7 @@ func (s *Service) Start(ctx context.Context, p account.Principal, id string) (Ti
 		}
 		return Ticket{}, err
 	}
-	return s.ticket(m, p.User.ID, p.User.DisplayName, true, false)
+	return s.ticket(m, p.User.ID, p.User.DisplayName, true, false, ent.MaxParticipants)
 }
 
 // decideHost asks policy.MayHost whether account a may host, with its plan's entitlements
@@ -553,7 +573,8 @@ func (s *Service) decideHost(ctx context.Context, a store.Account, actor, action
 
 // goLive makes meeting id live, unless it is, with the given time limit, and returns it.
 // A live meeting past its deadline is ended instead (ended says why, for notifyEnded);
-// an ended meeting that does not recur is ErrMeetingEnded. When start is false a meeting
+// an ended meeting that does not recur is ErrMeetingEnded, a cancelled one
+// ErrMeetingCancelled. When start is false a meeting
 // that is not live is left as it is and ErrWaitingForHost returned. Called with s.tmu held.
 func (s *Service) goLive(ctx context.Context, id string, limit time.Duration, actor, detail string, start bool) (m Meeting, ended string, err error) {
 	sm, err := s.store.GetMeeting(ctx, id)
@@ -590,6 +611,8 @@ func (s *Service) goLive(ctx context.Context, id string, limit time.Duration, ac
 		if sm.Recurrence == "" {
 			return Meeting{}, "", ErrMeetingEnded
 		}
+	case store.MeetingCancelled:
+		return Meeting{}, "", ErrMeetingCancelled
 	}
 	if !start {
 		return Meeting{}, "", ErrWaitingForHost
@@ -730,10 +753,11 @@ type JoinInput struct {
 
 // Join admits a participant to a meeting and returns their ticket. Guessing is costly:
 // an unknown id, a wrong passcode and a forged link count as failures against the client
-// address and the meeting id, and over either limit every attempt is refused with
-// rate_limited (except that a valid join link passes its meeting's limit); every refusal
-// is audited. The meeting's host, signed in, joining their own meeting starts it (see
-// Start).
+// address, alone and with the meeting id, and over either limit that address's attempts
+// are refused with rate_limited; failures from all addresses against the meeting only
+// slow its joins (see Limits), and a valid join link passes the meeting's limits. Every
+// refusal is audited (a guest's repeated ones summed, see auditlog). The meeting's host,
+// signed in, joining their own meeting starts it (see Start).
 func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	actor, userID, name := "anonymous", "", strings.TrimSpace(in.DisplayName)
 	if p := in.Principal; p != nil && !p.ViaAPIKey() && p.User.ID != "" {
@@ -775,37 +799,24 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	}
 	detail := "ip=" + in.ClientIP
 
-	now := s.now()
-	ipB, wait := s.perIP.Begin(ratelimit.IPKey(in.ClientIP), now)
-	if ipB == nil {
-		s.audit(ctx, actor, "meeting.join", id, CodeRateLimited, "per address; "+detail)
-		return Ticket{}, rateLimited(wait)
-	}
-	ipFailed := false
-	defer func() { s.perIP.End(ipB, s.now(), ipFailed) }()
-	if id == "" {
-		ipFailed = true
-		s.audit(ctx, actor, "meeting.join", "", "invalid_link", detail)
-		return Ticket{}, ErrNotFound
-	}
-	// A link that verifies proves an invitation; it is not held up by guesses against its
-	// meeting, or anyone could lock a meeting's invitees out by guessing its passcode.
 	validLink := false
-	if in.LinkToken != "" {
+	if in.LinkToken != "" && id != "" {
 		_, validLink = s.VerifyJoinToken(in.LinkToken)
 	}
-	mFailed := false
-	if !validLink {
-		mB, wait := s.perMeeting.Begin(id, now)
-		if mB == nil {
-			s.audit(ctx, actor, "meeting.join", id, CodeRateLimited, "per meeting; "+detail)
-			return Ticket{}, rateLimited(wait)
-		}
-		defer func() { s.perMeeting.End(mB, s.now(), mFailed) }()
+	gate, err := s.beginJoin(ctx, in.ClientIP, actor, id, validLink, detail)
+	if err != nil {
+		return Ticket{}, err
+	}
+	failed := false
+	defer func() { gate.end(failed) }()
+	if id == "" {
+		failed = true
+		s.refused(ctx, in.ClientIP, actor, "", "invalid_link", detail)
+		return Ticket{}, ErrNotFound
 	}
 	guess := func(outcome string, e *Error) (Ticket, error) {
-		ipFailed, mFailed = true, true
-		s.audit(ctx, actor, "meeting.join", id, outcome, detail)
+		failed = true
+		s.refused(ctx, in.ClientIP, actor, id, outcome, detail)
 		return Ticket{}, e
 	}
 	if in.LinkToken != "" && !validLink {
@@ -818,15 +829,18 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	if err != nil {
 		return Ticket{}, err
 	}
-	if in.LinkToken == "" && sm.Passcode != "" && !SecretsEqual(in.Passcode, sm.Passcode) {
+	if in.LinkToken == "" && sm.Passcode != "" && !PasscodesEqual(in.Passcode, sm.Passcode) {
 		return guess(CodeWrongPasscode, ErrWrongPasscode)
 	}
 
 	// The caller holds the meeting's credentials; what follows refuses on the meeting's
 	// state, not a guess.
 	refuse := func(e *Error) (Ticket, error) {
-		s.audit(ctx, actor, "meeting.join", id, e.Code, detail)
+		s.refused(ctx, in.ClientIP, actor, id, e.Code, detail)
 		return Ticket{}, e
+	}
+	if sm.Status == store.MeetingCancelled {
+		return refuse(ErrMeetingCancelled)
 	}
 	if userID != "" && userID == sm.HostUserID {
 		return s.Start(ctx, *in.Principal, id)
@@ -867,7 +881,7 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	if err != nil {
 		return Ticket{}, err
 	}
-	if s.occupancy != nil && ent.MaxParticipants > 0 && s.occupancy(id) >= ent.MaxParticipants {
+	if s.occupancy != nil && ent.MaxParticipants > 0 && s.occupancy(id, identity) >= ent.MaxParticipants {
 		return refuse(meetingFull(ent.MaxParticipants))
 	}
 	s.tmu.Lock()
@@ -882,7 +896,7 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	if err != nil {
 		return Ticket{}, err
 	}
-	return s.ticket(m, identity, name, false, m.WaitingRoom)
+	return s.ticket(m, identity, name, false, m.WaitingRoom, ent.MaxParticipants)
 }
 
 // guestIdentity is a guest's identity in rooms: derived from the key their browser keeps,
@@ -896,8 +910,9 @@ func guestIdentity(key string) string {
 }
 
 // ticket mints an SFU join token for a participant of a live meeting, valid for the
-// Service's TokenTTL but never past the meeting's deadline.
-func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool) (Ticket, error) {
+// Service's TokenTTL but never past the meeting's deadline. seats is the plan's
+// participant limit, which the room enforces.
+func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool, seats int) (Ticket, error) {
 	now := s.now()
 	ttl := s.tokenTTL
 	if d := Deadline(m); !d.IsZero() {
@@ -906,7 +921,7 @@ func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool) (
 	if ttl < time.Second {
 		ttl = time.Second
 	}
-	g := token.Grants{Publish: true, Subscribe: true, Host: host, Waiting: waiting && !host, Regions: AllowedRegions(m)}
+	g := token.Grants{Publish: true, Subscribe: true, Host: host, Waiting: waiting && !host, Seats: seats, Regions: AllowedRegions(m)}
 	tok, err := s.mint.Mint(Room(m.ID), identity, name, g, ttl)
 	if err != nil {
 		return Ticket{}, fmt.Errorf("meeting: join token: %w", err)
@@ -917,26 +932,22 @@ func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool) (
 	}, nil
 }
 
-// audit appends a decision to the audit log. A failure to append is logged, not returned:
-// the decision has been made either way. It outlives a cancelled request.
+// audit appends a decision to the audit log (see auditlog.Log.Write). A refusal of an
+// anonymous request is a refusal of unauthenticated traffic, summed as refused sums them.
 func (s *Service) audit(ctx context.Context, actor, action, subject, outcome, detail string) {
-	_, err := s.store.AppendAudit(context.WithoutCancel(ctx), store.AuditEntry{
-		At: s.now(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Detail: detail,
-	})
-	if err != nil {
-		s.log.ErrorContext(ctx, "audit entry not written", "action", action, "outcome", outcome, "err", err)
+	e := store.AuditEntry{At: s.now(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Detail: detail}
+	if actor == "anonymous" && outcome != "ok" {
+		s.auditLog.Refusal(ctx, "", e)
+		return
 	}
+	s.auditLog.Write(ctx, e)
 }
 
-// checkText refuses empty, overlong, invalid or control-character text.
+// checkText refuses empty, overlong or invalid text, and text that is not shown as it
+// reads: see package label.
 func checkText(what, s string, maxRunes int) error {
-	switch {
-	case s == "":
-		return invalid("a " + what + " is required")
-	case !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxRunes:
-		return invalid(fmt.Sprintf("the %s must be valid text of at most %d characters", what, maxRunes))
-	case strings.ContainsFunc(s, unicode.IsControl):
-		return invalid("the " + what + " contains control characters")
+	if e := label.Check(what, s, maxRunes); e != nil {
+		return &Error{Code: e.Code, Message: e.Message}
 	}
 	return nil
 }

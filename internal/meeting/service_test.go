@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/auditlog"
 	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/ratelimit"
 	"github.com/meridian-video/meridian/internal/store"
@@ -21,8 +22,9 @@ import (
 
 // fakeClock is a settable clock.
 type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu    sync.Mutex
+	now   time.Time
+	slept []time.Duration
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -37,6 +39,26 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
+// Sleep waits on the fake clock: it moves it on by d and remembers the wait.
+func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d > 0 {
+		c.now = c.now.Add(d)
+		c.slept = append(c.slept, d)
+	}
+	return nil
+}
+
+// waits returns and forgets the waits Sleep was asked for.
+func (c *fakeClock) waits() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.slept
+	c.slept = nil
+	return w
+}
+
 var t0 = time.Date(2030, 1, 15, 10, 0, 0, 0, time.UTC)
 
 type fixture struct {
@@ -44,6 +66,7 @@ type fixture struct {
 	svc    *Service
 	clock  *fakeClock
 	tokens *token.Issuer
+	audit  *auditlog.Log
 	host   account.Principal // owner of a free account
 
 	mu       sync.Mutex
@@ -71,8 +94,10 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	if o.store != nil {
 		ss = o.store(st)
 	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	f.audit = auditlog.New(ss, auditlog.Options{Now: f.clock.Now, Log: log})
 	f.svc, err = New(ss, f.tokens, secret, Options{
-		Now: f.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now: f.clock.Now, Log: log, Audit: f.audit, Sleep: f.clock.Sleep,
 		Limits: o.limits, MayHost: o.mayHost,
 		OnWarning: func(id string, d time.Time) {
 			f.mu.Lock()
@@ -127,10 +152,11 @@ func (f *fixture) guest(m Meeting, passcode, ip string) (Ticket, error) {
 	return f.svc.Join(context.Background(), JoinInput{MeetingID: m.ID, Passcode: passcode, DisplayName: "Guest", ClientIP: ip})
 }
 
-// outcomes lists the audit outcomes of action about subject, sorted (entries of one
-// instant of the fixed clock have no order).
+// outcomes lists the audit outcomes of action about subject, an entry that sums up
+// repeats once for each, sorted (entries of one instant of the fixed clock have no order).
 func (f *fixture) outcomes(t *testing.T, subject, action string) []string {
 	t.Helper()
+	f.audit.Flush(t.Context())
 	es, err := f.st.ListAudit(t.Context(), store.AuditQuery{Subject: subject, Limit: store.MaxListLimit})
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +164,9 @@ func (f *fixture) outcomes(t *testing.T, subject, action string) []string {
 	var out []string
 	for _, e := range es {
 		if e.Action == action {
-			out = append(out, e.Outcome)
+			for range e.Count {
+				out = append(out, e.Outcome)
+			}
 		}
 	}
 	slices.Sort(out)
@@ -162,7 +190,7 @@ func TestScheduleDefaults(t *testing.T) {
 		if n, ok := NormalizeID(m.ID); !ok || n != m.ID || len(m.ID) != 11 {
 			t.Errorf("meeting id %q is not 11 digits", m.ID)
 		}
-		if len(m.Passcode) != 10 || !m.WaitingRoom || m.JoinBeforeHost || m.RequireSignIn || m.Locked {
+		if len(m.Passcode) != PasscodeLength || !m.WaitingRoom || m.JoinBeforeHost || m.RequireSignIn || m.Locked {
 			t.Errorf("defaults: passcode %q waiting %v jbh %v sign-in %v locked %v",
 				m.Passcode, m.WaitingRoom, m.JoinBeforeHost, m.RequireSignIn, m.Locked)
 		}
@@ -256,6 +284,29 @@ func TestScheduleRefusals(t *testing.T) {
 	}
 	if ms, _ := f.st.ListMeetingsByAccount(t.Context(), f.host.Account.ID, 0); len(ms) != 0 {
 		t.Fatalf("%d meetings stored by refused requests", len(ms))
+	}
+}
+
+// A topic or display name that would be shown other than it reads is refused with its
+// own code, and nothing is stored.
+func TestInvisibleCharactersRefused(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	for _, topic := range []string{"Review\u202E", "\u200B", "Re\u2060view"} {
+		_, err := f.svc.Schedule(t.Context(), f.host, ScheduleInput{Topic: topic})
+		if code, _ := CodeOf(err); code != CodeInvisibleCharacters {
+			t.Errorf("topic %+q: %v", topic, err)
+		}
+	}
+	if ms, _ := f.st.ListMeetingsByAccount(t.Context(), f.host.Account.ID, 0); len(ms) != 0 {
+		t.Fatalf("%d meetings stored by refused requests", len(ms))
+	}
+	m := f.schedule(t, ScheduleInput{Topic: "Review"})
+	f.start(t, m.ID)
+	for _, name := range []string{"ada\u202Etsoh", "ad\u200Da", "\uFFA0", "ada\u2067"} {
+		_, err := f.svc.Join(t.Context(), JoinInput{MeetingID: m.ID, Passcode: m.Passcode, DisplayName: name, ClientIP: "192.0.2.9"})
+		if code, _ := CodeOf(err); code != CodeInvisibleCharacters {
+			t.Errorf("display name %+q: %v", name, err)
+		}
 	}
 }
 
@@ -546,23 +597,30 @@ func TestWrongPasscodeAndForgedLinks(t *testing.T) {
 	if n := strings.Count(strings.Join(got, " "), "invalid_link"); n != 3 {
 		t.Fatalf("audit of forged links: %v", got)
 	}
-	// The right passcode still works (from a fresh address).
+	// The right passcode still works (from a fresh address), typed in lower case and
+	// grouped as people read it out.
 	if _, err := f.guest(m, m.Passcode, "203.0.113.1"); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := f.guest(m, strings.ToLower(m.Passcode[:5])+"-"+strings.ToLower(m.Passcode[5:]), "203.0.113.2"); err != nil {
+		t.Fatalf("passcode typed in lower case: %v", err)
 	}
 }
 
 func TestJoinRateLimits(t *testing.T) {
 	f := newFixture(t, fixtureOpts{limits: Limits{
-		JoinPerIP:      RateLimit{Every: time.Minute, Burst: 3},
-		JoinPerMeeting: RateLimit{Every: time.Minute, Burst: 5},
+		JoinPerIP:        RateLimit{Every: time.Minute, Burst: 4},
+		JoinPerMeetingIP: RateLimit{Every: time.Minute, Burst: 3},
+		JoinPerMeeting:   RateLimit{Every: time.Minute, Burst: 5},
+		JoinMaxDelay:     3 * time.Second,
 	}})
 	m := f.schedule(t, ScheduleInput{})
 	n := f.schedule(t, ScheduleInput{})
 	f.start(t, m.ID)
 	f.start(t, n.ID)
 
-	// Per address: three failures, then even the right passcode is refused.
+	// Per address and meeting: three failures, then even the right passcode is refused
+	// from that address.
 	for range 3 {
 		_, err := f.guest(m, "wrong", "192.0.2.1")
 		wantCode(t, err, ErrWrongPasscode)
@@ -572,7 +630,10 @@ func TestJoinRateLimits(t *testing.T) {
 	if !errors.As(err, &e) || e.Code != CodeRateLimited || e.RetryAfter <= 0 {
 		t.Fatalf("fourth attempt from one address: %v", err)
 	}
-	// Across meetings too: the address is guessing, whatever it guesses.
+	// Per address across meetings: one more failure elsewhere and the address is spent,
+	// whatever it guesses.
+	_, err = f.guest(n, "wrong", "192.0.2.1")
+	wantCode(t, err, ErrWrongPasscode)
 	_, err = f.guest(n, n.Passcode, "192.0.2.1")
 	wantCode(t, err, ErrRateLimited)
 	// An IPv6 client is one /64.
@@ -583,20 +644,25 @@ func TestJoinRateLimits(t *testing.T) {
 	_, err = f.guest(n, n.Passcode, "2001:db8:1:2:ffff::9")
 	wantCode(t, err, ErrRateLimited)
 
-	// Per meeting: failures from many addresses add up (3 already, 2 more).
-	for i := range 2 {
+	// Per meeting: failures from many addresses add up (3 already, 3 more) to more than
+	// the ceiling, which slows the next attempts instead of refusing them.
+	for i := range 3 {
 		_, err := f.guest(m, "wrong", fmt.Sprintf("198.51.100.%d", i))
 		wantCode(t, err, ErrWrongPasscode)
 	}
-	_, err = f.guest(m, m.Passcode, "203.0.113.9")
-	wantCode(t, err, ErrRateLimited)
-	forged := m.ID + strings.Repeat("A", 43)
-	if _, err := f.svc.Join(t.Context(), JoinInput{LinkToken: forged, DisplayName: "x", ClientIP: "203.0.113.10"}); !errors.Is(err, ErrRateLimited) {
-		t.Fatalf("forged link while the meeting's limit is spent: %v", err)
+	f.clock.waits()
+	if _, err = f.guest(m, m.Passcode, "203.0.113.9"); err != nil {
+		t.Fatalf("the right passcode from a fresh address, over the meeting's ceiling: %v", err)
 	}
-	// The invited still get in by the link: guessing cannot lock them out.
+	if w := f.clock.waits(); len(w) != 1 || w[0] <= 0 || w[0] > 3*time.Second {
+		t.Fatalf("over the meeting's ceiling, the join waited %v, want one wait of at most 3s", w)
+	}
+	// The invited get in by the link without waiting: it is not a guess.
 	if _, err := f.svc.Join(t.Context(), JoinInput{LinkToken: m.JoinToken, DisplayName: "x", ClientIP: "203.0.113.10"}); err != nil {
 		t.Fatalf("valid link while the meeting's limit is spent: %v", err)
+	}
+	if w := f.clock.waits(); len(w) != 0 {
+		t.Fatalf("a valid link waited %v", w)
 	}
 	// Another meeting, from a fresh address, is not affected.
 	if _, err := f.guest(n, n.Passcode, "203.0.113.9"); err != nil {
@@ -615,18 +681,98 @@ func TestJoinRateLimits(t *testing.T) {
 
 func TestForgedLinksCountAgainstTheMeeting(t *testing.T) {
 	f := newFixture(t, fixtureOpts{limits: Limits{
-		JoinPerIP:      RateLimit{Every: time.Hour, Burst: 100},
-		JoinPerMeeting: RateLimit{Every: time.Hour, Burst: 2},
+		JoinPerIP:        RateLimit{Every: time.Hour, Burst: 100},
+		JoinPerMeetingIP: RateLimit{Every: time.Hour, Burst: 1},
+		JoinPerMeeting:   RateLimit{Every: time.Hour, Burst: 2},
+		JoinMaxDelay:     time.Second,
 	}})
 	m := f.schedule(t, ScheduleInput{})
 	f.start(t, m.ID)
 	for i := range 2 {
 		forged := m.ID + strings.Repeat(string(rune('A'+i)), 43)
-		_, err := f.svc.Join(t.Context(), JoinInput{LinkToken: forged, DisplayName: "x", ClientIP: fmt.Sprintf("198.51.100.%d", i)})
+		ip := fmt.Sprintf("198.51.100.%d", i)
+		_, err := f.svc.Join(t.Context(), JoinInput{LinkToken: forged, DisplayName: "x", ClientIP: ip})
 		wantCode(t, err, ErrNotFound)
+		_, err = f.guest(m, "wrong", ip)
+		wantCode(t, err, ErrRateLimited) // one failure per address and meeting
 	}
-	_, err := f.guest(m, m.Passcode, "203.0.113.1")
-	wantCode(t, err, ErrRateLimited)
+	f.clock.waits()
+	if _, err := f.guest(m, m.Passcode, "203.0.113.1"); err != nil {
+		t.Fatal(err)
+	}
+	if w := f.clock.waits(); len(w) != 1 || w[0] != time.Second {
+		t.Fatalf("after the meeting's ceiling, waits %v, want one of 1s", w)
+	}
+}
+
+// Guesses from other addresses never keep a guest with the passcode out: with the default
+// limits, eight addresses guessing as fast as they are let (more than the meeting's
+// ceiling), the guest gets in from a fresh address every time, slowed at most by
+// JoinMaxDelay; and the guessers get no more than their per-address share.
+func TestGuestNotLockedOutByOthersGuessing(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	m := f.schedule(t, ScheduleInput{})
+	f.start(t, m.ID)
+	l := DefaultLimits()
+	checked, refused := 0, 0
+	for round := range 20 {
+		for a := range 8 {
+			for i := range 5 {
+				ip := fmt.Sprintf("2001:db8:%d::%x", a, round*5+i+1) // one /64 each
+				_, err := f.guest(m, fmt.Sprintf("GUESS%d%d%d", a, round, i), ip)
+				switch {
+				case errors.Is(err, ErrWrongPasscode):
+					checked++
+				case errors.Is(err, ErrRateLimited):
+					refused++
+				default:
+					t.Fatalf("guess: %v", err)
+				}
+			}
+		}
+		ip := fmt.Sprintf("203.0.113.%d", round+1)
+		if _, err := f.guest(m, m.Passcode, ip); err != nil {
+			t.Fatalf("round %d: the guest, from a fresh address, was refused: %v", round, err)
+		}
+		for _, d := range f.clock.waits() {
+			if d > l.JoinMaxDelay {
+				t.Fatalf("round %d: a join waited %v, more than %v", round, d, l.JoinMaxDelay)
+			}
+		}
+	}
+	// Twenty rounds took at most a minute of (waited) time: each guesser had its burst
+	// at the meeting and little more.
+	if max := 8 * (l.JoinPerMeetingIP.Burst + 1); checked > max || checked+refused != 800 {
+		t.Fatalf("%d guesses checked, %d refused; want at most %d checked", checked, refused, max)
+	}
+}
+
+// Refused joins do not grow the audit log without bound: thousands of them write a
+// bounded number of rows, whose counts add up to every refusal.
+func TestRefusedJoinsWriteBoundedAudit(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	m := f.schedule(t, ScheduleInput{})
+	f.start(t, m.ID)
+	const attempts = 3000
+	for i := range attempts {
+		if i == attempts/2 {
+			f.clock.Advance(auditlog.DefaultWindow) // a second window
+		}
+		if _, err := f.guest(m, "wrong", fmt.Sprintf("198.51.100.%d", i%4)); err == nil {
+			t.Fatal("a wrong passcode joined")
+		}
+	}
+	if got := f.outcomes(t, m.ID, "meeting.join"); len(got) != attempts {
+		t.Fatalf("the audit counts %d refused joins, want %d", len(got), attempts)
+	}
+	es, err := f.st.ListAudit(t.Context(), store.AuditQuery{Subject: m.ID, Limit: store.MaxListLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Per window, at most two rows for each of 4 addresses and 2 outcomes.
+	if rows := len(es); rows > 2*4*2*2+1 {
+		t.Fatalf("%d audit rows for %d refused joins", rows, attempts)
+	}
 }
 
 func TestJoinParallelGuessesBounded(t *testing.T) {
@@ -854,5 +1000,25 @@ func TestFreeMeetingEndsAtItsTimeLimit(t *testing.T) {
 	}
 	if !slices.Contains(f.ended, n.ID+" time_limit") {
 		t.Fatalf("OnEnded %v", f.ended)
+	}
+}
+
+// An IPv6 customer's /64s are one site: rotating through them gains nothing past the
+// site's limit, and other sites are not held back.
+func TestJoinLimitedPerIPv6Site(t *testing.T) {
+	f := newFixture(t, fixtureOpts{limits: Limits{JoinPerSite: RateLimit{Every: time.Hour, Burst: 3}}})
+	m := f.schedule(t, ScheduleInput{})
+	f.start(t, m.ID)
+	for i := range 3 {
+		_, err := f.guest(m, "wrong", fmt.Sprintf("2001:db8:5:%x::1", i+1))
+		wantCode(t, err, ErrWrongPasscode)
+	}
+	_, err := f.guest(m, m.Passcode, "2001:db8:5:ff::1")
+	wantCode(t, err, ErrRateLimited)
+	if _, err := f.guest(m, m.Passcode, "2001:db8:6::1"); err != nil {
+		t.Fatalf("another site: %v", err)
+	}
+	if _, err := f.guest(m, m.Passcode, "192.0.2.1"); err != nil {
+		t.Fatalf("an IPv4 client: %v", err)
 	}
 }

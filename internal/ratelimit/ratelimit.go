@@ -1,9 +1,12 @@
 // Package ratelimit bounds how fast anyone can guess: token buckets keyed by what is
-// being guessed at (an account's email, a client address, a meeting id), bounded in
-// memory, counting attempts in flight. The buckets live in memory, per node.
+// being guessed at (an account's email, a client address, a meeting id, or a pair of
+// them), bounded in memory, counting attempts in flight. A bucket either refuses (Begin)
+// or, for a ceiling that must never lock the rightful owner out, only slows (Slow). The
+// buckets live in memory, per node.
 package ratelimit
 
 import (
+	"context"
 	"math"
 	"net/netip"
 	"sync"
@@ -58,6 +61,31 @@ func NewSet(rl Rate, maxKeys int) *Set {
 func (ls *Set) Begin(key string, now time.Time) (*Bucket, time.Duration) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
+	b := ls.bucket(key, now)
+	if wait := ls.shortfall(b, now); wait > 0 {
+		return nil, wait
+	}
+	b.inflight++
+	return b, 0
+}
+
+// Slow starts an attempt for key at now that is never refused: it returns the bucket to
+// pass to End and how long the attempt should wait first, which is zero while the key has
+// tokens to spare and otherwise the time until its turn, at most maxDelay. Attempts in
+// flight count, so parallel attempts queue up behind each other (until maxDelay). A
+// ceiling of this kind spaces out the guesses of many clients at one target without ever
+// refusing the one who knows the secret.
+func (ls *Set) Slow(key string, now time.Time, maxDelay time.Duration) (*Bucket, time.Duration) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	b := ls.bucket(key, now)
+	wait := min(ls.shortfall(b, now), max(maxDelay, 0))
+	b.inflight++
+	return b, wait
+}
+
+// bucket returns key's bucket, made (and room made for it) if new. Called with ls.mu held.
+func (ls *Set) bucket(key string, now time.Time) *Bucket {
 	b := ls.m[key]
 	if b == nil {
 		if len(ls.m) >= ls.max {
@@ -67,13 +95,20 @@ func (ls *Set) Begin(key string, now time.Time) (*Bucket, time.Duration) {
 		ls.m[key] = b
 	}
 	b.seen = now
-	if ls.limit != rate.Inf {
-		if missing := float64(b.inflight+1) - b.lim.TokensAt(now); missing > 0 {
-			return nil, time.Duration(math.Ceil(missing / float64(ls.limit) * float64(time.Second)))
-		}
+	return b
+}
+
+// shortfall is how long until b has a token for one more attempt beside those in flight;
+// zero when it has one now. Called with ls.mu held.
+func (ls *Set) shortfall(b *Bucket, now time.Time) time.Duration {
+	if ls.limit == rate.Inf {
+		return 0
 	}
-	b.inflight++
-	return b, 0
+	missing := float64(b.inflight+1) - b.lim.TokensAt(now)
+	if missing <= 0 {
+		return 0
+	}
+	return time.Duration(math.Ceil(missing / float64(ls.limit) * float64(time.Second)))
 }
 
 // End finishes an attempt that Begin allowed; a failed attempt takes a token.
@@ -127,6 +162,25 @@ func (ls *Set) Size() int {
 	return len(ls.m)
 }
 
+// SiteKey is the bucket key of the site an IPv6 address belongs to, its /48 (what one
+// customer is usually given: 65,536 /64s), and false for an IPv4 address, which is its own
+// site. Limits per site keep one customer's many /64s from counting as many clients.
+func SiteKey(addr string) (string, bool) {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil || !ip.Unmap().Is6() {
+		return "", false
+	}
+	p, _ := ip.Unmap().Prefix(48)
+	return p.String(), true
+}
+
+// PairKey is the bucket key of one client address (by IPKey) guessing at one target (an
+// email address, a meeting id): the key of limits that hold back a guesser without
+// holding back anyone else trying the same target.
+func PairKey(target, addr string) string {
+	return IPKey(addr) + " " + target
+}
+
 // IPKey is the bucket key of a client address: an IPv4 address as it is, an IPv6 address
 // by its /64 (one subscriber's usual allocation), anything unparseable as given.
 func IPKey(addr string) string {
@@ -140,4 +194,19 @@ func IPKey(addr string) string {
 		return p.String()
 	}
 	return ip.String()
+}
+
+// Sleep waits d, or until ctx ends (returning its error): the wait that Slow asks for.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A server started with the defaults serves the account API over its SQLite store, and
@@ -38,7 +39,11 @@ func TestAccountsWithDefaultConfig(t *testing.T) {
 	if resp := post("/api/password/reset", `{"email":"ada@example.com"}`); resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("reset request: %s", resp.Status)
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "outbox", "*.eml"))
+	// The mail goes out after the request returns.
+	var files []string
+	for deadline := time.Now().Add(10 * time.Second); len(files) == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		files, _ = filepath.Glob(filepath.Join(dir, "outbox", "*.eml"))
+	}
 	if len(files) != 1 {
 		t.Fatalf("%d mails in the outbox", len(files))
 	}

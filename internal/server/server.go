@@ -18,7 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/admission"
+	"github.com/meridian-video/meridian/internal/auditlog"
 	"github.com/meridian-video/meridian/internal/config"
+	"github.com/meridian-video/meridian/internal/connlimit"
 	"github.com/meridian-video/meridian/internal/httpapi"
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/meeting"
@@ -36,6 +39,8 @@ type Server struct {
 	Store    *store.Store
 	Accounts *account.Service
 	Meetings *meeting.Service
+	// Audit is the audit trail both services write, summing repeated refusals.
+	Audit *auditlog.Log
 
 	log   *slog.Logger
 	ln    net.Listener
@@ -67,7 +72,8 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Deployment: dep, Region: cfg.Region})
+	audit := auditlog.New(st, auditlog.Options{Log: log})
+	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit, Deployment: dep, Region: cfg.Region})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -78,6 +84,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Tokens:   token.NewIssuer(secret, nil),
 		Store:    st,
 		Accounts: accounts,
+		Audit:    audit,
 		SFU: sfu.New(sfu.Config{
 			UDPPort:        cfg.Media.UDPPort,
 			LoopbackOnly:   cfg.MediaLoopbackOnly(),
@@ -88,7 +95,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		errc: make(chan error, 1),
 	}
 	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
-		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom, Occupancy: s.occupancy,
+		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom, Occupancy: s.occupancy, Audit: audit,
 		AllowedRegions: accounts.AllowedRegions,
 	})
 	if err != nil {
@@ -96,19 +103,21 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s.ln, err = net.Listen("tcp", cfg.Addr)
+	s.ln, err = listen(cfg.Addr, cfg.HTTP, reg)
 	if err != nil {
 		s.SFU.Close()
 		st.Close()
-		return nil, fmt.Errorf("listen: %w", err)
+		return nil, err
 	}
 	public := cfg // for links in mail: the address actually bound, when none is configured
 	public.Addr = s.ln.Addr().String()
+	// Every way into a room goes through this one gate.
+	gate := &admission.Gate{SFU: s.SFU, Tokens: s.Tokens, Rooms: meetingRooms{s.Meetings}, Log: log}
 	handler := httpapi.New(httpapi.Deps{
 		Log:      log,
 		Gatherer: reg,
-		Signal:   &msignal.Handler{SFU: s.SFU, Tokens: s.Tokens, Moderator: meetingModerator{s.Meetings}, Log: log},
-		WHIP:     whip.New(s.SFU, s.Tokens, log),
+		Signal:   &msignal.Handler{Admission: gate, Moderator: meetingModerator{s.Meetings}, Log: log},
+		WHIP:     whip.New(gate, s.Tokens, log),
 		Ready:    &s.ready,
 
 		Accounts:      accounts,
@@ -118,7 +127,16 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Meetings:  s.Meetings,
 		PublicURL: public.BaseURL(),
 	})
-	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{
+		Handler: handler,
+		// Hijacking a connection for a WebSocket clears its deadlines, so these bound
+		// plain requests only.
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
 	go func() { s.errc <- s.http.Serve(s.ln) }()
 	var tickCtx context.Context
 	tickCtx, s.stopTicks = context.WithCancel(context.Background())
@@ -130,7 +148,31 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// tickMeetings enforces meetings' time limits until ctx ends.
+// listen opens the HTTP listener, capping each client's connections as configured, and
+// counting the connections refused in reg.
+func listen(addr string, h config.HTTP, reg prometheus.Registerer) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	if h.MaxConnsPerClient == 0 {
+		return ln, nil
+	}
+	uncapped, err := h.UncappedPrefixes()
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	capped := connlimit.New(ln, h.MaxConnsPerClient, uncapped)
+	refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_http_connections_refused_total",
+		Help: "Connections closed at accept because their client already held http.max_conns_per_client."})
+	reg.MustRegister(refused)
+	capped.OnRefuse = refused.Inc
+	return capped, nil
+}
+
+// tickMeetings enforces meetings' time limits, and writes the audit trail's counted
+// refusals when their window closes, until ctx ends.
 func (s *Server) tickMeetings(ctx context.Context) {
 	defer close(s.ticksDone)
 	t := time.NewTicker(meetingTick)
@@ -141,6 +183,7 @@ func (s *Server) tickMeetings(ctx context.Context) {
 			return
 		case <-t.C:
 			s.Meetings.Tick(ctx)
+			s.Audit.Tick(ctx)
 		}
 	}
 }
@@ -164,10 +207,11 @@ func (s *Server) closeMeetingRoom(id, reason string) {
 	}
 }
 
-// occupancy counts who is in a meeting's room on this node, waiting room included.
-func (s *Server) occupancy(id string) int {
+// occupancy counts the seats taken in a meeting's room on this node, waiting room
+// included, but identity's.
+func (s *Server) occupancy(id, identity string) int {
 	if room, ok := s.SFU.LookupRoom(meeting.Room(id)); ok {
-		return room.Occupancy()
+		return room.SeatsTaken(identity)
 	}
 	return 0
 }
@@ -184,6 +228,30 @@ func (m meetingModerator) Moderate(ctx context.Context, a msignal.Moderation) er
 	return m.meetings.RecordHostAction(ctx, id, meeting.HostAction{
 		Action: a.Action, Actor: a.Actor, Subject: a.Subject, Detail: a.Detail,
 	})
+}
+
+// meetingRooms gives admission the meeting layer's part of every entry to a meeting's
+// room. Rooms that are not meetings' (made with hand-minted tokens) have no lasting state;
+// a room named as a meeting's whose meeting does not exist lets no one in.
+type meetingRooms struct{ meetings *meeting.Service }
+
+func (m meetingRooms) CheckEntry(ctx context.Context, room, identity string, issuedAt time.Time) (admission.Lasting, error) {
+	id, ok := strings.CutPrefix(room, meeting.RoomPrefix)
+	if !ok {
+		return admission.Lasting{}, nil
+	}
+	e, err := m.meetings.CheckEntry(ctx, id, identity, issuedAt)
+	switch {
+	case errors.Is(err, meeting.ErrNotFound):
+		return admission.Lasting{}, admission.ErrNotAllowed
+	case errors.Is(err, meeting.ErrMeetingEnded), errors.Is(err, meeting.ErrWaitingForHost):
+		return admission.Lasting{}, admission.ErrEnded
+	case errors.Is(err, meeting.ErrRemoved):
+		return admission.Lasting{}, admission.ErrRemoved
+	case err != nil:
+		return admission.Lasting{}, err
+	}
+	return admission.Lasting{Locked: e.Locked}, nil
 }
 
 // mailSender is SMTP when the config names a server, and otherwise the dev outbox: files
@@ -222,15 +290,18 @@ func (s *Server) Wait(ctx context.Context) error {
 }
 
 // Close stops accepting requests, ends every room and waits up to 5 s for requests in
-// flight.
+// flight and the mails they queued.
 func (s *Server) Close() error {
 	s.ready.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.http.Shutdown(ctx)
+	// After the requests: the reset mails they queued are sent in the time left.
+	err = errors.Join(err, s.Accounts.Close(ctx))
 	s.stopTicks()
 	<-s.ticksDone
 	s.SFU.Close()
+	s.Audit.Flush(context.Background()) // what was counted and not yet written
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -30,6 +30,8 @@ var (
 	ErrHeld               = errors.New("sfu: waiting to be admitted")
 	ErrRemoved            = errors.New("sfu: removed from this room")
 	ErrLocked             = errors.New("sfu: the room is locked")
+	ErrDenied             = errors.New("sfu: turned away from this room's waiting room")
+	ErrFull               = errors.New("sfu: the room has no free seat")
 	ErrBadSource          = errors.New("sfu: unknown source")
 )
 
@@ -146,17 +148,22 @@ func (r *Room) admitLocked(i int) {
 	r.mu.Lock()
 }
 
-// Deny turns a participant away from the waiting room.
+// Deny turns a participant away from the waiting room, and their identity away from the
+// room while it lasts.
 func (p *Participant) Deny(id string) error {
 	if err := p.moderator(); err != nil {
 		return err
 	}
-	p.room.mu.Lock()
-	w, ok := p.room.lookupLocked(id)
-	p.room.mu.Unlock()
+	r := p.room
+	r.mu.Lock()
+	w, ok := r.lookupLocked(id)
 	if !ok || !w.Held() {
+		r.mu.Unlock()
 		return ErrUnknownParticipant
 	}
+	// Denied for the room's life, on every way in, as a removal is.
+	r.denied[w.info.Identity] = true
+	r.mu.Unlock()
 	w.Close("denied")
 	return nil
 }
@@ -359,4 +366,16 @@ func (r *Room) Occupancy() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.participants) + len(r.waiting)
+}
+
+// SeatsTaken is how many seats a new session of identity finds taken: the occupancy, less
+// identity's own session, whose seat the new one takes.
+func (r *Room) SeatsTaken(identity string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(r.participants) + len(r.waiting)
+	if r.sessionOfLocked(identity) != nil {
+		n--
+	}
+	return n
 }

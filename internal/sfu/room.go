@@ -35,7 +35,11 @@ type Room struct {
 	admitted map[string]bool
 	cohosts  map[string]bool
 	removed  map[string]bool
+	denied   map[string]bool
 	locked   bool
+	// replacing counts joins that wait for their identity's previous session to leave;
+	// meanwhile the room does not end for being empty.
+	replacing int
 
 	stop chan struct{}
 	done chan struct{}
@@ -49,6 +53,7 @@ func newRoom(s *SFU, name string) *Room {
 		admitted:     map[string]bool{},
 		cohosts:      map[string]bool{},
 		removed:      map[string]bool{},
+		denied:       map[string]bool{},
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
 	}
@@ -74,6 +79,17 @@ type JoinOptions struct {
 	// Waiting holds the participant in the waiting room until a moderator admits them,
 	// unless their identity was admitted before or they are a moderator.
 	Waiting bool
+	// CannotWait refuses with ErrHeld a join that Waiting would hold: a WHIP or WHEP
+	// client has no way to sit in a waiting room. An identity admitted before enters.
+	CannotWait bool
+	// Locked says the room is locked by state kept outside the SFU (a meeting's lock,
+	// which outlives its room): the join is refused as by the room's own lock, and a room
+	// that has nobody in it yet starts locked.
+	Locked bool
+	// Seats bounds how many may be in the room when this participant enters, every
+	// session and the waiting room counted (the plan's participant limit); 0 for no
+	// bound. The host is never refused for seats: a meeting must not lock out its host.
+	Seats int
 }
 
 // Snapshot is who and what is in a room, as a participant entering it sees it.
@@ -91,29 +107,35 @@ type Snapshot struct {
 // Join adds a participant. The returned snapshot lists the others and their tracks; events
 // about later changes go to sink. A participant with opts.Waiting is held in the waiting
 // room (Snapshot.Held) and learns nothing of the room until a moderator admits them.
+//
+// One identity has one session in a room, so that one ticket takes one seat: a join with
+// the identity of a session present (in the room or its waiting room) replaces it, which
+// is closed with the reason "replaced by a new session". A refused join changes nothing,
+// and replaces no one.
 func (r *Room) Join(info ParticipantInfo, opts JoinOptions, sink Sink) (*Participant, Snapshot, error) {
-	info.Role = opts.Role
 	r.mu.Lock()
-	switch {
-	case r.closed:
-		r.mu.Unlock()
-		return nil, Snapshot{}, ErrClosed
-	case r.removed[info.Identity]:
-		r.mu.Unlock()
-		return nil, Snapshot{}, ErrRemoved
-	case r.locked && opts.Role == RoleParticipant && !r.admitted[info.Identity]:
-		r.mu.Unlock()
-		return nil, Snapshot{}, ErrLocked
-	}
-	if info.Role == RoleParticipant && r.cohosts[info.Identity] {
-		info.Role = RoleCohost
-	}
-	p := newParticipant(r, info, opts, sink)
-	if old, ok := r.participants[info.ID]; ok {
+	for {
+		role, old, err := r.admitsLocked(info.Identity, opts)
+		if err != nil {
+			return r.refuseLocked(err)
+		}
+		if old == nil {
+			info.Role = role
+			break
+		}
+		// The old session leaves as it would on its own (its tracks unpublished, the others
+		// told), then the decision is made again on the room as it is now. Should its
+		// close be under way already, this goes round until it has left.
+		r.replacing++
 		r.mu.Unlock()
 		old.Close("replaced by a new session")
 		r.mu.Lock()
+		r.replacing--
 	}
+	if len(r.participants)+len(r.waiting) == 0 {
+		r.locked = r.locked || opts.Locked
+	}
+	p := newParticipant(r, info, opts, sink)
 	if opts.Waiting && info.Role == RoleParticipant && !r.admitted[info.Identity] {
 		p.held.Store(true)
 		r.waiting = append(r.waiting, p)
@@ -126,6 +148,75 @@ func (r *Room) Join(info ParticipantInfo, opts JoinOptions, sink Sink) (*Partici
 	r.mu.Unlock()
 	r.entered(p, others, tracks)
 	return p, snap, nil
+}
+
+// admitsLocked decides whether identity may join with opts now: it returns the role the
+// participant gets and the session of the same identity the join would replace, or why
+// the join is refused. Called with r.mu held.
+func (r *Room) admitsLocked(identity string, opts JoinOptions) (Role, *Participant, error) {
+	role := opts.Role
+	if role == RoleParticipant && r.cohosts[identity] {
+		role = RoleCohost
+	}
+	switch {
+	case r.closed:
+		return role, nil, ErrClosed
+	case r.removed[identity]:
+		return role, nil, ErrRemoved
+	case r.denied[identity]:
+		return role, nil, ErrDenied
+	case (r.locked || opts.Locked) && !role.Moderates() && !r.admitted[identity]:
+		return role, nil, ErrLocked
+	case opts.CannotWait && opts.Waiting && role == RoleParticipant && !r.admitted[identity]:
+		return role, nil, ErrHeld
+	}
+	old := r.sessionOfLocked(identity)
+	seated := len(r.participants) + len(r.waiting)
+	if old != nil {
+		seated-- // the join takes the seat of the session it replaces
+	}
+	if opts.Seats > 0 && role != RoleHost && seated >= opts.Seats {
+		return role, nil, ErrFull
+	}
+	return role, old, nil
+}
+
+// sessionOfLocked finds the session of identity in the room or its waiting room. Called
+// with r.mu held.
+func (r *Room) sessionOfLocked(identity string) *Participant {
+	for _, p := range r.participants {
+		if p.info.Identity == identity {
+			return p
+		}
+	}
+	for _, w := range r.waiting {
+		if w.info.Identity == identity {
+			return w
+		}
+	}
+	return nil
+}
+
+// refuseLocked releases r.mu and returns err for a refused join. A room that the refused
+// join found empty (it was made for it) ends, as a room ends when its last one leaves.
+// Called with r.mu held.
+func (r *Room) refuseLocked(err error) (*Participant, Snapshot, error) {
+	empty := r.emptyLocked()
+	if empty {
+		r.closed = true
+	}
+	r.mu.Unlock()
+	if empty {
+		close(r.stop)
+		r.sfu.removeRoom(r)
+	}
+	return nil, Snapshot{}, err
+}
+
+// emptyLocked reports whether an open room has nobody in it, waiting or joining, and so
+// ends. Called with r.mu held.
+func (r *Room) emptyLocked() bool {
+	return !r.closed && len(r.participants) == 0 && len(r.waiting) == 0 && r.replacing == 0
 }
 
 // enterLocked makes p a member of the room and returns what it sees of it, who must hear
@@ -294,7 +385,7 @@ func (r *Room) leave(p *Participant) {
 		r.mu.Unlock()
 		return
 	}
-	empty := len(r.participants) == 0 && len(r.waiting) == 0 && !r.closed
+	empty := r.emptyLocked()
 	if empty {
 		r.closed = true
 	}

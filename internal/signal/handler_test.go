@@ -3,6 +3,7 @@ package signal
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/meridian-video/meridian/internal/admission"
 	"github.com/meridian-video/meridian/internal/sfu"
 	"github.com/meridian-video/meridian/internal/token"
 )
@@ -20,7 +22,8 @@ func newTestHandler(t *testing.T, joinTimeout time.Duration) (*httptest.Server, 
 	node := sfu.New(sfu.Config{LoopbackOnly: true}, slog.New(slog.DiscardHandler), nil)
 	t.Cleanup(node.Close)
 	iss := token.NewIssuer([]byte(strings.Repeat("s", 32)), nil)
-	srv := httptest.NewServer(&Handler{SFU: node, Tokens: iss, Log: slog.New(slog.DiscardHandler), JoinTimeout: joinTimeout})
+	gate := &admission.Gate{SFU: node, Tokens: iss, Rooms: admission.NoLastingState{}, Log: slog.New(slog.DiscardHandler)}
+	srv := httptest.NewServer(&Handler{Admission: gate, Log: slog.New(slog.DiscardHandler), JoinTimeout: joinTimeout})
 	t.Cleanup(srv.Close)
 	return srv, iss
 }
@@ -60,8 +63,9 @@ func TestJoinTimeoutIsExplained(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, _, err := conn.Read(ctx)
-	if got := websocket.CloseStatus(err); got != websocket.StatusNormalClosure {
-		t.Fatalf("after join timeout: %v, want a normal close", err)
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.StatusNormalClosure || ce.Reason != CodeJoinTimeout {
+		t.Fatalf("after join timeout: %v, want close 1000 with reason %s (as docs/protocol.md says)", err, CodeJoinTimeout)
 	}
 }
 
@@ -114,5 +118,42 @@ func TestErrorFloodIsCutOff(t *testing.T) {
 		if strings.Contains(string(b), `"`+CodeRateLimited+`"`) {
 			return
 		}
+	}
+}
+
+// A joined client flooding a cheap message (sources, which is answered with nothing) is
+// told it is rate limited, then dropped.
+func TestMessageFloodIsCutOff(t *testing.T) {
+	srv, iss := newTestHandler(t, time.Minute)
+	conn := dial(t, srv)
+	tok, _ := iss.Mint("r", "a", "", token.Grants{Publish: true, Subscribe: true}, time.Minute)
+	ctx := context.Background()
+	conn.Write(ctx, websocket.MessageText, []byte(`{"type":"join","token":"`+tok+`"}`))
+	if m := readMsg(t, conn); m["type"] != "joined" {
+		t.Fatalf("got %v", m)
+	}
+	go func() {
+		for range 2000 {
+			if conn.Write(ctx, websocket.MessageText, []byte(`{"type":"sources","sources":{"t1":"camera"}}`)) != nil {
+				return
+			}
+		}
+	}()
+	limited := false
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, b, err := conn.Read(rctx)
+		timedOut := errors.Is(rctx.Err(), context.DeadlineExceeded)
+		cancel()
+		if err != nil {
+			if !limited {
+				t.Fatalf("no rate_limited error before the connection ended: %v", err)
+			}
+			if timedOut {
+				t.Fatal("the flooding connection was not closed")
+			}
+			return
+		}
+		limited = limited || strings.Contains(string(b), `"`+CodeRateLimited+`"`)
 	}
 }

@@ -83,6 +83,9 @@ const (
 	CodeUnknownPeer   = "unknown_participant"
 	CodeRemoved       = "removed"
 	CodeLocked        = "locked"
+	CodeDenied        = "denied"
+	CodeFull          = "full"
+	CodeEnded         = "ended"
 	CodeInternal      = "internal"
 )
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/meridian-video/meridian/internal/admission"
 )
 
 func TestDecodeRejectsBadMessages(t *testing.T) {
@@ -62,4 +64,23 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("decoded message does not validate")
 		}
 	})
+}
+
+// Every refusal of admission reaches the client with its code as is, so each must be one
+// of this protocol's codes.
+func TestAdmissionCodesAreProtocolCodes(t *testing.T) {
+	protocol := map[string]bool{
+		CodeTokenInvalid: true, CodeTokenExpired: true, CodeNotAllowed: true, CodeRoomClosed: true,
+		CodeWaiting: true, CodeRemoved: true, CodeLocked: true, CodeDenied: true, CodeFull: true,
+		CodeEnded: true, CodeInternal: true,
+	}
+	for _, code := range []string{
+		admission.CodeTokenInvalid, admission.CodeTokenExpired, admission.CodeNotAllowed, admission.CodeRoomClosed,
+		admission.CodeWaiting, admission.CodeRemoved, admission.CodeLocked, admission.CodeDenied, admission.CodeFull,
+		admission.CodeEnded, admission.CodeInternal,
+	} {
+		if !protocol[code] {
+			t.Errorf("admission code %q is not a signalling code", code)
+		}
+	}
 }

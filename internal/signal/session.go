@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/meridian-video/meridian/internal/admission"
 	"github.com/meridian-video/meridian/internal/sfu"
 	"github.com/meridian-video/meridian/internal/token"
 )
@@ -26,10 +27,13 @@ const (
 	pingInterval = 15 * time.Second
 )
 
-// Verifier checks join tokens.
-type Verifier interface {
-	Verify(tok string) (*token.Claims, error)
+// Admitter decides who enters a room, on every way in (*admission.Gate).
+type Admitter interface {
+	Enter(ctx context.Context, req admission.Request) (*admission.Entry, error)
 }
+
+// entryTimeout bounds how long the Admitter may take to decide on a join.
+const entryTimeout = 10 * time.Second
 
 // Moderator is told of every host control a moderator uses, after the signalling layer
 // checked their role, and applies what outlives the room: a removal is remembered, a lock
@@ -65,8 +69,8 @@ const (
 
 // Handler serves the signalling WebSocket.
 type Handler struct {
-	SFU    *sfu.SFU
-	Tokens Verifier
+	// Admission verifies join tokens and lets participants into rooms.
+	Admission Admitter
 	// Moderator, if set, records host controls and applies their lasting effects.
 	Moderator Moderator
 	Log       *slog.Logger
@@ -92,7 +96,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		outbox:  make(chan any, outboxSize),
 		done:    make(chan struct{}),
 		dropped: make(chan struct{}),
-		chat:    rate.NewLimiter(5, 20),
+		limits:  newMessageLimits(),
 		errs:    rate.NewLimiter(10, 20),
 		log:     h.Log.With("remote", r.RemoteAddr),
 	}
@@ -113,7 +117,8 @@ type session struct {
 	dropOnce  sync.Once
 	dropped   chan struct{} // closed when the outbox overflowed
 
-	chat, errs *rate.Limiter
+	limits *messageLimits
+	errs   *rate.Limiter
 
 	participant *sfu.Participant
 	claims      *token.Claims
@@ -291,6 +296,9 @@ func (h *Handler) joinTimeout() time.Duration {
 }
 
 func (s *session) handle(req *Request) error {
+	if !s.limits.allow(req.Type) {
+		return &ProtocolError{Code: CodeRateLimited, Message: "too many " + req.Type + " messages; slow down"}
+	}
 	if req.Type == TypePing {
 		s.queue(pongMsg{Type: "pong"})
 		return nil
@@ -321,9 +329,6 @@ func (s *session) handle(req *Request) error {
 	case TypeVideoPref:
 		return sfuError(p.SetVideoPreference(req.TrackID, req.MaxHeight))
 	case TypeChat:
-		if !s.chat.Allow() {
-			return &ProtocolError{Code: CodeRateLimited, Message: "too many chat messages; slow down"}
-		}
 		return sfuError(p.Room().Chat(p.Info(), req.Text, s.h.now()))
 	default:
 		return s.moderate(req)
@@ -335,43 +340,24 @@ func (s *session) join(tok string) error {
 	if s.participant != nil {
 		return &ProtocolError{Code: CodeAlreadyJoined, Message: "this connection has already joined"}
 	}
-	claims, err := s.h.Tokens.Verify(tok)
-	switch {
-	case errors.Is(err, token.ErrExpired):
-		s.log.Info("join refused", "reason", "token expired")
-		return &ProtocolError{Code: CodeTokenExpired, Message: "the join token has expired; get a new one"}
-	case err != nil:
-		s.log.Info("join refused", "reason", "token invalid")
-		return &ProtocolError{Code: CodeTokenInvalid, Message: "the join token is not valid"}
-	case !claims.Publish && !claims.Subscribe:
-		return &ProtocolError{Code: CodeNotAllowed, Message: "the token grants neither publish nor subscribe"}
-	}
-	role := sfu.RoleParticipant
-	if claims.Host {
-		role = sfu.RoleHost
-	}
-	info := sfu.ParticipantInfo{ID: newSessionID(), Identity: claims.Identity, Name: claims.Name, Role: role}
-	room := s.h.SFU.Room(claims.Room)
-	s.welcome = joinedMsg{Type: "joined", Participant: info, Room: claims.Room,
-		Grants: grantsMsg{Publish: claims.Publish, Subscribe: claims.Subscribe, Host: claims.Host}}
 	// The joined message must precede any event the SFU sends once the participant exists,
-	// so it is queued by the sink wrapper before Join returns.
+	// so the sink holds events back until it is queued.
 	gate := &joinGate{s: s}
-	p, snap, err := room.Join(info, sfu.JoinOptions{
-		CanPublish: claims.Publish, CanSubscribe: claims.Subscribe, Role: role, Waiting: claims.Waiting,
-	}, gate)
-	switch {
-	case errors.Is(err, sfu.ErrClosed):
-		return &ProtocolError{Code: CodeRoomClosed, Message: "the room is closing; try again"}
-	case errors.Is(err, sfu.ErrRemoved):
-		return &ProtocolError{Code: CodeRemoved, Message: "you were removed from this meeting"}
-	case errors.Is(err, sfu.ErrLocked):
-		return &ProtocolError{Code: CodeLocked, Message: "the meeting is locked; ask the host to unlock it"}
-	case err != nil:
+	ctx, cancel := context.WithTimeout(context.Background(), entryTimeout)
+	defer cancel()
+	e, err := s.h.Admission.Enter(ctx, admission.Request{Path: admission.PathSignal, Token: tok, ID: newSessionID(), Sink: gate})
+	if ae := (*admission.Error)(nil); errors.As(err, &ae) {
+		return &ProtocolError{Code: ae.Code, Message: ae.Message}
+	}
+	if err != nil {
 		return err
 	}
+	claims, p, snap := e.Claims, e.Participant, e.Snapshot
 	s.participant, s.claims = p, claims
+	s.welcome = joinedMsg{Type: "joined", Room: claims.Room,
+		Grants: grantsMsg{Publish: claims.Publish, Subscribe: claims.Subscribe, Host: claims.Host}}
 	s.joined.Store(true)
+	info := p.Info()
 	s.log = s.log.With("room", claims.Room, "participant", info.ID)
 	if snap.Held {
 		gate.open(waitingMsg{Type: "waiting"})
@@ -379,7 +365,7 @@ func (s *session) join(tok string) error {
 		return nil
 	}
 	gate.open(s.joinedMessage(snap))
-	s.log.Info("joined", "identity", claims.Identity, "role", role)
+	s.log.Info("joined", "identity", claims.Identity, "role", info.Role)
 	return nil
 }
 

@@ -148,14 +148,21 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (User, error) 
 	return u, nil
 }
 
-// UpdatePasswordHash replaces a user's password hash. It does not end the user's
-// sessions: a caller that should, calls RevokeUserSessions too (ConsumePasswordReset does
-// both at once).
+// UpdatePasswordHash replaces a user's password hash and, in the same transaction, spends
+// every pending password-reset link of the user: a link asked for before the change must
+// not undo it. It does not end the user's sessions: a caller that should, calls
+// RevokeUserSessions too (ConsumePasswordReset does both at once).
 func (s *Store) UpdatePasswordHash(ctx context.Context, userID, hash string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, userID)
-	if err == nil {
-		err = affectedOne(res)
-	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, userID)
+		if err == nil {
+			err = affectedOne(res)
+		}
+		if err != nil {
+			return err
+		}
+		return spendPasswordResets(ctx, tx, userID, stamp(time.Time{}))
+	})
 	if err != nil {
 		return fail("update password", err)
 	}

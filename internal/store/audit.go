@@ -23,6 +23,9 @@ type AuditEntry struct {
 	Outcome string
 	// Detail is free text for people; it holds no secrets.
 	Detail string
+	// Count is how many times this happened: 1 for a decision (and when zero), more for
+	// an entry that sums up repeated refusals (see package auditlog).
+	Count int64
 }
 
 // AppendAudit adds an entry to the audit log and returns it as stored.
@@ -34,10 +37,13 @@ func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, erro
 	if e.ID == "" {
 		e.ID = newID()
 	}
+	if e.Count <= 0 {
+		e.Count = 1
+	}
 	e.Region, e.At = region, stamp(e.At)
-	_, err = s.db.ExecContext(ctx, `INSERT INTO audit_log (id, region, at, actor, action, subject, outcome, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		e.ID, e.Region, millis(e.At), e.Actor, e.Action, e.Subject, e.Outcome, e.Detail)
+	_, err = s.db.ExecContext(ctx, `INSERT INTO audit_log (id, region, at, actor, action, subject, outcome, detail, count)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		e.ID, e.Region, millis(e.At), e.Actor, e.Action, e.Subject, e.Outcome, e.Detail, e.Count)
 	if err != nil {
 		return AuditEntry{}, fail("append audit", err)
 	}
@@ -64,7 +70,7 @@ func (s *Store) ListAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, erro
 	for rows.Next() {
 		var e AuditEntry
 		var at int64
-		if err := rows.Scan(&e.ID, &e.Region, &at, &e.Actor, &e.Action, &e.Subject, &e.Outcome, &e.Detail); err != nil {
+		if err := rows.Scan(&e.ID, &e.Region, &at, &e.Actor, &e.Action, &e.Subject, &e.Outcome, &e.Detail, &e.Count); err != nil {
 			return nil, fail("list audit", err)
 		}
 		e.At = fromMillis(at)
@@ -94,7 +100,7 @@ func auditSQL(q AuditQuery) (string, []any) {
 	if !q.Since.IsZero() {
 		add("at >=", millis(q.Since))
 	}
-	query := `SELECT id, region, at, actor, action, subject, outcome, detail FROM audit_log`
+	query := `SELECT id, region, at, actor, action, subject, outcome, detail, count FROM audit_log`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}

@@ -37,7 +37,7 @@ type Meeting struct {
 	JoinBeforeHost bool
 	RequireSignIn  bool
 	Locked         bool
-	// Status is "scheduled", "live" or "ended".
+	// Status is "scheduled", "live", "ended" or "cancelled".
 	Status    string
 	CreatedAt time.Time // now if zero
 	StartedAt time.Time // when it last went live; zero if it never did
@@ -54,6 +54,8 @@ const (
 	MeetingScheduled = "scheduled"
 	MeetingLive      = "live"
 	MeetingEnded     = "ended"
+	// MeetingCancelled: the host called it off before it took place; it never goes live.
+	MeetingCancelled = "cancelled"
 )
 
 var errBadMeetingID = errors.New("a meeting id is 11 decimal digits")
@@ -173,13 +175,13 @@ func (s *Store) ListMeetingsByAccount(ctx context.Context, accountID string, lim
 }
 
 // UpdateMeetingStatus sets a meeting's status at a time: going live records at as
-// StartedAt, ending records it as EndedAt; any status but ended clears EndedAt. Which
-// transitions are allowed is the caller's rule.
+// StartedAt, ending or cancelling records it as EndedAt; any other status clears EndedAt.
+// Which transitions are allowed is the caller's rule.
 func (s *Store) UpdateMeetingStatus(ctx context.Context, id, status string, at time.Time) error {
 	var res sql.Result
 	var err error
 	switch status {
-	case MeetingEnded:
+	case MeetingEnded, MeetingCancelled:
 		res, err = s.db.ExecContext(ctx, `UPDATE meetings SET status = $1, ended_at = $2 WHERE id = $3`,
 			status, nullMillis(stamp(at)), id)
 	case MeetingLive:
@@ -193,6 +195,24 @@ func (s *Store) UpdateMeetingStatus(ctx context.Context, id, status string, at t
 	}
 	if err != nil {
 		return fail("update meeting status", err)
+	}
+	return nil
+}
+
+// UpdateMeetingPlan sets what the host planned of a meeting: its topic, kind, start,
+// duration, time zone, recurrence, passcode and settings (waiting room, join before
+// host, sign-in). Its owner, id, secrets but the passcode, lock and status stay.
+func (s *Store) UpdateMeetingPlan(ctx context.Context, m Meeting) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE meetings SET topic = $1, kind = $2, starts_at = $3,
+		duration_minutes = $4, time_zone = $5, recurrence = $6, passcode = $7, waiting_room = $8,
+		join_before_host = $9, require_sign_in = $10 WHERE id = $11`,
+		m.Topic, m.Kind, nullMillis(trunc(m.StartsAt)), m.DurationMinutes, m.TimeZone, nullString(m.Recurrence),
+		m.Passcode, boolInt(m.WaitingRoom), boolInt(m.JoinBeforeHost), boolInt(m.RequireSignIn), m.ID)
+	if err == nil {
+		err = affectedOne(res)
+	}
+	if err != nil {
+		return fail("update meeting", err)
 	}
 	return nil
 }

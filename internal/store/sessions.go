@@ -193,8 +193,7 @@ func (s *Store) ConsumePasswordReset(ctx context.Context, token, newPasswordHash
 }
 
 func resetPassword(ctx context.Context, tx *sql.Tx, userID, hash string, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL`,
-		millis(now), userID); err != nil {
+	if err := spendPasswordResets(ctx, tx, userID, now); err != nil {
 		return err
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, userID)
@@ -205,5 +204,12 @@ func resetPassword(ctx context.Context, tx *sql.Tx, userID, hash string, now tim
 		return err
 	}
 	_, err = revokeUserSessions(ctx, tx, userID, now)
+	return err
+}
+
+// spendPasswordResets marks every pending reset link of a user used at now.
+func spendPasswordResets(ctx context.Context, tx *sql.Tx, userID string, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL`,
+		millis(now), userID)
 	return err
 }

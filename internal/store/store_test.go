@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	mrand "math/rand/v2"
 	"net/url"
 	"os"
@@ -437,6 +438,27 @@ func TestPasswordResetIsUsableOnce(t *testing.T) {
 	})
 }
 
+// A link asked for before the password was changed does not work after the change.
+func TestPasswordChangeSpendsPendingResets(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		_, u := newOwner(t, s, "a@example.com")
+		now := time.Now()
+		if _, err := s.CreatePasswordReset(ctx, NewPasswordReset{Token: "old-link", UserID: u.ID, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UpdatePasswordHash(ctx, u.ID, "changed-hash"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.ConsumePasswordReset(ctx, "old-link", "attacker-hash", now)
+		wantErr(t, err, ErrNotFound)
+		if got, _ := s.GetUser(ctx, u.ID); got.PasswordHash != "changed-hash" {
+			t.Fatalf("password hash %q after an old link was used", got.PasswordHash)
+		}
+		wantErr(t, s.UpdatePasswordHash(ctx, "no-such-user", "h"), ErrNotFound)
+	})
+}
+
 func TestPasswordResetExpires(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *Store) {
 		_, u := newOwner(t, s, "a@example.com")
@@ -653,14 +675,14 @@ func TestAudit(t *testing.T) {
 		entries := []AuditEntry{
 			{At: t0, Actor: "u1", Action: "user.sign_in", Subject: "u1", Outcome: "ok"},
 			{At: t0.Add(time.Second), Actor: "u1", Action: "meeting.lock", Subject: "12345678901", Outcome: "ok", Detail: "by host"},
-			{At: t0.Add(2 * time.Second), Actor: "u2", Action: "user.sign_in", Subject: "u2", Outcome: "denied"},
+			{At: t0.Add(2 * time.Second), Actor: "u2", Action: "user.sign_in", Subject: "u2", Outcome: "denied", Count: 3000},
 		}
 		for i, e := range entries {
 			got, err := s.AppendAudit(ctx, e)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.ID == "" || got.Region != testRegion {
+			if got.ID == "" || got.Region != testRegion || got.Count != max(e.Count, 1) {
 				t.Fatalf("entry %+v", got)
 			}
 			entries[i] = got
@@ -789,4 +811,95 @@ func runAndKillChild(t *testing.T, cfg Config, killAfter int) []string {
 		t.Fatalf("child ended with %v after %d commits, not killed after %d; stderr:\n%s", err, len(ids), killAfter, stderr.String())
 	}
 	return ids
+}
+
+func TestMeetingCancelledAndPlanChanged(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		a, u := newOwner(t, s, "a@example.com")
+		m, err := s.CreateMeeting(ctx, testMeeting(a, u, "12345678901"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Topic, m.Kind, m.StartsAt, m.Recurrence, m.Passcode = "Moved", "instant", time.Time{}, "", ""
+		m.DurationMinutes, m.TimeZone, m.WaitingRoom, m.JoinBeforeHost, m.RequireSignIn = 30, "Asia/Tokyo", false, true, false
+		if err := s.UpdateMeetingPlan(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.GetMeeting(ctx, m.ID)
+		if got != m {
+			t.Fatalf("after UpdateMeetingPlan: %+v, want %+v", got, m)
+		}
+		at := time.Now()
+		if err := s.UpdateMeetingStatus(ctx, m.ID, MeetingCancelled, at); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = s.GetMeeting(ctx, m.ID)
+		if got.Status != MeetingCancelled || !got.EndedAt.Equal(at.Truncate(time.Millisecond)) {
+			t.Fatalf("cancelled meeting %+v", got)
+		}
+		missing := m
+		missing.ID = "99999999999"
+		wantErr(t, s.UpdateMeetingPlan(ctx, missing), ErrNotFound)
+	})
+}
+
+// The migration that allows "cancelled" rebuilds the meetings table: meetings and their
+// removals made before it are all there after it.
+func TestCancelledMigrationKeepsMeetingsAndRemovals(t *testing.T) {
+	eachConfig(t, func(t *testing.T, cfg Config) {
+		ctx := t.Context()
+		db, dialect, err := openDB(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir, _ := fs.Sub(migrationFiles, "migrations")
+		p, err := goose.NewProvider(dialect, db, dir, goose.WithDisableGlobalRegistry(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Up to the migration before this one, whatever its number.
+		before := int64(-1)
+		for _, src := range p.ListSources() {
+			if strings.HasSuffix(src.Path, "_meeting_cancelled.sql") {
+				break
+			}
+			before = src.Version
+		}
+		if before < 0 {
+			t.Fatal("no _meeting_cancelled.sql migration")
+		}
+		if _, err := p.UpTo(ctx, before); err != nil {
+			t.Fatal(err)
+		}
+		old := &Store{db: db, dialect: dialect, region: testRegion}
+		a, u := newOwner(t, old, "a@example.com")
+		m, err := old.CreateMeeting(ctx, testMeeting(a, u, "12345678901"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := old.AddRemoval(ctx, m.ID, "mallory", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+
+		s := openStore(t, cfg)
+		got, err := s.GetMeeting(ctx, m.ID)
+		if err != nil || got != m {
+			t.Fatalf("after the migration: %+v, %v; want %+v", got, err, m)
+		}
+		if removed, err := s.IsRemoved(ctx, m.ID, "mallory"); err != nil || !removed {
+			t.Fatalf("the removal is lost in the migration: %v, %v", removed, err)
+		}
+		if err := s.UpdateMeetingStatus(ctx, m.ID, MeetingCancelled, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		// The removals still follow their meeting.
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM meetings WHERE id = $1`, m.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, s, `SELECT COUNT(*) FROM meeting_removals`); n != 0 {
+			t.Fatalf("%d removals outlive their meeting", n)
+		}
+	})
 }

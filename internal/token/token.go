@@ -21,6 +21,9 @@ type Grants struct {
 	Host      bool `json:"host,omitempty"`
 	// Waiting holds the bearer in the room's waiting room until a host admits them.
 	Waiting bool `json:"waiting,omitempty"`
+	// Seats is how many may be in the room at once, every connection and the waiting
+	// room counted (the plan's participant limit); 0 for no limit. The room enforces it.
+	Seats int `json:"seats,omitempty"`
 	// Regions are the regions that may carry the meeting (its allowed set), so that a
 	// node can check its own region against it.
 	Regions []string `json:"regions,omitempty"`
@@ -43,6 +46,11 @@ var (
 
 // MaxTTL bounds a token's lifetime.
 const MaxTTL = 24 * time.Hour
+
+// MaxClockSkew is how far in the future a token's issue time may lie: a token issued
+// later than that was not minted by a clock in step with this one, and would otherwise be
+// valid for as long ahead as it claims to be issued.
+const MaxClockSkew = time.Minute
 
 const issuer = "meridian"
 
@@ -109,6 +117,8 @@ func (i *Issuer) Verify(tok string) (*Claims, error) {
 		// A token living longer than any this server mints was not minted by it as
 		// intended: a leaked secret should not buy a token that never ends.
 		return nil, fmt.Errorf("%w: lifetime over %s", ErrInvalid, MaxTTL)
+	case c.IssuedAt.After(i.now().Add(MaxClockSkew)):
+		return nil, fmt.Errorf("%w: issued in the future", ErrInvalid)
 	}
 	return &c, nil
 }

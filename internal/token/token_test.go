@@ -43,6 +43,12 @@ func TestVerifyRefuses(t *testing.T) {
 	forever, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{Room: "r", Identity: "a",
 		RegisteredClaims: jwt.RegisteredClaims{Issuer: issuer, IssuedAt: jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(365 * 24 * time.Hour))}}).SignedString(secret)
+	// Issued 30 days ahead with a 1 h lifetime and no nbf: without a bound on iat it would
+	// be valid for the next 30 days.
+	ahead := now.Add(30 * 24 * time.Hour)
+	future, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{Room: "r", Identity: "a",
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: issuer, IssuedAt: jwt.NewNumericDate(ahead),
+			ExpiresAt: jwt.NewNumericDate(ahead.Add(time.Hour))}}).SignedString(secret)
 
 	cases := []struct {
 		name string
@@ -56,6 +62,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"no expiry", iss, noExp, ErrInvalid},
 		{"tampered", iss, tampered, ErrInvalid},
 		{"lifetime over MaxTTL", iss, forever, ErrInvalid},
+		{"issued in the future", iss, future, ErrInvalid},
 		{"garbage", iss, "not.a.token", ErrInvalid},
 		{"oversize", iss, strings.Repeat("a", 5000), ErrInvalid},
 	}
@@ -94,5 +101,23 @@ func TestSecretIsCreatedOnceAndPrivate(t *testing.T) {
 	}
 	if st.Mode().Perm() != 0o600 {
 		t.Fatalf("secret mode = %v", st.Mode().Perm())
+	}
+}
+
+// A clock a little ahead of this one (within MaxClockSkew) still mints usable tokens.
+func TestVerifyAllowsSmallClockSkew(t *testing.T) {
+	secret := []byte(strings.Repeat("k", 32))
+	now := time.Now()
+	ahead := NewIssuer(secret, func() time.Time { return now.Add(MaxClockSkew / 2) })
+	tok, err := ahead.Mint("r", "a", "", Grants{Subscribe: true, Seats: 7}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewIssuer(secret, func() time.Time { return now }).Verify(tok)
+	if err != nil {
+		t.Fatalf("token from a clock %s ahead: %v", MaxClockSkew/2, err)
+	}
+	if c.Seats != 7 {
+		t.Fatalf("seats = %d, want 7", c.Seats)
 	}
 }

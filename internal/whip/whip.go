@@ -4,6 +4,7 @@
 package whip
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/meridian-video/meridian/internal/admission"
 	"github.com/meridian-video/meridian/internal/sfu"
 	"github.com/meridian-video/meridian/internal/token"
 )
@@ -28,10 +30,15 @@ type Verifier interface {
 	Verify(tok string) (*token.Claims, error)
 }
 
+// Admitter decides who enters a room, on every way in (*admission.Gate).
+type Admitter interface {
+	Enter(ctx context.Context, req admission.Request) (*admission.Entry, error)
+}
+
 // Handler serves /whip/ and /whep/.
 type Handler struct {
-	sfu    *sfu.SFU
-	tokens Verifier
+	gate   Admitter
+	tokens Verifier // for DELETE, which ends a session and enters nothing
 	log    *slog.Logger
 
 	mu       sync.Mutex
@@ -45,9 +52,10 @@ type session struct {
 	p        *sfu.Participant
 }
 
-// New returns the WHIP/WHEP handler.
-func New(s *sfu.SFU, tokens Verifier, log *slog.Logger) *Handler {
-	return &Handler{sfu: s, tokens: tokens, log: log, sessions: map[string]*session{}}
+// New returns the WHIP/WHEP handler: gate admits sessions, tokens verifies the token of
+// a DELETE.
+func New(gate Admitter, tokens Verifier, log *slog.Logger) *Handler {
+	return &Handler{gate: gate, tokens: tokens, log: log, sessions: map[string]*session{}}
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -78,10 +86,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// bearer is the token of an Authorization header; the scheme is case-insensitive (RFC
+// 9110 section 11.1).
+func bearer(r *http.Request) string {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
 func (h *Handler) authorize(r *http.Request, room string) (*token.Claims, int, string, string) {
-	auth := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || tok == "" {
+	tok := bearer(r)
+	if tok == "" {
 		return nil, http.StatusUnauthorized, "token_missing", "send Authorization: Bearer <join token>"
 	}
 	c, err := h.tokens.Verify(tok)
@@ -97,14 +114,9 @@ func (h *Handler) authorize(r *http.Request, room string) (*token.Claims, int, s
 }
 
 func (h *Handler) create(w http.ResponseWriter, r *http.Request, kind, room string) {
-	claims, status, code, msg := h.authorize(r, room)
-	if claims == nil {
-		h.log.Info(kind+" refused", "room", room, "code", code)
-		writeError(w, status, code, msg)
-		return
-	}
-	if (kind == "whip" && !claims.Publish) || (kind == "whep" && !claims.Subscribe) {
-		writeError(w, http.StatusForbidden, "not_allowed", "the token does not grant this")
+	tok := bearer(r)
+	if tok == "" {
+		writeError(w, http.StatusUnauthorized, admission.CodeTokenMissing, "send Authorization: Bearer <join token>")
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
@@ -118,20 +130,20 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, kind, room stri
 	}
 
 	id := newResourceID()
-	sess := &session{kind: kind, identity: claims.Identity, secret: id}
-	opts := sfu.JoinOptions{NoTrickle: true}
+	path := admission.PathWHEP
 	if kind == "whip" {
-		opts.CanPublish = true
-	} else {
-		opts.CanSubscribe, opts.ClientOffers = true, true
+		path = admission.PathWHIP
 	}
-	sink := &endSink{h: h, id: id}
-	p, _, err := h.sfu.Room(room).Join(sfu.ParticipantInfo{ID: kind + "-" + id[:12], Identity: claims.Identity, Name: claims.Name}, opts, sink)
+	e, err := h.gate.Enter(r.Context(), admission.Request{
+		Path: path, Token: tok, Room: room, ID: kind + "-" + id[:12], Sink: &endSink{h: h, id: id},
+	})
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "room_closed", "the room is closing; try again")
+		status, code, msg := refusal(err)
+		writeError(w, status, code, msg)
 		return
 	}
-	sess.p = p
+	claims, p := e.Claims, e.Participant
+	sess := &session{kind: kind, identity: claims.Identity, secret: id, p: p}
 	h.mu.Lock()
 	h.sessions[id] = sess
 	h.mu.Unlock()
@@ -198,14 +210,38 @@ func (s *endSink) Send(ev sfu.Event) {
 	}
 }
 
+// refusal is the HTTP form of a refused entry. Only a closing room is 503, which players
+// retry: the others stand until something changes that the client cannot wait out here.
+func refusal(err error) (status int, code, msg string) {
+	var e *admission.Error
+	if !errors.As(err, &e) {
+		return http.StatusInternalServerError, admission.CodeInternal, "something went wrong on the server"
+	}
+	switch e.Code {
+	case admission.CodeTokenMissing, admission.CodeTokenInvalid, admission.CodeTokenExpired:
+		return http.StatusUnauthorized, e.Code, e.Message
+	case admission.CodeEnded:
+		return http.StatusGone, e.Code, e.Message
+	case admission.CodeRoomClosed:
+		return http.StatusServiceUnavailable, e.Code, e.Message
+	case admission.CodeInternal:
+		return http.StatusInternalServerError, e.Code, e.Message
+	}
+	// wrong_room, not_allowed, waiting, denied, removed, locked, full
+	return http.StatusForbidden, e.Code, e.Message
+}
+
 func newResourceID() string {
 	var b [24]byte
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// writeError answers with a JSON error. nosniff, because the message may echo what the
+// client sent (an SDP parse error), and must never be read as a page.
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(struct {
 		Code    string `json:"code"`

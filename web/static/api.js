@@ -103,6 +103,11 @@ export const api = {
   listMeetings: () => request('GET', '/api/meetings').then((d) => d.meetings),
   scheduleMeeting: (body) => request('POST', '/api/meetings', body),
   startMeeting: (id) => request('POST', `/api/meetings/${encodeURIComponent(id)}/start`),
+  /** updateMeeting changes the fields given of a meeting that has not taken place. */
+  updateMeeting: (id, body) => request('PATCH', `/api/meetings/${encodeURIComponent(id)}`, body),
+  cancelMeeting: (id) => request('POST', `/api/meetings/${encodeURIComponent(id)}/cancel`),
+  /** lookup tells an invitation's topic, host_name, status and starts_at: {link_token} or {meeting_id, passcode}. */
+  lookup: (body) => request('POST', '/api/join/lookup', body),
   /** join asks for a ticket: {meeting_id, passcode} or {link_token}, and display_name. */
   join: (body) => request('POST', '/api/join', body),
 };

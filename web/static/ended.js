@@ -13,8 +13,10 @@ const REASONS = {
   removed: { title: 'You were removed from the meeting', text: 'The host removed you, so you cannot rejoin this meeting. Contact the host if this was a mistake.' },
   denied: { title: 'The host did not let you in', text: 'Your request to join was declined. Contact the host if you think this is a mistake.' },
   ended: { title: 'The host ended the meeting', text: 'The meeting is over for everyone. Ask the host for a new invitation to meet again.' },
+  cancelled: { title: 'The host cancelled the meeting', text: 'The meeting will not take place. Ask the host if you need a new invitation.' },
   time_limit: { title: 'The meeting reached its time limit', text: 'Meetings on the host’s plan have a time limit. The host can start a new meeting to continue.' },
   'room closed': { title: 'The meeting was closed', text: 'The meeting room closed. If the meeting is still going on, rejoin.', rejoin: true },
+  full: { title: 'The meeting is full', text: 'The meeting has as many participants as the host’s plan allows. Try again when someone leaves.', rejoin: true },
   locked: { title: 'The meeting is locked', text: 'You lost your connection and the host has since locked the meeting. Ask the host to unlock it, then rejoin.', rejoin: true },
   expired: { title: 'Your invitation expired', text: 'The pass to this meeting ran out before you got in. Join again to get a fresh one.', rejoin: true },
   connection: { title: 'You lost your connection', text: 'We could not keep you connected to the meeting. Check your network, then rejoin.', rejoin: true },
@@ -23,6 +25,7 @@ const REASONS = {
 // Reasons of other words that mean the same.
 const ALIASES = {
   meeting_ended: 'ended',
+  meeting_cancelled: 'cancelled',
   meeting_locked: 'locked',
   token_expired: 'expired',
   token_invalid: 'expired',

@@ -21,6 +21,8 @@ const MESSAGES = {
   sign_in_required: 'This meeting is for signed-in users only. Sign in, then join again.',
   waiting_for_host: 'The meeting has not started yet. You will join automatically as soon as the host starts it.',
   meeting_ended: 'This meeting has ended. Ask the host for a new invitation if you still need to meet.',
+  meeting_cancelled: 'The host cancelled this meeting, so it will not take place. Ask the host if you need a new invitation.',
+  meeting_live: 'This meeting is in progress, so it cannot be changed or cancelled now. End it first.',
   meeting_full: 'This meeting is full. Try again later, or ask the host to make room.',
   room_full: 'This meeting is full. Try again later, or ask the host to make room.',
   plan_cannot_host: 'Your account’s plan does not include hosting meetings. Ask your account owner to upgrade the plan; you can still join other people’s meetings.',

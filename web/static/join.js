@@ -1,11 +1,13 @@
-// join.js: the page before a meeting. A guest gives a name (and, joining by meeting id,
-// the passcode), checks camera and microphone in a preview, picks devices, chooses to
-// join muted or with the camera off, and joins. Refusals say what to do; a meeting that
-// has not started is retried until the host starts it.
+// join.js: the page before a meeting. It names the meeting and its host as soon as it
+// knows the invitation (at once for a join link; by id, once the passcode is given), and
+// says right away when the meeting is over or has not started. A guest gives a name (and,
+// joining by meeting id, the passcode), checks camera and microphone in a preview, picks
+// devices, chooses to join muted or with the camera off, and joins. Refusals say what to
+// do; a meeting that has not started is retried until the host starts it.
 
 import { api, currentUser } from './api.js';
 import { h, icon, initials } from './dom.js';
-import { describe, showError } from './errors.js';
+import { describe, errorBox, showError } from './errors.js';
 import { busy, field, page, validate } from './layout.js';
 import { listDevices, loadPrefs, mediaProblem, meter, openMedia, savePrefs, stopAll, switchDevice } from './media.js';
 import { meetingView } from './meeting.js';
@@ -13,6 +15,9 @@ import { mount } from './router.js';
 
 const NAME_KEY = 'meridian.name';
 const HOST_POLL_MS = 5000; // how often to ask again while the host has not started
+// Refusals after which joining cannot work, however often one tries.
+const FINAL = new Set(['meeting_ended', 'meeting_cancelled']);
+const when = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', hour: 'numeric', minute: '2-digit' });
 
 export function joinByLinkPage(view, { match }) {
   return joinPage(view, { linkToken: decodeURIComponent(match[1]) });
@@ -28,6 +33,9 @@ async function joinPage(view, { linkToken, meetingId }) {
   const preview = new Preview(view);
   const errors = h('div', { class: 'slot' });
   const status = h('div', { class: 'slot' });
+  const heading = h('h1', null, linkToken ? 'You are invited to a meeting' : 'Join a meeting');
+  const about = h('div', { class: 'slot invite-about' });
+  const lead = h('p', { class: 'lead' }, 'Check how you look and sound, then join.');
   const joinButton = h('button', { type: 'submit', class: 'btn btn-primary btn-block btn-large', 'data-testid': 'join-button' }, 'Join now');
   const form = h('form', { class: 'stack', 'data-testid': 'join-form', novalidate: true },
     !linkToken && field('Meeting ID', {
@@ -58,10 +66,50 @@ async function joinPage(view, { linkToken, meetingId }) {
     });
   };
 
+  // closed: the meeting is over; joining is no longer offered.
+  const closed = () => {
+    for (const el of form.elements) el.disabled = true;
+    lead.hidden = true;
+  };
+
+  // describeMeeting shows what the invitation is for, and whether it can be joined now.
+  const describeMeeting = (info) => {
+    heading.textContent = info.topic;
+    const note = FINAL.has(`meeting_${info.status}`)
+      ? errorBox({ code: `meeting_${info.status}` })
+      : info.status === 'scheduled' && h('div', { class: 'alert alert-warn', role: 'status' }, h('p', null,
+        info.starts_at
+          ? `This meeting has not started yet. It is planned for ${when.format(new Date(info.starts_at))}. You can join now and wait for the host.`
+          : 'This meeting has not started yet. You can join now and wait for the host to start it.'));
+    about.replaceChildren(h('div', { 'data-testid': 'meeting-status', dataset: { status: info.status } },
+      h('p', { class: 'invite-host', 'data-testid': 'invite-host' }, `Hosted by ${info.host_name}`), note));
+    if (note && FINAL.has(`meeting_${info.status}`)) closed();
+  };
+  const lookUp = async (body) => {
+    try {
+      const info = await api.lookup(body);
+      if (view.active()) describeMeeting(info);
+    } catch {
+      // Joining says what is wrong, in its place; the page just names no meeting.
+      if (view.active()) about.replaceChildren();
+    }
+  };
+  if (linkToken) lookUp({ link_token: linkToken });
+  else {
+    // By id the passcode proves the invitation: asking before it is given would be a guess.
+    const byId = () => {
+      const { meeting_id: id, passcode } = request();
+      if (passcode && id.replace(/\D/g, '').length === 11) lookUp({ meeting_id: id, passcode });
+    };
+    form.elements.meeting_id.addEventListener('change', byId);
+    form.elements.passcode.addEventListener('change', byId);
+  }
+
   const refuse = (err) => {
     const signIn = err.code === 'sign_in_required' &&
       h('a', { href: `/signin?next=${encodeURIComponent(location.pathname + location.search)}`, class: 'btn btn-small' }, 'Sign in');
     showError(errors, err, signIn);
+    if (FINAL.has(err.code)) closed();
     if (err.code === 'rate_limited' && err.retryAfter) {
       joinButton.disabled = true;
       setTimeout(() => { joinButton.disabled = false; }, err.retryAfter * 1000);
@@ -87,9 +135,7 @@ async function joinPage(view, { linkToken, meetingId }) {
   page(view, me, h('div', { class: 'join-layout' },
     preview.el, preview.devices,
     h('section', { class: 'card join-card' },
-      h('h1', null, linkToken ? 'You are invited to a meeting' : 'Join a meeting'),
-      h('p', { class: 'lead' }, 'Check how you look and sound, then join.'),
-      form)));
+      heading, about, lead, form)));
   preview.start();
 }
 

@@ -41,6 +41,9 @@ const ERRORS = {
   bad_chat: 'That message could not be sent: it is too long.',
 };
 
+// Refusals of a join that trying again will not change.
+const JOIN_REFUSALS = new Set(['ended', 'removed', 'denied', 'locked', 'full']);
+
 // Who did something to us, in words.
 function byWhom(by) {
   return by?.name || by?.identity || 'The host';
@@ -84,6 +87,7 @@ class Meeting {
   panel = null; // "chat", "people" or null
   unread = 0;
   closeLobbyToast = null; // dismisses the latest "someone is waiting" toast
+  chatToasts = new Set(); // dismiss the toasts of chat messages (they offer "Open chat")
   screen = null; // {stream, transceivers} while sharing
   mode = null; // "waiting" or "meeting": what the view shows
   ended = false; // the meeting is over for us: events are ignored from now on
@@ -254,7 +258,9 @@ class Meeting {
     if (this.panel === 'chat' || msg.from?.id === this.self?.id) return;
     this.unread++;
     this.#refreshUnread();
-    toast(`${msg.from?.name || 'Someone'}: ${msg.text}`, { timeout: 4000, action: { label: 'Open chat', run: () => this.#openPanel('chat') } });
+    const close = toast(`${msg.from?.name || 'Someone'}: ${msg.text}`, { timeout: 4000, action: { label: 'Open chat', run: () => this.#openPanel('chat') } });
+    this.chatToasts.add(close);
+    setTimeout(() => this.chatToasts.delete(close), 4000);
   }
 
   #onLobby({ waiting }) {
@@ -297,6 +303,11 @@ class Meeting {
     }
     if (code === 'token_expired' || code === 'token_invalid') {
       this.end('expired');
+      return;
+    }
+    // A join refused for good (docs/protocol.md, Admission) ends the page, saying why.
+    if (!this.self && JOIN_REFUSALS.has(code)) {
+      this.end(code);
       return;
     }
     if (ERRORS[code]) toast(ERRORS[code], { tone: 'error' });
@@ -533,13 +544,14 @@ class Meeting {
       onclick: async () => toast(await copyText(this.params.inviteURL) ? 'Invite link copied.' : `Invite link: ${this.params.inviteURL}`),
     }, icon('copy'), h('span', null, 'Copy invite link'));
 
+    this.inviteCard = this.#inviteCard();
     const root = h('section', { class: 'meeting', 'data-testid': 'meeting', 'aria-label': `Meeting: ${this.topic}` },
       h('header', { class: 'meeting-bar' },
         h('div', { class: 'meeting-title' }, h('h1', null, this.topic), this.lockBadge),
         h('div', { class: 'meeting-meta' }, this.clock, invite, this.quality.el)),
       this.notices,
       h('div', { class: 'meeting-body' },
-        h('main', { id: 'main', class: 'meeting-main' }, this.stage.el), this.chat.el, this.peoplePanel.el),
+        h('main', { id: 'main', class: 'meeting-main' }, this.stage.el, this.inviteCard), this.chat.el, this.peoplePanel.el),
       h('div', { class: 'controls', role: 'group', 'aria-label': 'Meeting controls' },
         h('div', { class: 'controls-group' }, this.ctl.mic, this.ctl.cam, this.ctl.screen),
         h('div', { class: 'controls-group' }, this.ctl.chat, this.ctl.people),
@@ -551,6 +563,26 @@ class Meeting {
     this.view.root.replaceChildren(root);
     this.quality.start(() => this.session?.peers ?? {});
     this.#startClock();
+  }
+
+  // inviteCard tells a host who is alone how to bring people in: the join link, to copy,
+  // and the meeting id with its passcode, when the host's ticket told them.
+  #inviteCard() {
+    const url = this.params.inviteURL;
+    if (!url) return null;
+    const m = this.params.ticket.meeting ?? {};
+    const input = h('input', { type: 'text', readonly: true, value: url, class: 'invite-url', 'data-testid': 'invite-url', 'aria-label': 'Invite link' });
+    input.addEventListener('focus', () => input.select());
+    const copy = h('button', {
+      type: 'button', class: 'btn btn-primary btn-small', 'data-testid': 'invite-copy',
+      onclick: async () => toast(await copyText(url, input) ? 'Invite link copied. Paste it into an email or a chat.' : 'Select the link and copy it.'),
+    }, icon('copy'), 'Copy link');
+    return h('section', { class: 'invite-card', 'data-testid': 'invite-card', 'aria-labelledby': 'invite-card-title', hidden: true },
+      h('h2', { id: 'invite-card-title' }, 'You are the only one here'),
+      h('p', null, 'Send this link to the people you want to meet. It lets them in without a passcode.'),
+      h('div', { class: 'invite-row' }, input, copy),
+      m.display_id && h('p', { class: 'hint', 'data-testid': 'invite-passcode' },
+        `Joining by meeting ID instead: ${m.display_id}`, m.passcode ? `, passcode ${m.passcode}` : ', no passcode needed', '.'));
   }
 
   #refreshControls() {
@@ -588,6 +620,14 @@ class Meeting {
     this.ctl.chat.setAttribute('aria-expanded', String(which === 'chat'));
     this.ctl.people.setAttribute('aria-expanded', String(which === 'people'));
     this.view.root.querySelector('.meeting')?.classList.toggle('has-panel', !!which);
+    // A toast must not offer to open what is open now.
+    if (which === 'chat') {
+      for (const close of this.chatToasts) close();
+      this.chatToasts.clear();
+    } else if (which === 'people') {
+      this.closeLobbyToast?.();
+      this.closeLobbyToast = null;
+    }
     if (which === 'chat') {
       this.unread = 0;
       this.#refreshUnread();
@@ -624,6 +664,7 @@ class Meeting {
     if (!this.self) return;
     const people = [this.self, ...this.people.values()].map((info) => ({ info, ...this.#mediaOf(info.id) }));
     this.peoplePanel.render({ self: this.self, people, lobby: this.lobby, locked: this.locked });
+    if (this.inviteCard) this.inviteCard.hidden = this.people.size > 0 || !this.#isModerator();
     const waiting = this.#isModerator() ? this.lobby.length : 0;
     this.lobbyBadge.hidden = waiting === 0;
     this.lobbyBadge.textContent = String(waiting);
