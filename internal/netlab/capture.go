@@ -91,10 +91,14 @@ type Capture struct {
 // Capture starts counting the frames on all of the host's interfaces, and those match
 // accepts (match may be nil). It returns once the socket is open, so every frame from
 // then on is seen. The capture stops when t ends; if t failed, what it saw is saved to
-// <artifacts>/<host>.pcap.
+// <artifacts>/<host>-<n>.pcap, n counting the host's captures from 1.
 func (h *Host) Capture(t testing.TB, match func(Packet) bool) *Capture {
 	t.Helper()
 	c := &Capture{host: h, match: match, stop: make(chan struct{}), done: make(chan struct{})}
+	h.lab.mu.Lock()
+	h.captures++
+	seq := h.captures // names this capture's pcap file apart from the host's others
+	h.lab.mu.Unlock()
 	ready := make(chan error, 1)
 	go func() {
 		defer close(c.done)
@@ -109,7 +113,7 @@ func (h *Host) Capture(t testing.TB, match func(Packet) bool) *Capture {
 	t.Cleanup(func() {
 		c.Stop()
 		if t.Failed() {
-			path := filepath.Join(ArtifactDir(t), safeName(h.Name)+".pcap")
+			path := filepath.Join(ArtifactDir(t), safeName(fmt.Sprintf("%s-%d", h.Name, seq))+".pcap")
 			if err := c.WritePcap(path); err != nil {
 				t.Logf("netlab: save the capture of %s: %v", h.Name, err)
 			} else {

@@ -61,7 +61,8 @@ type Host struct {
 	// Netns is the namespace's name, as `ip netns` knows it.
 	Netns string
 
-	lab *Lab
+	lab      *Lab
+	captures int // how many captures the host has had; guarded by lab.mu
 }
 
 // New makes a lab for t: the hub namespace and its bridge. It and everything in it are

@@ -70,9 +70,11 @@ func (h *Host) Start(t testing.TB, binary string, args ...string) *Process {
 	cmd := exec.Command(binary, args...)
 	h.Wrap(cmd)
 	cmd.Stdout, cmd.Stderr = f, f
-	// Its own group, so that stopping it reaches its children too; and SIGKILL if this
-	// process dies first, so that no server outlives a killed test run.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Its own group, so that stopping it reaches its children too. No Pdeathsig: it
+	// fires when the thread that forked ends, and Host.Do ends threads. A run killed
+	// before its cleanup leaves the process to the next run's sweep, which kills what
+	// runs in a dead run's namespaces.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		t.Fatalf("netlab: start %s in %s: %v", binary, h.Name, err)
