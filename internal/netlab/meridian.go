@@ -50,7 +50,7 @@ func StartMeridian(t testing.TB, h *Host, bin, extraYAML string) *Node {
 	t.Helper()
 	dataDir := t.TempDir()
 	addr := fmt.Sprintf("%s:%d", h.Addr, NodePort)
-	cfg := fmt.Sprintf("addr: %q\ndata: %q\nlog_level: debug\nmedia:\n  loopback_only: false\n%s", addr, dataDir, extraYAML)
+	cfg := fmt.Sprintf("addr: %q\ndata: %q\nmedia:\n  loopback_only: false\n%s", addr, dataDir, extraYAML)
 	cfgPath := filepath.Join(dataDir, "meridian.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatalf("netlab: %v", err)

@@ -5,11 +5,13 @@ package netlab
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,5 +114,44 @@ func TestLab(t *testing.T) {
 	}
 	if len(pcap) < 24 || binary.LittleEndian.Uint32(pcap) != 0xa1b2c3d4 || !bytes.Contains(pcap, []byte("ping")) {
 		t.Fatalf("a.pcap: %d bytes, not a pcap file holding the datagrams", len(pcap))
+	}
+}
+
+// A run killed before its cleanup leaves namespaces, and processes in them; the next lab
+// removes both, and leaves alone the namespaces of a run whose process still lives.
+func TestNewSweepsLeftoversOfDeadRuns(t *testing.T) {
+	Require(t)
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := fmt.Sprintf("%s%d-000000-hub", prefix, gone.Process.Pid)
+	live := fmt.Sprintf("%s%d-000000-hub", prefix, os.Getpid())
+	for _, ns := range []string{dead, live} {
+		if err := addNetns(ns); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = deleteNetns(ns) })
+	}
+	// A process left running in the dead run's namespace.
+	sleeper := exec.Command("ip", "netns", "exec", dead, "sleep", "300")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- sleeper.Wait() }()
+
+	New(t)
+	if _, err := os.Stat(filepath.Join(netnsDir, dead)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the dead run's namespace %s is still there (%v)", dead, err)
+	}
+	if _, err := os.Stat(filepath.Join(netnsDir, live)); err != nil {
+		t.Errorf("the live run's namespace %s was removed: %v", live, err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		_ = sleeper.Process.Kill()
+		t.Error("the process in the dead run's namespace still runs")
 	}
 }
