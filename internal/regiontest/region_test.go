@@ -48,7 +48,7 @@ func TestMeetingNearCNStaysOnUSNode(t *testing.T) {
 	onUS := us.Capture(t, ofMeeting)
 	onNear := near.Capture(t, ofMeeting)
 
-	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 
 	// The host signs up on the US node and starts a meeting with no waiting room.
