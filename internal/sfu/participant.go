@@ -437,8 +437,8 @@ func (p *Participant) publisherPC() (*webrtc.PeerConnection, error) {
 	pc.OnICECandidate(p.candidates[publisherIdx].onCandidate(p.sink, Publisher))
 	pc.OnTrack(p.onTrack)
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateFailed {
-			go p.Close("publisher connection failed")
+		if reason := connectionEnded(s); reason != "" {
+			go p.Close("publisher connection " + reason)
 		}
 	})
 	p.pub = pc
@@ -473,12 +473,29 @@ func (p *Participant) subscriberPC(offer string) (*webrtc.PeerConnection, error)
 			if !p.subReady.Swap(true) {
 				go p.requestKeyframes()
 			}
-		case webrtc.PeerConnectionStateFailed:
-			go p.Close("subscriber connection failed")
+		default:
+			if reason := connectionEnded(s); reason != "" {
+				go p.Close("subscriber connection " + reason)
+			}
 		}
 	})
 	p.sub = pc
 	return pc, nil
+}
+
+// connectionEnded tells why a connection in state s ends the participant's session, or ""
+// if it does not. Failed: the peer stopped answering ICE consent checks (the player or
+// encoder vanished; see iceFailedTimeout). Closed: pion closed the connection on the peer's
+// DTLS close_notify (the player's tab closed), or the SFU did, ending the session anyway. A
+// session that outlived its connection would hold its seat in the room for good.
+func connectionEnded(s webrtc.PeerConnectionState) string {
+	switch s {
+	case webrtc.PeerConnectionStateFailed:
+		return "failed"
+	case webrtc.PeerConnectionStateClosed:
+		return "closed"
+	}
+	return ""
 }
 
 // onTrack receives a new incoming stream: a new track, or one more simulcast layer of a

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -186,6 +187,7 @@ func (s *SFU) newPeerConnection(
 	// peer-reflexive candidate its checks reveal, and a selected pair always names an
 	// address (which the direct path sends to).
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetICETimeouts(iceDisconnectedTimeout, iceFailedTimeout, iceKeepaliveInterval)
 	if settings != nil {
 		if err := settings(&se); err != nil {
 			return nil, err
@@ -194,6 +196,21 @@ func (s *SFU) newPeerConnection(
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
 	return api.NewPeerConnection(webrtc.Configuration{SDPSemantics: webrtc.SDPSemanticsUnifiedPlan})
 }
+
+// ICE consent (RFC 7675): a connection that has heard nothing from its peer for
+// iceDisconnectedTimeout is disconnected, and iceFailedTimeout later it has failed, which
+// ends the participant's session and frees its seat (see connectionEnded). pion's defaults,
+// 5 s and 25 s more, let a player or encoder that vanished without a word hold its seat
+// half a minute. Silence is noticed on the agent's tick, every iceKeepaliveInterval, when it
+// also sends a binding request if nothing else went out: a peer that is there answers it,
+// so an idle connection is never silent. The sum must leave a client whose network changed
+// time to restart ICE before its session ends: the browser app restarts 1.5 s after its
+// connection turns disconnected, which Chromium reports about 2.5 s into the silence.
+const (
+	iceDisconnectedTimeout = 4 * time.Second
+	iceFailedTimeout       = 4 * time.Second
+	iceKeepaliveInterval   = 2 * time.Second
+)
 
 // publisherInterceptors are what a connection the SFU receives on needs: NACK generation
 // (the SFU asks its publishers for lost packets), RTCP receiver reports and transport-wide
