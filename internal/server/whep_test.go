@@ -3,12 +3,14 @@ package server_test
 import (
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
@@ -18,6 +20,16 @@ import (
 	"github.com/meridian-video/meridian/internal/token"
 )
 
+// whepPaths are the viewer's DTLS roles in its offer and so the node's send path: the
+// node, left the choice, is the DTLS server and sends on its direct path; as the DTLS
+// client it sends through pion.
+var whepPaths = []struct {
+	name, setup, path string
+}{
+	{"direct path", "", "direct"},
+	{"pion path", "passive", "pion"},
+}
+
 // received records what a WHEP player reads of its tracks.
 type received struct {
 	mu      sync.Mutex
@@ -25,6 +37,7 @@ type received struct {
 }
 
 type receivedPacket struct {
+	pt       uint8
 	seq      uint16
 	ts       uint32
 	keyframe int       // the height of a synthetic VP8 keyframe's first packet, else 0
@@ -40,7 +53,7 @@ func (r *received) onTrack(tr *webrtc.TrackRemote) {
 		if err != nil {
 			return
 		}
-		rp := receivedPacket{seq: p.SequenceNumber, ts: p.Timestamp}
+		rp := receivedPacket{pt: p.PayloadType, seq: p.SequenceNumber, ts: p.Timestamp}
 		if kind == "video" {
 			rp.keyframe = keyframeHeight(p.Payload)
 		}
@@ -64,6 +77,20 @@ func (r *received) since(kind string, t time.Time) []receivedPacket {
 		}
 	}
 	return out
+}
+
+// before is the last packet of kind sent before t, if any.
+func (r *received) before(kind string, t time.Time) (receivedPacket, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var last receivedPacket
+	found := false
+	for _, p := range r.packets[kind] {
+		if !p.sent.After(t) {
+			last, found = p, true
+		}
+	}
+	return last, found
 }
 
 // playWHEP starts a WHEP player on room that records what it receives.
@@ -115,6 +142,150 @@ func waitPlaying(t *testing.T, rec *received, after time.Time, height int) {
 	if first := rec.since("video", after)[0]; first.keyframe != height {
 		t.Fatalf("the player's video starts with a packet of keyframe height %d, want a keyframe of height %d", first.keyframe, height)
 	}
+}
+
+// A WHEP player that starts before anyone publishes receives the stream once it starts,
+// on the same session, without renegotiating: from a WHIP encoder and from a meeting
+// participant.
+func TestWHEPBeforeTheStream(t *testing.T) {
+	for _, path := range whepPaths {
+		t.Run("WHIP publisher, "+path.name, func(t *testing.T) {
+			srv := startServer(t)
+			ctx, cancel := testContext(t)
+			defer cancel()
+			_, rec := playWHEP(t, ctx, srv, "early", path.setup)
+			start := time.Now()
+			publishWHIP(t, ctx, srv, "early", "encoder", 360)
+			waitPlaying(t, rec, start, 360)
+			if n := metricValue(t, srv, `meridian_sfu_subscriber_connections_total{path="`+path.path+`"}`); n != 1 {
+				t.Errorf("%v subscriber connections on the %s send path, want 1", n, path.path)
+			}
+		})
+	}
+	t.Run("WebSocket publisher", func(t *testing.T) {
+		srv := startServer(t)
+		ctx, cancel := testContext(t)
+		defer cancel()
+		_, rec := playWHEP(t, ctx, srv, "early", "")
+		start := time.Now()
+		pub := join(t, ctx, srv, "early", "pub", token.Grants{Publish: true}, client.Options{})
+		publishAV(t, ctx, pub, 300_000)
+		eventually(t, 15*time.Second, "video and audio from the publisher", func() bool {
+			return len(rec.since("video", start)) >= 30 && len(rec.since("audio", start)) >= 10
+		})
+		if first := rec.since("video", start)[0]; first.keyframe == 0 {
+			t.Fatal("the player's video does not start with a keyframe")
+		}
+	})
+}
+
+// A WHEP player keeps playing, on the same session, while the encoder reconnects: the new
+// encoder's stream follows the old one's with a keyframe, sequence numbers without a gap
+// and timestamps that move on.
+func TestWHEPAcrossEncoderReconnect(t *testing.T) {
+	for _, path := range whepPaths {
+		t.Run(path.name, func(t *testing.T) {
+			srv := startServer(t)
+			ctx, cancel := testContext(t)
+			defer cancel()
+			first := publishWHIP(t, ctx, srv, "obs", "encoder", 360)
+			_, rec := playWHEP(t, ctx, srv, "obs", path.setup)
+			waitPlaying(t, rec, time.Time{}, 360)
+
+			if err := first.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			waitTracks(t, srv, "obs", 0)
+			switched := time.Now()
+			publishWHIP(t, ctx, srv, "obs", "encoder", 180)
+			waitPlaying(t, rec, switched, 180)
+			for _, kind := range []string{"video", "audio"} {
+				last, ok := rec.before(kind, switched)
+				if !ok {
+					t.Fatalf("no %s from the first encoder", kind)
+				}
+				next := rec.since(kind, switched)[0]
+				if next.seq != last.seq+1 || int32(next.ts-last.ts) <= 0 {
+					t.Errorf("%s across the reconnect: sequence %d then %d, timestamp %d then %d", kind, last.seq, next.seq, last.ts, next.ts)
+				}
+			}
+		})
+	}
+}
+
+// A player's video section negotiates several codecs; each encoder's stream reaches it in
+// the payload type the answer gave that stream's codec.
+func TestWHEPSlotSendsEachEncodersCodec(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := testContext(t)
+	defer cancel()
+	player, rec := playWHEP(t, ctx, srv, "codecs", "")
+	codecOf := answeredCodecs(t, player.PC, "video")
+
+	start := time.Now()
+	vp8 := publishWHIP(t, ctx, srv, "codecs", "encoder", 180)
+	waitPlaying(t, rec, start, 180)
+	if got := codecOf[rec.since("video", start)[0].pt]; got != "VP8" {
+		t.Fatalf("VP8 arrives as %q", got)
+	}
+	if err := vp8.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitTracks(t, srv, "codecs", 0)
+
+	switched := time.Now()
+	h264, err := client.NewLocalTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, client.SourceCamera)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := client.PublishWHIP(ctx, srv.URL()+"/whip/codecs", mint(t, srv, "codecs", "encoder", token.Grants{Publish: true}), true, h264)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.PC.Close() })
+	go sendH264(ctx, h264)
+	eventually(t, 15*time.Second, "H.264 from the second encoder", func() bool {
+		return len(rec.since("video", switched)) >= 10
+	})
+	for _, p := range rec.since("video", switched) {
+		if got := codecOf[p.pt]; got != "H264" {
+			t.Fatalf("H.264 arrives as %q (payload type %d)", got, p.pt)
+		}
+	}
+}
+
+// answeredCodecs maps the payload types of pc's remote description's first section of kind
+// to their codec names.
+func answeredCodecs(t *testing.T, pc *webrtc.PeerConnection, kind string) map[uint8]string {
+	t.Helper()
+	var desc sdp.SessionDescription
+	if err := desc.UnmarshalString(pc.RemoteDescription().SDP); err != nil {
+		t.Fatal(err)
+	}
+	out := map[uint8]string{}
+	for _, m := range desc.MediaDescriptions {
+		if m.MediaName.Media != kind {
+			continue
+		}
+		for _, a := range m.Attributes {
+			if a.Key != "rtpmap" {
+				continue
+			}
+			pt, codec, _ := strings.Cut(a.Value, " ")
+			n, err := strconv.Atoi(pt)
+			if err != nil {
+				t.Fatalf("rtpmap %q", a.Value)
+			}
+			name, _, _ := strings.Cut(codec, "/")
+			out[uint8(n)] = name
+		}
+		break
+	}
+	if len(out) < 2 {
+		t.Fatalf("the answer's %s section negotiates %v: the test needs several codecs", kind, out)
+	}
+	return out
 }
 
 // A WHEP player or WHIP encoder that goes away without DELETE ends its session and frees

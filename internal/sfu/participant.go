@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,6 +49,7 @@ type Participant struct {
 	published        map[string]*PublishedTrack // by the publisher's own track id
 	sources          map[string]string          // declared source by the publisher's track id
 	downs            map[string]*downTrack      // by published track id
+	slots            []*downTrack               // a client offerer's sending slots (slots.go)
 	mutedSources     map[string]bool            // sources the participant has turned off
 	closed           bool
 
@@ -260,8 +260,9 @@ func (p *Participant) setLocal(pc *webrtc.PeerConnection, desc webrtc.SessionDes
 	return pc.LocalDescription().SDP, nil
 }
 
-// HandleSubscriberOffer answers a client's offer to receive (WHEP): the answer carries the
-// room's current tracks.
+// HandleSubscriberOffer answers a client's offer to receive (WHEP): every audio and video
+// section it offers gets a sending slot, which carries one of the room's tracks of its kind
+// now or as soon as one is published (see slots.go).
 func (p *Participant) HandleSubscriberOffer(sdp string) (string, error) {
 	if p.Held() {
 		return "", ErrHeld
@@ -278,25 +279,19 @@ func (p *Participant) HandleSubscriberOffer(sdp string) (string, error) {
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
-	// The answer can carry one track per media section the client offered: prefer camera
-	// and microphone, then screen share.
-	slots := map[webrtc.RTPCodecType]int{}
-	for _, tr := range pc.GetTransceivers() {
-		slots[tr.Kind()]++
-	}
-	tracks := p.room.publishedTracks()
-	slices.SortStableFunc(tracks, func(a, b *PublishedTrack) int { return sourceRank(a.info.Source) - sourceRank(b.info.Source) })
-	for _, t := range tracks {
-		if slots[t.kind] > 0 {
-			slots[t.kind]--
-			p.subscribe(t)
-		}
+	if err := p.addSlots(pc); err != nil {
+		return "", err
 	}
 	answer, err := pc.CreateAnswer(nil)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
-	return p.setLocal(pc, answer)
+	local, err := p.setLocal(pc, answer)
+	if err != nil {
+		return "", err
+	}
+	p.fillSlots()
+	return local, nil
 }
 
 // HandleSubscriberAnswer applies the client's answer to the SFU's last subscriber offer.
@@ -403,7 +398,9 @@ func (p *Participant) Close(reason string) {
 
 	for _, d := range downs {
 		d.closed.Store(true)
-		d.track.removeDown(d)
+		if t := d.source(); t != nil {
+			t.removeDown(d)
+		}
 	}
 	for _, t := range published {
 		p.room.unpublish(t)
@@ -670,10 +667,19 @@ func (p *Participant) unsubscribe(t *PublishedTrack) bool {
 	d, ok := p.downs[t.info.ID]
 	if ok {
 		delete(p.downs, t.info.ID)
+		if d.slot {
+			d.setSource(nil)
+		}
 	}
 	pc := p.sub
 	p.mu.Unlock()
 	if !ok {
+		return false
+	}
+	if d.slot {
+		// The slot stays negotiated for the next track of its kind.
+		t.removeDown(d)
+		p.fillSlots()
 		return false
 	}
 	d.closed.Store(true)
@@ -775,7 +781,7 @@ func (p *Participant) allocate(now int64) {
 	var video []*downTrack
 	audio := 0
 	for _, d := range p.downs {
-		if d.track.kind == webrtc.RTPCodecTypeVideo {
+		if d.kind == webrtc.RTPCodecTypeVideo {
 			video = append(video, d)
 		} else {
 			audio++
@@ -794,12 +800,16 @@ func (p *Participant) allocate(now int64) {
 	var candidate *downTrack
 	candidateRank, candidateGap := -1, 0
 	for _, d := range video {
-		if !d.track.info.Simulcast {
+		t := d.source()
+		if t == nil {
+			continue
+		}
+		if !t.info.Simulcast {
 			d.setTarget(0)
 			d.keepWaiting()
 			continue
 		}
-		states := d.track.layerStates(now)
+		states := t.layerStates(now)
 		maxHeight := int(d.maxHeight.Load())
 		rank := selectLayer(states, maxHeight, budget)
 		want := selectLayer(states, maxHeight, 0)

@@ -66,8 +66,8 @@ type JoinOptions struct {
 	// candidate inside: WHIP and WHEP clients do not trickle.
 	NoTrickle bool
 	// ClientOffers makes the client, not the SFU, offer the subscriber connection, once
-	// (WHEP): the participant receives the tracks present when it offers and never
-	// renegotiates.
+	// (WHEP): it never renegotiates, and each media section it offers carries a track of
+	// its kind whenever the room has one (see slots.go).
 	ClientOffers bool
 	// Role is the participant's role to begin with.
 	Role Role
@@ -251,7 +251,11 @@ func (r *Room) publish(t *PublishedTrack) {
 	r.sfu.metrics.Tracks.Inc()
 	for _, p := range ps {
 		p.sink.Send(TrackPublished{Track: t.Info()})
-		if p != t.owner && p.opts.CanSubscribe && !p.opts.ClientOffers {
+		switch {
+		case p == t.owner || !p.opts.CanSubscribe:
+		case p.opts.ClientOffers:
+			p.fillSlots()
+		default:
 			p.subscribe(t)
 			p.negotiate(false)
 		}
@@ -266,6 +270,7 @@ func (r *Room) unpublish(t *PublishedTrack) {
 		return
 	}
 	delete(r.tracks, t.info.ID)
+	t.gone.Store(true)
 	ps := r.snapshotParticipants()
 	r.mu.Unlock()
 	r.sfu.metrics.Tracks.Dec()
