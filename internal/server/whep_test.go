@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -252,6 +254,91 @@ func TestWHEPSlotSendsEachEncodersCodec(t *testing.T) {
 		if got := codecOf[p.pt]; got != "H264" {
 			t.Fatalf("H.264 arrives as %q (payload type %d)", got, p.pt)
 		}
+	}
+}
+
+// A section is sent no track whose codec it did not negotiate: a player that takes VP8 only
+// gets nothing of an H.264 encoder, and the stream of the VP8 encoder that follows it.
+func TestWHEPSlotSkipsAnUnnegotiatedCodec(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := testContext(t)
+	defer cancel()
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: client.VP8, PayloadType: 96}, webrtc.RTPCodecTypeVideo); err != nil {
+		t.Fatal(err)
+	}
+	var se webrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	rec := newReceived()
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { rec.onTrack(tr) })
+	offerWHEP(t, ctx, srv, pc, "vp8only")
+
+	start := time.Now()
+	h264, err := client.NewLocalTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, client.SourceCamera)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := client.PublishWHIP(ctx, srv.URL()+"/whip/vp8only", mint(t, srv, "vp8only", "encoder", token.Grants{Publish: true}), true, h264)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go sendH264(ctx, h264)
+	waitTracks(t, srv, "vp8only", 1)
+	time.Sleep(time.Second) // time for anything wrongly sent to arrive
+	if n := len(rec.since("video", start)); n != 0 {
+		t.Fatalf("the VP8-only player was sent %d packets of H.264", n)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitTracks(t, srv, "vp8only", 0)
+	publishWHIP(t, ctx, srv, "vp8only", "encoder", 180)
+	eventually(t, 15*time.Second, "the VP8 encoder's video", func() bool { return len(rec.since("video", start)) >= 30 })
+	if first := rec.since("video", start)[0]; first.keyframe != 180 {
+		t.Fatalf("the player's video starts with a packet of keyframe height %d, want 180", first.keyframe)
+	}
+}
+
+// offerWHEP starts a WHEP session on room for pc, offering all its candidates.
+func offerWHEP(t *testing.T, ctx context.Context, srv *server.Server, pc *webrtc.PeerConnection, room string) {
+	t.Helper()
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL()+"/whep/"+room, strings.NewReader(pc.LocalDescription().SDP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set("Authorization", "Bearer "+mint(t, srv, room, "viewer", token.Grants{Subscribe: true}))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("WHEP: %s %s %v", resp.Status, answer, err)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)}); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -72,7 +72,7 @@ func (p *Participant) fillSlots() {
 		return
 	}
 	for _, d := range p.slots {
-		if d.source() != nil {
+		if !d.free() {
 			continue
 		}
 		for _, t := range tracks {
@@ -100,9 +100,16 @@ func (p *Participant) fillSlots() {
 	}
 }
 
+// free reports whether a slot is negotiated and without a source.
+func (d *downTrack) free() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.track == nil && d.writer != nil
+}
+
 // setSource makes a slot forward t from its next keyframe (any audio packet is one), in the
 // payload type negotiated for t's codec, or stop forwarding (nil). It reports false, and
-// changes nothing, if no negotiated codec fits t or the slot is not bound yet.
+// changes nothing, if no negotiated codec fits t or the connection has stopped sending it.
 func (d *downTrack) setSource(t *PublishedTrack) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
