@@ -427,7 +427,7 @@ func (p *Participant) publisherPC() (*webrtc.PeerConnection, error) {
 	if p.pub != nil {
 		return p.pub, nil
 	}
-	pc, err := p.room.sfu.newPublisherConnection()
+	pc, err := p.room.sfu.newPublisherConnection(p.consent())
 	if err != nil {
 		return nil, fmt.Errorf("publisher connection: %w", err)
 	}
@@ -451,7 +451,7 @@ func (p *Participant) subscriberPC(offer string) (*webrtc.PeerConnection, error)
 	if p.sub != nil {
 		return p.sub, nil
 	}
-	pc, secrets, err := p.room.sfu.newSubscriberConnection(offer)
+	pc, secrets, err := p.room.sfu.newSubscriberConnection(offer, p.consent())
 	if err != nil {
 		return nil, fmt.Errorf("subscriber connection: %w", err)
 	}
@@ -480,9 +480,14 @@ func (p *Participant) subscriberPC(offer string) (*webrtc.PeerConnection, error)
 	return pc, nil
 }
 
+// consent is how long the participant's connections wait for it when it goes silent. A
+// client that does not trickle has no signalling channel after its first exchange (WHIP,
+// WHEP), so it cannot restart ICE either.
+func (p *Participant) consent() consent { return consentFor(!p.opts.NoTrickle) }
+
 // connectionEnded tells why a connection in state s ends the participant's session, or ""
 // if it does not. Failed: the peer stopped answering ICE consent checks (the player or
-// encoder vanished; see iceFailedTimeout). Closed: pion closed the connection on the peer's
+// encoder vanished; see consent). Closed: pion closed the connection on the peer's
 // DTLS close_notify (the player's tab closed), or the SFU did, ending the session anyway. A
 // session that outlived its connection would hold its seat in the room for good.
 func connectionEnded(s webrtc.PeerConnectionState) string {

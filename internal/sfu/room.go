@@ -63,7 +63,8 @@ func (r *Room) Name() string { return r.name }
 type JoinOptions struct {
 	CanPublish, CanSubscribe bool
 	// NoTrickle returns session descriptions only once ICE gathering is complete, with every
-	// candidate inside: WHIP and WHEP clients do not trickle.
+	// candidate inside: WHIP and WHEP clients do not trickle, nor restart ICE (see
+	// consentFor).
 	NoTrickle bool
 	// ClientOffers makes the client, not the SFU, offer the subscriber connection, once
 	// (WHEP): it never renegotiates, and each media section it offers carries a track of
