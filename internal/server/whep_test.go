@@ -459,6 +459,36 @@ func TestVanishedParticipantLeaves(t *testing.T) {
 	})
 }
 
+// A meeting participant whose network drops out for longer than a WHEP player's consent
+// lasts, as in a change of network, keeps its session and restarts ICE in it.
+func TestParticipantOutlivesAShortOutage(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := testContext(t)
+	defer cancel()
+	network, err := newSilenceableNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := join(t, ctx, srv, "outage", "pub", pubSub, client.Options{})
+	publishAV(t, ctx, pub, 300_000)
+	sub := join(t, ctx, srv, "outage", "sub", pubSub, client.Options{Net: network})
+	publishAV(t, ctx, sub, 300_000)
+	video := waitTrack(t, sub, "video")
+	waitTrack(t, pub, "video")
+
+	network.silent.Store(true)
+	time.Sleep(11 * time.Second) // past the 8 to 10 s after which a WHEP session ends
+	network.silent.Store(false)
+	if err := sub.RestartICE(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := video.Stats().Packets
+	eventually(t, 10*time.Second, "video again after the outage", func() bool { return video.Stats().Packets > before+30 })
+	if r, ok := srv.SFU.LookupRoom("outage"); !ok || len(r.Participants()) != 2 {
+		t.Fatal("a participant left the room during the outage")
+	}
+}
+
 // waitTracks waits for room to have n tracks published.
 func waitTracks(t *testing.T, srv *server.Server, room string, n int) {
 	t.Helper()
