@@ -50,6 +50,10 @@ func apiRoutes() []apiRoute {
 		{"POST", "/api/meetings/{id}/start", signedIn, meetingRoute((*meetingAPI).start)},
 		{"POST", "/api/meetings/{id}/end", signedIn, meetingRoute((*meetingAPI).end)},
 		{"POST", "/api/join", public, meetingRoute((*meetingAPI).join)},
+		{"GET", "/api/plans", signedIn, commerceRoute(account.ScopeBillingRead, listPlans)},
+		{"POST", "/api/checkout", signedIn, commerceRoute(account.ScopeBillingWrite, checkout)},
+		{"GET", "/api/subscription", signedIn, commerceRoute(account.ScopeBillingRead, getSubscription)},
+		{"GET", "/api/invoices", signedIn, commerceRoute(account.ScopeBillingRead, listInvoices)},
 	}
 }
 
