@@ -19,10 +19,12 @@ import (
 
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/auditlog"
+	"github.com/meridian-video/meridian/internal/commerce"
 	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/httpapi"
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/meeting"
+	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/sfu"
 	msignal "github.com/meridian-video/meridian/internal/signal"
 	"github.com/meridian-video/meridian/internal/store"
@@ -37,6 +39,10 @@ type Server struct {
 	Store    *store.Store
 	Accounts *account.Service
 	Meetings *meeting.Service
+	// Commerce sells subscriptions. No payment provider is wired yet, so its checkouts
+	// answer payments_unavailable; its jurisdiction policy has no rules until a policy
+	// file is configured.
+	Commerce *commerce.Service
 	// Audit is the audit trail both services write, summing repeated refusals.
 	Audit *auditlog.Log
 
@@ -96,6 +102,8 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	s.Commerce = commerce.New(st, commerce.Options{Log: log, Audit: audit, Policy: policy.NewHolder(nil),
+		Operator: commerce.Support{Name: "Meridian", SupportContact: store.SupportContact{Email: cfg.Mail.From}}})
 	s.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		s.SFU.Close()
@@ -117,6 +125,8 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 
 		Meetings:  s.Meetings,
 		PublicURL: public.BaseURL(),
+
+		Commerce: s.Commerce,
 	})
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { s.errc <- s.http.Serve(s.ln) }()
@@ -142,6 +152,9 @@ func (s *Server) tickMeetings(ctx context.Context) {
 			return
 		case <-t.C:
 			s.Meetings.Tick(ctx)
+			if _, err := s.Commerce.ExpireDue(ctx); err != nil {
+				s.log.WarnContext(ctx, "expiring subscriptions", "err", err)
+			}
 			s.Audit.Tick(ctx)
 		}
 	}
