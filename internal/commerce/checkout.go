@@ -24,6 +24,7 @@ type Store interface {
 	PutPriceBook(ctx context.Context, b store.PriceBook) (store.PriceBook, error)
 	CreateOrder(ctx context.Context, o store.Order) (store.Order, error)
 	GetOrderByKey(ctx context.Context, accountID, key string) (store.Order, error)
+	ClaimOrder(ctx context.Context, id string, staleBefore, at time.Time) error
 	SetOrderStatus(ctx context.Context, id, status, chargeID, declineCode string, at time.Time) error
 	RecordPayment(ctx context.Context, p store.Payment) (store.Subscription, store.Invoice, error)
 	GetCurrentSubscription(ctx context.Context, accountID string) (store.Subscription, error)
@@ -47,6 +48,13 @@ const (
 	maxTokenLength = 256
 	// listLimit bounds the invoices and partner lists one call returns.
 	listLimit = 200
+	// staleAfter is how long an order may stay pending before a retry with its key may
+	// charge it again (its process died mid-charge): the provider's idempotency key
+	// makes that charge the first one.
+	staleAfter = 5 * time.Minute
+	// RenewalWindow is how long before its renewal date a subscription may be renewed
+	// (and after it, until it expires), so that a period is paid for once.
+	RenewalWindow = 14 * 24 * time.Hour
 )
 
 // Options tune a Service.
@@ -151,7 +159,11 @@ type Receipt struct {
 // the channel's price book. An upgrade is prorated by time: it charges the new plan's
 // price less the subscription's, for the share of the current period still to run (to
 // the second, rounded up to a whole minor unit); the renewal date stays, and the next
-// renewal charges the new plan in full. A renewal extends the period from its end.
+// renewal charges the new plan in full. A renewal extends the period from its end, and is
+// open from RenewalWindow before it.
+//
+// One checkout of an account is charged at a time: another while one is pending is
+// ErrInProgress, so that two at once cannot both sell it a subscription.
 func (s *Service) Checkout(ctx context.Context, b Buyer, in CheckoutInput) (Receipt, error) {
 	if b.Role == account.RoleMember {
 		return Receipt{}, ErrForbidden
@@ -164,14 +176,15 @@ func (s *Service) Checkout(ctx context.Context, b Buyer, in CheckoutInput) (Rece
 	if err != nil {
 		return Receipt{}, err
 	}
-	// A failed order (its charge could not be made) is charged again under its own id, so
-	// that the provider, too, sees one charge.
-	var failed *store.Order
+	now := s.now()
+	// A failed order (its charge could not be made), or one pending too long, is charged
+	// again under its own id, so that the provider, too, sees one charge.
+	var retry *store.Order
 	if o, err := s.store.GetOrderByKey(ctx, a.ID, in.IdempotencyKey); err == nil {
-		if r, done, err := s.replay(ctx, o, in); done {
+		if r, done, err := s.replay(ctx, o, in, now); done {
 			return r, err
 		}
-		failed = &o
+		retry = &o
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return Receipt{}, fmt.Errorf("commerce: %w", err)
 	}
@@ -180,7 +193,6 @@ func (s *Service) Checkout(ctx context.Context, b Buyer, in CheckoutInput) (Rece
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Receipt{}, fmt.Errorf("commerce: %w", err)
 	}
-	now := s.now()
 	q := policy.QBuy
 	switch in.Kind {
 	case KindNew:
@@ -200,6 +212,11 @@ func (s *Service) Checkout(ctx context.Context, b Buyer, in CheckoutInput) (Rece
 			}
 			if in.Plan != cur.Plan {
 				return Receipt{}, invalid("a renewal renews the subscription's plan " + cur.Plan + "; upgrade to change it")
+			}
+			if cur.PeriodEnd.Sub(now) > RenewalWindow {
+				return Receipt{}, &Error{Code: CodeRenewalNotDue, Message: fmt.Sprintf(
+					"the subscription renews on %s; it can be renewed from %s", cur.PeriodEnd.Format(time.DateOnly),
+					cur.PeriodEnd.Add(-RenewalWindow).Format(time.DateOnly))}
 			}
 		} else if rank(in.Plan) <= rank(cur.Plan) {
 			return Receipt{}, ErrNotAnUpgrade
@@ -239,16 +256,23 @@ func (s *Service) Checkout(ctx context.Context, b Buyer, in CheckoutInput) (Rece
 		}
 		sub.ID, sub.CreatedAt, sub.PeriodStart, sub.PeriodEnd = cur.ID, cur.CreatedAt, start, addInterval(start, in.Interval)
 	}
-	if failed != nil {
-		return s.charge(ctx, b, ch, *failed, sub, cur, in, action)
+	if retry != nil {
+		if err := s.store.ClaimOrder(ctx, retry.ID, now.Add(-staleAfter), now); err != nil {
+			if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
+				return Receipt{}, ErrInProgress
+			}
+			return Receipt{}, fmt.Errorf("commerce: %w", err)
+		}
+		return s.chargeReserved(ctx, b, ch, *retry, sub, cur, hasCur, in, action)
 	}
 	o, err := s.store.CreateOrder(ctx, store.Order{AccountID: a.ID, IdempotencyKey: in.IdempotencyKey, Kind: in.Kind,
 		Channel: ch.ID(), Plan: in.Plan, Interval: in.Interval, Currency: in.Currency, AmountMinor: amount,
 		BillingCountry: in.BillingCountry, Status: store.OrderPending, CreatedAt: now})
 	if errors.Is(err, store.ErrConflict) {
-		// The same key, at the same moment, from another request: answer as it does.
+		// The same key, at the same moment, from another request: answer as it does. Or
+		// another checkout of the account is being charged: one at a time.
 		if o, err := s.store.GetOrderByKey(ctx, a.ID, in.IdempotencyKey); err == nil {
-			if r, done, err := s.replay(ctx, o, in); done {
+			if r, done, err := s.replay(ctx, o, in, now); done {
 				return r, err
 			}
 		}
@@ -257,12 +281,34 @@ func (s *Service) Checkout(ctx context.Context, b Buyer, in CheckoutInput) (Rece
 	if err != nil {
 		return Receipt{}, fmt.Errorf("commerce: %w", err)
 	}
+	return s.chargeReserved(ctx, b, ch, o, sub, cur, hasCur, in, action)
+}
+
+// chargeReserved charges order o, now the account's one pending order, unless the
+// subscription it was priced against changed before o was reserved (a checkout that
+// finished meanwhile): then o is released as failed, uncharged, and a retry decides again.
+func (s *Service) chargeReserved(ctx context.Context, b Buyer, ch Channel, o store.Order, sub, cur store.Subscription, hadCur bool, in CheckoutInput, action string) (Receipt, error) {
+	latest, err := s.store.GetCurrentSubscription(ctx, o.AccountID)
+	hasLatest := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Receipt{}, errors.Join(fmt.Errorf("commerce: %w", err), s.store.SetOrderStatus(ctx, o.ID, store.OrderFailed, "", "", s.now()))
+	}
+	if hasLatest != hadCur || (hasLatest && (latest.ID != cur.ID || latest.Plan != cur.Plan || latest.Status != cur.Status ||
+		!latest.PeriodEnd.Equal(cur.PeriodEnd) || latest.AmountMinor != cur.AmountMinor)) {
+		if err := s.store.SetOrderStatus(ctx, o.ID, store.OrderFailed, "", "", s.now()); err != nil {
+			return Receipt{}, fmt.Errorf("commerce: %w", err)
+		}
+		if in.Kind == KindNew && hasLatest {
+			return Receipt{}, ErrSubscriptionExists
+		}
+		return Receipt{}, ErrInProgress
+	}
 	return s.charge(ctx, b, ch, o, sub, cur, in, action)
 }
 
 // replay answers a checkout whose key has an order already. done is false for a failed
-// order, whose charge may be tried again.
-func (s *Service) replay(ctx context.Context, o store.Order, in CheckoutInput) (Receipt, bool, error) {
+// order and a stale pending one, whose charge may be tried again.
+func (s *Service) replay(ctx context.Context, o store.Order, in CheckoutInput, now time.Time) (Receipt, bool, error) {
 	if o.Kind != in.Kind || (in.Plan != "" && o.Plan != in.Plan) || o.BillingCountry != in.BillingCountry ||
 		(in.Kind == KindNew && (o.Interval != in.Interval || o.Currency != in.Currency)) {
 		return Receipt{}, true, ErrIdempotencyMismatch
@@ -277,7 +323,9 @@ func (s *Service) replay(ctx context.Context, o store.Order, in CheckoutInput) (
 	case store.OrderDeclined:
 		return Receipt{}, true, ErrPaymentDeclined
 	case store.OrderPending:
-		return Receipt{}, true, ErrInProgress
+		if !o.UpdatedAt.Before(now.Add(-staleAfter)) {
+			return Receipt{}, true, ErrInProgress
+		}
 	}
 	return Receipt{}, false, nil
 }

@@ -352,7 +352,8 @@ func TestRenewalDecidedAtRenewal(t *testing.T) {
 	}
 }
 
-// A renewal whose card is declined leaves the subscription past due until its end.
+// A renewal opens two weeks before the renewal date; one whose card is declined leaves
+// the subscription past due until its end.
 func TestDeclinedRenewalIsPastDue(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
@@ -360,7 +361,11 @@ func TestDeclinedRenewalIsPastDue(t *testing.T) {
 	if _, err := f.svc.Checkout(ctx, owner(a), buy("p1", "US", "USD", true)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.svc.Checkout(ctx, owner(a), CheckoutInput{Kind: KindRenew, BillingCountry: "US", IdempotencyKey: "p2", PaymentToken: declineToken})
+	renew := CheckoutInput{Kind: KindRenew, BillingCountry: "US", IdempotencyKey: "p2", PaymentToken: declineToken}
+	_, err := f.svc.Checkout(ctx, owner(a), renew)
+	wantCode(t, err, CodeRenewalNotDue) // a month ahead: the period is paid for
+	f.now = f.now.AddDate(0, 1, -3)
+	_, err = f.svc.Checkout(ctx, owner(a), renew)
 	wantCode(t, err, CodePaymentDeclined)
 	if sub, ok, _ := f.svc.Subscription(ctx, a); !ok || sub.Status != store.SubscriptionPastDue || f.plan(t, a.ID) != "pro" {
 		t.Fatalf("after a declined renewal: %+v", sub)
@@ -526,5 +531,61 @@ func TestProrate(t *testing.T) {
 		if got := prorate(c.diff, c.left, c.total); got != c.want {
 			t.Errorf("prorate(%d, %s, %s) = %d, want %d", c.diff, c.left, c.total, got, c.want)
 		}
+	}
+}
+
+// One checkout of an account is charged at a time: while one is pending, another (with
+// another key) is refused, and two buyers at once cannot both sell it a subscription. A
+// pending order whose process died is charged again by a retry with its key, after a
+// while, under its own id.
+func TestOneCheckoutAtATime(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	a := f.account(t, store.ChannelDirect)
+	// A checkout that died after recording its order, before charging.
+	stuck, err := f.st.CreateOrder(ctx, store.Order{AccountID: a.ID, IdempotencyKey: "dead", Kind: KindNew, Channel: store.ChannelDirect,
+		Plan: "pro", Interval: store.IntervalMonth, Currency: "USD", AmountMinor: 1500, BillingCountry: "US",
+		Status: store.OrderPending, CreatedAt: f.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.svc.Checkout(ctx, owner(a), buy("other", "US", "USD", true))
+	wantCode(t, err, CodeInProgress)
+	_, err = f.svc.Checkout(ctx, owner(a), buy("dead", "US", "USD", true))
+	wantCode(t, err, CodeInProgress) // fresh: it may still be charging
+	if len(f.pay.Charges()) != 0 {
+		t.Fatal("charged while another checkout was pending")
+	}
+	f.now = f.now.Add(staleAfter + time.Second)
+	r, err := f.svc.Checkout(ctx, owner(a), buy("dead", "US", "USD", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch := f.pay.Charges(); r.Order.ID != stuck.ID || len(ch) != 1 || ch[0].IdempotencyKey != stuck.ID {
+		t.Fatalf("retried order %s, charges %+v", r.Order.ID, ch)
+	}
+
+	// Two buyers at once, with keys of their own: one subscription, one charge.
+	b := f.account(t, store.ChannelDirect)
+	errs := make(chan error, 2)
+	for _, key := range []string{"x1", "x2"} {
+		go func() {
+			_, err := f.svc.Checkout(ctx, owner(b), buy(key, "US", "USD", true))
+			errs <- err
+		}()
+	}
+	paid := 0
+	for range 2 {
+		err := <-errs
+		switch {
+		case err == nil:
+			paid++
+		case errors.Is(err, ErrInProgress), errors.Is(err, ErrSubscriptionExists):
+		default:
+			t.Fatalf("concurrent checkout: %v", err)
+		}
+	}
+	if n := len(f.pay.Charges()); paid != 1 || n != 2 {
+		t.Fatalf("%d paid, %d charges in all (want 1 and 2)", paid, n)
 	}
 }

@@ -36,6 +36,7 @@ const (
 	CodeNotAnUpgrade        = "not_an_upgrade"
 	CodeIdempotencyMismatch = "idempotency_key_reused"
 	CodeInProgress          = "checkout_in_progress"
+	CodeRenewalNotDue       = "renewal_not_due"
 	CodePaymentDeclined     = "payment_declined"
 	CodePaymentFailed       = "payment_failed"
 	CodePaymentsUnavailable = "payments_unavailable"

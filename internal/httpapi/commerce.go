@@ -247,6 +247,7 @@ var commerceStatus = map[string]int{
 	commerce.CodeNoSubscription:      http.StatusConflict,
 	commerce.CodeIdempotencyMismatch: http.StatusConflict,
 	commerce.CodeInProgress:          http.StatusConflict,
+	commerce.CodeRenewalNotDue:       http.StatusConflict,
 	commerce.CodePaymentDeclined:     http.StatusPaymentRequired,
 	commerce.CodePaymentFailed:       http.StatusBadGateway,
 	commerce.CodePaymentsUnavailable: http.StatusServiceUnavailable,

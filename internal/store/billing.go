@@ -83,7 +83,8 @@ type Invoice struct {
 
 // CreateOrder records a checkout before it is charged. A second order with the same
 // account and idempotency key is ErrConflict: the caller reads the first with
-// GetOrderByKey instead of charging again.
+// GetOrderByKey instead of charging again. So is a pending order while another of the
+// account is pending.
 func (s *Store) CreateOrder(ctx context.Context, o Order) (Order, error) {
 	region, err := s.regionOf(o.Region)
 	if err != nil {
@@ -152,11 +153,29 @@ func (s *Store) ListOrders(ctx context.Context, accountID string, limit int) ([]
 	return out, nil
 }
 
-// SetOrderStatus records how a pending (or failed) order's charge ended without paying
-// for it: declined or failed, with the provider's charge id and decline code.
+// ClaimOrder makes an order pending again to charge it once more: a failed one, or one
+// pending since before staleBefore (its process died mid-charge; the provider's
+// idempotency key makes the second charge the first). ErrNotFound: the order is not
+// claimable (paid, declined, or pending and fresh); ErrConflict: another order of the
+// account is pending.
+func (s *Store) ClaimOrder(ctx context.Context, id string, staleBefore, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE orders SET status = 'pending', updated_at = $1
+		WHERE id = $2 AND (status = 'failed' OR (status = 'pending' AND updated_at < $3))`,
+		millis(stamp(at)), id, millis(staleBefore))
+	if err == nil {
+		err = affectedOne(res)
+	}
+	if err != nil {
+		return fail("claim order", err)
+	}
+	return nil
+}
+
+// SetOrderStatus records how a pending order's charge ended without paying for it:
+// declined or failed, with the provider's charge id and decline code.
 func (s *Store) SetOrderStatus(ctx context.Context, id, status, chargeID, declineCode string, at time.Time) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE orders SET status = $1, charge_id = $2, decline_code = $3,
-		updated_at = $4 WHERE id = $5 AND status IN ('pending', 'failed')`,
+		updated_at = $4 WHERE id = $5 AND status = 'pending'`,
 		status, chargeID, declineCode, millis(stamp(at)), id)
 	if err == nil {
 		err = affectedOne(res)
@@ -179,8 +198,8 @@ type Payment struct {
 }
 
 // RecordPayment stores a paid order (see Payment) and returns the subscription and
-// invoice as stored. The order must be pending or failed; an order paid already is
-// ErrConflict, and a second current subscription of the account is ErrConflict too.
+// invoice as stored. The order must be pending; an order paid already is ErrConflict, and
+// a second current subscription of the account is ErrConflict too.
 func (s *Store) RecordPayment(ctx context.Context, p Payment) (Subscription, Invoice, error) {
 	region, err := s.regionOf(p.Subscription.Region)
 	if err == nil {
@@ -204,7 +223,7 @@ func (s *Store) RecordPayment(ctx context.Context, p Payment) (Subscription, Inv
 	inv.PeriodStart, inv.PeriodEnd = trunc(inv.PeriodStart), trunc(inv.PeriodEnd)
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE orders SET status = 'paid', charge_id = $1, subscription_id = $2,
-			decline_code = '', updated_at = $3 WHERE id = $4 AND status IN ('pending', 'failed')`,
+			decline_code = '', updated_at = $3 WHERE id = $4 AND status = 'pending'`,
 			p.ChargeID, sub.ID, millis(at), p.OrderID)
 		if err != nil {
 			return err

@@ -213,3 +213,44 @@ func TestChannelScoping(t *testing.T) {
 		}
 	})
 }
+
+// An account has one pending order at a time; a failed or stale pending order can be
+// claimed to be charged again, a fresh pending or a paid one cannot.
+func TestOnePendingOrderAndClaim(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		a, _ := newOwner(t, s, "claim@example.com")
+		t0 := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+		mk := func(key string) (Order, error) {
+			return s.CreateOrder(ctx, Order{AccountID: a.ID, IdempotencyKey: key, Kind: "new", Channel: ChannelDirect, Plan: "pro",
+				Interval: IntervalMonth, Currency: "USD", AmountMinor: 1, BillingCountry: "US", Status: OrderPending, CreatedAt: t0})
+		}
+		o1, err := mk("k1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = mk("k2")
+		wantErr(t, err, ErrConflict)
+		// Fresh: not claimable. Stale: claimable.
+		wantErr(t, s.ClaimOrder(ctx, o1.ID, t0, t0), ErrNotFound)
+		if err := s.ClaimOrder(ctx, o1.ID, t0.Add(time.Minute), t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetOrderStatus(ctx, o1.ID, OrderFailed, "", "", t0); err != nil {
+			t.Fatal(err)
+		}
+		o2, err := mk("k2") // the slot is free once o1 failed
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, s.ClaimOrder(ctx, o1.ID, t0, t0), ErrConflict) // o2 is pending
+		if err := s.SetOrderStatus(ctx, o2.ID, OrderDeclined, "c", "card_declined", t0); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, s.ClaimOrder(ctx, o2.ID, t0.Add(time.Hour), t0), ErrNotFound) // declined stays declined
+		if err := s.ClaimOrder(ctx, o1.ID, t0, t0); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, s.SetOrderStatus(ctx, o2.ID, OrderFailed, "", "", t0), ErrNotFound)
+	})
+}

@@ -32,11 +32,11 @@ CREATE TABLE price_books (
 );
 
 CREATE TABLE prices (
-    book_id      TEXT   NOT NULL REFERENCES price_books (id) ON DELETE CASCADE,
-    region       TEXT   NOT NULL,
-    plan         TEXT   NOT NULL CHECK (plan IN ('free', 'pro', 'business', 'enterprise')),
-    billing_interval TEXT NOT NULL CHECK (billing_interval IN ('month', 'year')),
-    amount_minor BIGINT NOT NULL CHECK (amount_minor >= 0),
+    book_id          TEXT   NOT NULL REFERENCES price_books (id) ON DELETE CASCADE,
+    region           TEXT   NOT NULL,
+    plan             TEXT   NOT NULL CHECK (plan IN ('free', 'pro', 'business', 'enterprise')),
+    billing_interval TEXT   NOT NULL CHECK (billing_interval IN ('month', 'year')),
+    amount_minor     BIGINT NOT NULL CHECK (amount_minor >= 0),
     PRIMARY KEY (book_id, plan, billing_interval)
 );
 
@@ -84,6 +84,9 @@ CREATE TABLE orders (
     updated_at       BIGINT NOT NULL,
     UNIQUE (account_id, idempotency_key)
 );
+-- One checkout of an account is charged at a time, so that two at once cannot both sell
+-- it a subscription.
+CREATE UNIQUE INDEX orders_one_pending ON orders (account_id) WHERE status = 'pending';
 
 -- The seller is the operator for direct accounts and the partner (reseller or OEM) for
 -- theirs, named as it was when the invoice was issued.
