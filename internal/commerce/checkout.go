@@ -20,6 +20,7 @@ type Store interface {
 	GetAccountInChannel(ctx context.Context, channel, id string) (store.Account, error)
 	ListAccountsInChannel(ctx context.Context, channel string, limit int) ([]store.Account, error)
 	GetPartner(ctx context.Context, id string) (store.Partner, error)
+	PutPartner(ctx context.Context, p store.Partner) (store.Partner, error)
 	GetPriceBook(ctx context.Context, channel, currency string) (store.PriceBook, error)
 	PutPriceBook(ctx context.Context, b store.PriceBook) (store.PriceBook, error)
 	CreateOrder(ctx context.Context, o store.Order) (store.Order, error)

@@ -61,7 +61,7 @@ func newFixture(t *testing.T) *fixture {
 		{ID: "acme-resell", Kind: store.PartnerReseller, Name: "Acme Resellers", Brand: store.Brand{Name: "Acme Video"},
 			Support: store.SupportContact{Email: "support@acme.example", Phone: "+1 555 0199"}, Jurisdictions: []string{"US"}},
 	} {
-		if _, err := st.PutPartner(ctx, p); err != nil {
+		if err := f.svc.PutPartner(ctx, p); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -587,5 +587,38 @@ func TestOneCheckoutAtATime(t *testing.T) {
 	}
 	if n := len(f.pay.Charges()); paid != 1 || n != 2 {
 		t.Fatalf("%d paid, %d charges in all (want 1 and 2)", paid, n)
+	}
+}
+
+// A partner record is checked before it is stored, and may not contradict the policy's
+// kind for the same partner.
+func TestPutPartnerChecksTheRecord(t *testing.T) {
+	f := newFixture(t)
+	good := store.Partner{ID: "new-partner", Kind: store.PartnerReseller, Name: "New Partner",
+		Brand:   store.Brand{Name: "NP Meet", LogoURL: "https://np.example/logo.svg", PrimaryColor: "#112233", Domain: "meet.np.example"},
+		Support: store.SupportContact{Email: "help@np.example"}}
+	if err := f.svc.PutPartner(t.Context(), good); err != nil {
+		t.Fatal(err)
+	}
+	for name, mut := range map[string]func(*store.Partner){
+		"id":          func(p *store.Partner) { p.ID = "Bad ID" },
+		"direct":      func(p *store.Partner) { p.ID = "direct" },
+		"kind":        func(p *store.Partner) { p.Kind = "distributor" },
+		"name":        func(p *store.Partner) { p.Name = "" },
+		"no support":  func(p *store.Partner) { p.Support = store.SupportContact{} },
+		"logo http":   func(p *store.Partner) { p.Brand.LogoURL = "http://np.example/logo.svg" },
+		"colour":      func(p *store.Partner) { p.Brand.PrimaryColor = "red" },
+		"email":       func(p *store.Partner) { p.Support.Email = "not an address" },
+		"domain":      func(p *store.Partner) { p.Brand.Domain = "https://meet.np.example/" },
+		"policy kind": func(p *store.Partner) { p.ID = "lotus-bridge" }, // an oem in the policy
+	} {
+		p := good
+		mut(&p)
+		if err := f.svc.PutPartner(t.Context(), p); !errors.Is(err, ErrInvalidInput) {
+			t.Errorf("%s: %v, want invalid_input", name, err)
+		}
+	}
+	if p, err := f.st.GetPartner(t.Context(), "lotus-bridge"); err != nil || p.Kind != store.PartnerOEM {
+		t.Fatalf("a refused record changed the partner: %+v, %v", p, err)
 	}
 }

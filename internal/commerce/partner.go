@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/mail"
+	"net/url"
+	"strings"
 
 	"github.com/meridian-video/meridian/internal/store"
 )
@@ -102,4 +105,80 @@ func (ps *PartnerScope) Cancel(ctx context.Context, accountID string) error {
 		return err
 	}
 	return ps.s.Cancel(ctx, Buyer{Account: a, Actor: ps.actor()})
+}
+
+// PutPartner checks and stores a partner's record (creating or replacing it): its id,
+// kind and name, https URLs, #rrggbb colours and a support contact. Which jurisdictions
+// the partner may sell in is the policy's word; a record whose kind differs from the
+// running policy's partner of the same id is refused, since every sale through it would
+// be.
+func (s *Service) PutPartner(ctx context.Context, p store.Partner) error {
+	if err := checkPartner(p); err != nil {
+		return err
+	}
+	if pp, ok := s.policy.Policy().Partner(p.ID); ok && pp.Kind != p.Kind {
+		return invalid(fmt.Sprintf("partner %q is a %s in the jurisdiction policy (version %s), not a %s", p.ID, pp.Kind,
+			s.policy.Policy().Version, p.Kind))
+	}
+	p.UpdatedAt = s.now()
+	if _, err := s.store.PutPartner(ctx, p); err != nil {
+		return fmt.Errorf("commerce: %w", err)
+	}
+	return nil
+}
+
+func checkPartner(p store.Partner) error {
+	switch {
+	case !isSlug(p.ID) || p.ID == store.ChannelDirect:
+		return invalid("a partner id is 2 to 64 lower-case letters, digits and dashes, and not \"direct\"")
+	case p.Kind != store.PartnerOEM && p.Kind != store.PartnerReseller:
+		return invalid("a partner's kind is oem or reseller")
+	case p.Name == "" || len(p.Name) > 200:
+		return invalid("a partner needs a name of at most 200 bytes")
+	case p.Support.Email == "" && p.Support.URL == "" && p.Support.Phone == "":
+		return invalid("a partner needs a support contact (email, URL or phone): its customers' first-line support is its")
+	}
+	for what, u := range map[string]string{"logo URL": p.Brand.LogoURL, "support URL": p.Support.URL} {
+		if pu, err := url.Parse(u); u != "" && (err != nil || pu.Scheme != "https" || pu.Host == "") {
+			return invalid(fmt.Sprintf("the %s must be an https URL", what))
+		}
+	}
+	for what, c := range map[string]string{"primary colour": p.Brand.PrimaryColor, "accent colour": p.Brand.AccentColor} {
+		if c != "" && !isColor(c) {
+			return invalid(fmt.Sprintf("the %s must be #rrggbb", what))
+		}
+	}
+	if p.Support.Email != "" {
+		if _, err := mail.ParseAddress(p.Support.Email); err != nil {
+			return invalid("the support email is not an email address")
+		}
+	}
+	if d := p.Brand.Domain; d != "" && (strings.ContainsAny(d, "/:@ ") || !strings.Contains(d, ".")) {
+		return invalid("the brand's domain is a host name, like meet.example.com")
+	}
+	return nil
+}
+
+func isSlug(s string) bool {
+	if len(s) < 2 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isColor(s string) bool {
+	if len(s) != 7 || s[0] != '#' {
+		return false
+	}
+	for _, r := range s[1:] {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') && (r < 'A' || r > 'F') {
+			return false
+		}
+	}
+	return true
 }
