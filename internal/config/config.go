@@ -30,6 +30,10 @@ type Config struct {
 	Media     Media    `yaml:"media"`
 	Database  Database `yaml:"database"`
 	Mail      Mail     `yaml:"mail"`
+	// PolicyFile is the jurisdiction policy document (YAML, docs/policy.md) sales are
+	// decided by; empty, no rule restricts them. A file that does not load stops the
+	// server from starting, with the file, line and reason.
+	PolicyFile string `yaml:"policy_file"`
 }
 
 // Database says where accounts, sessions and meetings are stored.

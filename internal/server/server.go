@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -39,9 +40,9 @@ type Server struct {
 	Store    *store.Store
 	Accounts *account.Service
 	Meetings *meeting.Service
-	// Commerce sells subscriptions. No payment provider is wired yet, so its checkouts
-	// answer payments_unavailable; its jurisdiction policy has no rules until a policy
-	// file is configured.
+	// Commerce sells subscriptions, decided by the policy_file's jurisdiction policy (no
+	// rules without one). No payment provider is wired yet, so its checkouts answer
+	// payments_unavailable.
 	Commerce *commerce.Service
 	// Audit is the audit trail both services write, summing repeated refusals.
 	Audit *auditlog.Log
@@ -102,7 +103,13 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s.Commerce = commerce.New(st, commerce.Options{Log: log, Audit: audit, Policy: policy.NewHolder(nil),
+	pol, err := loadPolicy(cfg.PolicyFile)
+	if err != nil {
+		s.SFU.Close()
+		st.Close()
+		return nil, err
+	}
+	s.Commerce = commerce.New(st, commerce.Options{Log: log, Audit: audit, Policy: policy.NewHolder(pol),
 		Operator: commerce.Support{Name: "Meridian", SupportContact: store.SupportContact{Email: cfg.Mail.From}}})
 	s.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -138,6 +145,22 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	log.Info("meridian serving", "addr", s.ln.Addr().String(), "data", cfg.DataDir, "loopback_media", cfg.MediaLoopbackOnly(),
 		"database", databaseKind(cfg))
 	return s, nil
+}
+
+// loadPolicy loads the jurisdiction policy file; none (nil, no rules) if path is empty.
+func loadPolicy(path string) (*policy.Policy, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("policy_file: %w", err)
+	}
+	p, err := policy.Load(path, data)
+	if err != nil {
+		return nil, fmt.Errorf("policy_file: %w", err)
+	}
+	return p, nil
 }
 
 // tickMeetings enforces meetings' time limits, and writes the audit trail's counted
