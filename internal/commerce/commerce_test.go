@@ -25,7 +25,7 @@ type fixture struct {
 
 const declineToken, failToken, goodToken = "tok_decline", "tok_fail", "tok_visa"
 
-func chinaPolicy(t *testing.T) *policy.Policy {
+func chinaPolicy(t testing.TB) *policy.Policy {
 	t.Helper()
 	data, err := fs.ReadFile(policy.Examples(), "examples/china-2020.yaml")
 	if err != nil {
@@ -38,7 +38,7 @@ func chinaPolicy(t *testing.T) *policy.Policy {
 	return p
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir(), Region: "us-east"})
 	if err != nil {
@@ -82,7 +82,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // account creates a business account of a channel.
-func (f *fixture) account(t *testing.T, channel string) store.Account {
+func (f *fixture) account(t testing.TB, channel string) store.Account {
 	t.Helper()
 	a, _, err := f.st.CreateAccountWithOwner(t.Context(),
 		store.Account{Type: "business", Name: "Customer " + channel, Plan: "free", Channel: channel},
