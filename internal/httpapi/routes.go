@@ -44,16 +44,16 @@ func apiRoutes() []apiRoute {
 		{"GET", "/api/keys", signedIn, (*accountAPI).listKeys},
 		{"POST", "/api/keys", signedIn, (*accountAPI).createKey},
 		{"DELETE", "/api/keys/{id}", signedIn, (*accountAPI).revokeKey},
+		{"GET", "/api/plans", signedIn, commerceRoute(account.ScopeBillingRead, listPlans)},
+		{"POST", "/api/checkout", signedIn, commerceRoute(account.ScopeBillingWrite, checkout)},
+		{"GET", "/api/subscription", signedIn, commerceRoute(account.ScopeBillingRead, getSubscription)},
+		{"GET", "/api/invoices", signedIn, commerceRoute(account.ScopeBillingRead, listInvoices)},
 		{"GET", "/api/meetings", signedIn, meetingRoute((*meetingAPI).list)},
 		{"POST", "/api/meetings", signedIn, meetingRoute((*meetingAPI).create)},
 		{"GET", "/api/meetings/{id}", signedIn, meetingRoute((*meetingAPI).get)},
 		{"POST", "/api/meetings/{id}/start", signedIn, meetingRoute((*meetingAPI).start)},
 		{"POST", "/api/meetings/{id}/end", signedIn, meetingRoute((*meetingAPI).end)},
 		{"POST", "/api/join", public, meetingRoute((*meetingAPI).join)},
-		{"GET", "/api/plans", signedIn, commerceRoute(account.ScopeBillingRead, listPlans)},
-		{"POST", "/api/checkout", signedIn, commerceRoute(account.ScopeBillingWrite, checkout)},
-		{"GET", "/api/subscription", signedIn, commerceRoute(account.ScopeBillingRead, getSubscription)},
-		{"GET", "/api/invoices", signedIn, commerceRoute(account.ScopeBillingRead, listInvoices)},
 	}
 }
 

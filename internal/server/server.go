@@ -95,14 +95,6 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		log:  log,
 		errc: make(chan error, 1),
 	}
-	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
-		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom, Occupancy: s.occupancy, Audit: audit,
-	})
-	if err != nil {
-		s.SFU.Close()
-		st.Close()
-		return nil, err
-	}
 	pol, err := loadPolicy(cfg.PolicyFile)
 	if err != nil {
 		s.SFU.Close()
@@ -111,6 +103,14 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.Commerce = commerce.New(st, commerce.Options{Log: log, Audit: audit, Policy: policy.NewHolder(pol),
 		Operator: commerce.Support{Name: "Meridian", SupportContact: store.SupportContact{Email: cfg.Mail.From}}})
+	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
+		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom, Occupancy: s.occupancy, Audit: audit,
+	})
+	if err != nil {
+		s.SFU.Close()
+		st.Close()
+		return nil, err
+	}
 	s.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		s.SFU.Close()
@@ -145,22 +145,6 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	log.Info("meridian serving", "addr", s.ln.Addr().String(), "data", cfg.DataDir, "loopback_media", cfg.MediaLoopbackOnly(),
 		"database", databaseKind(cfg))
 	return s, nil
-}
-
-// loadPolicy loads the jurisdiction policy file; none (nil, no rules) if path is empty.
-func loadPolicy(path string) (*policy.Policy, error) {
-	if path == "" {
-		return nil, nil
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("policy_file: %w", err)
-	}
-	p, err := policy.Load(path, data)
-	if err != nil {
-		return nil, fmt.Errorf("policy_file: %w", err)
-	}
-	return p, nil
 }
 
 // tickMeetings enforces meetings' time limits, and writes the audit trail's counted
@@ -274,4 +258,20 @@ func (s *Server) Close() error {
 		err = nil
 	}
 	return errors.Join(err, s.Store.Close())
+}
+
+// loadPolicy loads the jurisdiction policy file; none (nil, no rules) if path is empty.
+func loadPolicy(path string) (*policy.Policy, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("policy_file: %w", err)
+	}
+	p, err := policy.Load(path, data)
+	if err != nil {
+		return nil, fmt.Errorf("policy_file: %w", err)
+	}
+	return p, nil
 }
