@@ -65,6 +65,11 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// Before anything is opened: a policy file that does not load stops the start.
+	pol, err := loadPolicy(cfg.PolicyFile)
+	if err != nil {
+		return nil, err
+	}
 	secret, err := token.LoadOrCreateSecret(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -94,12 +99,6 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		}, log, sfu.NewMetrics(reg)),
 		log:  log,
 		errc: make(chan error, 1),
-	}
-	pol, err := loadPolicy(cfg.PolicyFile)
-	if err != nil {
-		s.SFU.Close()
-		st.Close()
-		return nil, err
 	}
 	s.Commerce = commerce.New(st, commerce.Options{Log: log, Audit: audit, Policy: policy.NewHolder(pol),
 		Operator: commerce.Support{Name: "Meridian", SupportContact: store.SupportContact{Email: cfg.Mail.From}}})
