@@ -190,7 +190,10 @@ func checkout(svc *commerce.Service, a *accountAPI, w http.ResponseWriter, r *ht
 		Invoice      *invoiceJSON      `json:"invoice,omitempty"`
 		Replayed     bool              `json:"replayed"`
 	}{Order: orderJSON{ID: rc.Order.ID, Kind: rc.Order.Kind, Plan: rc.Order.Plan, AmountMinor: rc.Order.AmountMinor,
-		Currency: rc.Order.Currency, Status: rc.Order.Status}, Subscription: toSubscription(rc.Subscription), Replayed: rc.Replayed}
+		Currency: rc.Order.Currency, Status: rc.Order.Status}, Replayed: rc.Replayed}
+	if rc.Subscription.ID != "" { // a replay after the subscription expired has none
+		out.Subscription = toSubscription(rc.Subscription)
+	}
 	status := http.StatusOK
 	if !rc.Replayed {
 		inv := toInvoice(rc.Invoice)
