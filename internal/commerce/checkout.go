@@ -229,7 +229,8 @@ func (s *Service) Checkout(ctx context.Context, b Buyer, in CheckoutInput) (Rece
 		facts.Partner = ch.Partner.ID
 	}
 	action := "commerce.checkout." + in.Kind
-	if d := policy.Decide(s.policy.Policy(), q, facts, now); !d.Allowed {
+	d := policy.Decide(s.policy.Policy(), q, facts, now)
+	if !d.Allowed {
 		s.record(ctx, b.Actor, action, a.ID, d.Code, fmt.Sprintf("plan=%s billing_country=%s channel=%s online=%t rule=%s policy=%s",
 			in.Plan, in.BillingCountry, ch.ID(), in.Online, d.RuleID, d.PolicyVersion))
 		return Receipt{}, refused(d)
@@ -257,6 +258,7 @@ func (s *Service) Checkout(ctx context.Context, b Buyer, in CheckoutInput) (Rece
 		}
 		sub.ID, sub.CreatedAt, sub.PeriodStart, sub.PeriodEnd = cur.ID, cur.CreatedAt, start, addInterval(start, in.Interval)
 	}
+	sl := sale{buyer: b, ch: ch, in: in, sub: sub, cur: cur, hadCur: hasCur, action: action, decision: d}
 	if retry != nil {
 		if err := s.store.ClaimOrder(ctx, retry.ID, now.Add(-staleAfter), now); err != nil {
 			if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
@@ -264,7 +266,7 @@ func (s *Service) Checkout(ctx context.Context, b Buyer, in CheckoutInput) (Rece
 			}
 			return Receipt{}, fmt.Errorf("commerce: %w", err)
 		}
-		return s.chargeReserved(ctx, b, ch, *retry, sub, cur, hasCur, in, action)
+		return s.chargeReserved(ctx, *retry, sl)
 	}
 	o, err := s.store.CreateOrder(ctx, store.Order{AccountID: a.ID, IdempotencyKey: in.IdempotencyKey, Kind: in.Kind,
 		Channel: ch.ID(), Plan: in.Plan, Interval: in.Interval, Currency: in.Currency, AmountMinor: amount,
@@ -282,29 +284,43 @@ func (s *Service) Checkout(ctx context.Context, b Buyer, in CheckoutInput) (Rece
 	if err != nil {
 		return Receipt{}, fmt.Errorf("commerce: %w", err)
 	}
-	return s.chargeReserved(ctx, b, ch, o, sub, cur, hasCur, in, action)
+	return s.chargeReserved(ctx, o, sl)
+}
+
+// sale is a checkout the policy allowed, priced: what charging its order needs.
+type sale struct {
+	buyer Buyer
+	ch    Channel
+	in    CheckoutInput
+	// sub is the subscription as it will be once paid; cur the current one it was
+	// priced against (hadCur: there was one).
+	sub, cur store.Subscription
+	hadCur   bool
+	action   string
+	decision policy.Decision
 }
 
 // chargeReserved charges order o, now the account's one pending order, unless the
 // subscription it was priced against changed before o was reserved (a checkout that
 // finished meanwhile): then o is released as failed, uncharged, and a retry decides again.
-func (s *Service) chargeReserved(ctx context.Context, b Buyer, ch Channel, o store.Order, sub, cur store.Subscription, hadCur bool, in CheckoutInput, action string) (Receipt, error) {
+func (s *Service) chargeReserved(ctx context.Context, o store.Order, sl sale) (Receipt, error) {
+	cur := sl.cur
 	latest, err := s.store.GetCurrentSubscription(ctx, o.AccountID)
 	hasLatest := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Receipt{}, errors.Join(fmt.Errorf("commerce: %w", err), s.store.SetOrderStatus(ctx, o.ID, store.OrderFailed, "", "", s.now()))
 	}
-	if hasLatest != hadCur || (hasLatest && (latest.ID != cur.ID || latest.Plan != cur.Plan || latest.Status != cur.Status ||
+	if hasLatest != sl.hadCur || (hasLatest && (latest.ID != cur.ID || latest.Plan != cur.Plan || latest.Status != cur.Status ||
 		!latest.PeriodEnd.Equal(cur.PeriodEnd) || latest.AmountMinor != cur.AmountMinor)) {
 		if err := s.store.SetOrderStatus(ctx, o.ID, store.OrderFailed, "", "", s.now()); err != nil {
 			return Receipt{}, fmt.Errorf("commerce: %w", err)
 		}
-		if in.Kind == KindNew && hasLatest {
+		if sl.in.Kind == KindNew && hasLatest {
 			return Receipt{}, ErrSubscriptionExists
 		}
 		return Receipt{}, ErrInProgress
 	}
-	return s.charge(ctx, b, ch, o, sub, cur, in, action)
+	return s.charge(ctx, o, sl)
 }
 
 // replay answers a checkout whose key has an order already. done is false for a failed
@@ -332,7 +348,8 @@ func (s *Service) replay(ctx context.Context, o store.Order, in CheckoutInput, n
 }
 
 // charge charges a recorded order and records the outcome.
-func (s *Service) charge(ctx context.Context, b Buyer, ch Channel, o store.Order, sub, cur store.Subscription, in CheckoutInput, action string) (Receipt, error) {
+func (s *Service) charge(ctx context.Context, o store.Order, sl sale) (Receipt, error) {
+	b, in, action := sl.buyer, sl.in, sl.action
 	var res ChargeResult
 	if o.AmountMinor > 0 {
 		if s.payments == nil {
@@ -357,30 +374,30 @@ func (s *Service) charge(ctx context.Context, b Buyer, ch Channel, o store.Order
 		if err := s.store.SetOrderStatus(ctx, o.ID, store.OrderDeclined, res.ChargeID, res.DeclineCode, s.now()); err != nil {
 			return Receipt{}, fmt.Errorf("commerce: %w", err)
 		}
-		if in.Kind == KindRenew && cur.Status == store.SubscriptionActive {
-			if err := s.store.SetSubscriptionStatus(ctx, cur.ID, store.SubscriptionPastDue, s.now()); err != nil {
+		if in.Kind == KindRenew && sl.cur.Status == store.SubscriptionActive {
+			if err := s.store.SetSubscriptionStatus(ctx, sl.cur.ID, store.SubscriptionPastDue, s.now()); err != nil {
 				return Receipt{}, fmt.Errorf("commerce: %w", err)
 			}
 		}
 		s.record(ctx, b.Actor, action, o.AccountID, CodePaymentDeclined, "order="+o.ID+" decline="+res.DeclineCode)
 		return Receipt{}, ErrPaymentDeclined
 	}
-	seller := s.seller(ch)
+	seller := s.seller(sl.ch)
 	inv := store.Invoice{SellerChannel: seller.Channel, SellerName: seller.Name, SellerContact: seller.String(),
 		BuyerName: b.Account.Name, BillingCountry: o.BillingCountry, Description: describe(o), Currency: o.Currency,
-		AmountMinor: o.AmountMinor, PeriodStart: sub.PeriodStart, PeriodEnd: sub.PeriodEnd}
+		AmountMinor: o.AmountMinor, PeriodStart: sl.sub.PeriodStart, PeriodEnd: sl.sub.PeriodEnd}
 	if in.Kind == KindUpgrade {
 		inv.PeriodStart = s.now()
 	}
 	stored, invoice, err := s.store.RecordPayment(ctx, store.Payment{OrderID: o.ID, ChargeID: res.ChargeID,
-		Subscription: sub, Invoice: inv, At: s.now()})
+		Subscription: sl.sub, Invoice: inv, At: s.now()})
 	if err != nil {
 		s.log.ErrorContext(ctx, "charged but not recorded", "order", o.ID, "charge", res.ChargeID, "err", err)
 		return Receipt{}, fmt.Errorf("commerce: order %s charged as %s: %w", o.ID, res.ChargeID, err)
 	}
 	o.Status, o.ChargeID, o.SubscriptionID = store.OrderPaid, res.ChargeID, stored.ID
-	s.record(ctx, b.Actor, action, o.AccountID, "ok", fmt.Sprintf("order=%s plan=%s amount=%d %s seller=%s",
-		o.ID, o.Plan, o.AmountMinor, o.Currency, seller.Channel))
+	s.record(ctx, b.Actor, action, o.AccountID, "ok", fmt.Sprintf("order=%s plan=%s amount=%d %s seller=%s rule=%s policy=%s",
+		o.ID, o.Plan, o.AmountMinor, o.Currency, seller.Channel, sl.decision.RuleID, sl.decision.PolicyVersion))
 	return Receipt{Order: o, Subscription: stored, Invoice: invoice}, nil
 }
 
