@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,6 +165,12 @@ func TestChina2020Checkout(t *testing.T) {
 	}
 	if _, ok, _ := f.svc.Subscription(ctx, cn2); ok || len(f.pay.Charges()) != 1 {
 		t.Fatalf("a refused checkout recorded or charged something (charges %d)", len(f.pay.Charges()))
+	}
+	// Each refusal is in the audit trail with its rule and policy version.
+	entries, err := f.st.ListAudit(ctx, store.AuditQuery{Subject: cn2.ID})
+	if err != nil || len(entries) != 2 || entries[0].Action != "commerce.checkout.new" || entries[0].Outcome != "direct_sales_closed_cn" ||
+		!strings.Contains(entries[0].Detail, "rule=cn-buy-via-partner policy=china-2020.1") {
+		t.Fatalf("audit %+v, %v", entries, err)
 	}
 
 	// Through an authorized partner, at its prices, invoiced by it.
