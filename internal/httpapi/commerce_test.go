@@ -28,7 +28,7 @@ type commerceFixture struct {
 // SQLite store, the 2020 China example policy, a test payment provider and a fixed clock.
 func newCommerceAPI(t *testing.T) *commerceFixture {
 	t.Helper()
-	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir(), Region: "us-east"})
+	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()}) // the account service's default region
 	if err != nil {
 		t.Fatal(err)
 	}
