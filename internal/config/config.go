@@ -28,6 +28,10 @@ type Config struct {
 	DataDir string `yaml:"data"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
+	// PolicyFile is the jurisdiction policy document (YAML, docs/policy.md) sales are
+	// decided by; empty, no rule restricts them. A file that does not load stops the
+	// server from starting, with the file, line and reason.
+	PolicyFile string `yaml:"policy_file"`
 	// PublicURL is the address users reach the server at, e.g. "https://meet.example.com",
 	// used in links the server mails. Empty, it is http:// and Addr. An https URL also
 	// marks the session cookie Secure when TLS ends at a proxy in front of the server.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/commerce"
 	"github.com/meridian-video/meridian/internal/store"
 	"github.com/meridian-video/meridian/internal/topology"
 )
@@ -39,6 +40,9 @@ type accountAPI struct {
 	secureCookies bool
 	// meetings serves the meeting routes, which authenticate like every other /api route.
 	meetings *meetingAPI
+	// commerce serves the sales routes (price book, checkout, subscription, invoices);
+	// nil answers them not_found.
+	commerce *commerce.Service
 }
 
 // wrap authenticates the request as rt requires and calls its handler.

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/commerce"
 	"github.com/meridian-video/meridian/internal/meeting"
 )
 
@@ -38,6 +39,10 @@ type Deps struct {
 	// PublicURL is the server's public base URL; meetings' join links are
 	// PublicURL + "/j/" + their join token.
 	PublicURL string
+
+	// Commerce serves the sales routes under /api/ (they need Accounts too); nil answers
+	// them not_found.
+	Commerce *commerce.Service
 }
 
 // New returns the server's root handler.
@@ -68,7 +73,8 @@ func New(d Deps) http.Handler {
 		}
 		api := http.NewServeMux()
 		meetings := &meetingAPI{svc: d.Meetings, log: log, publicURL: strings.TrimRight(d.PublicURL, "/")}
-		registerAPI(api, &accountAPI{svc: d.Accounts, log: log, resetURL: d.ResetURL, secureCookies: d.SecureCookies, meetings: meetings})
+		registerAPI(api, &accountAPI{svc: d.Accounts, log: log, resetURL: d.ResetURL, secureCookies: d.SecureCookies, meetings: meetings,
+			commerce: d.Commerce})
 		// Browsers' cross-origin state-changing requests are refused outright (by
 		// Sec-Fetch-Site or Origin), beside the CSRF token and SameSite cookie.
 		cop := http.NewCrossOriginProtection()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -20,11 +21,13 @@ import (
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/admission"
 	"github.com/meridian-video/meridian/internal/auditlog"
+	"github.com/meridian-video/meridian/internal/commerce"
 	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/connlimit"
 	"github.com/meridian-video/meridian/internal/httpapi"
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/meeting"
+	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/sfu"
 	msignal "github.com/meridian-video/meridian/internal/signal"
 	"github.com/meridian-video/meridian/internal/store"
@@ -39,6 +42,10 @@ type Server struct {
 	Store    *store.Store
 	Accounts *account.Service
 	Meetings *meeting.Service
+	// Commerce sells subscriptions, decided by the policy_file's jurisdiction policy (no
+	// rules without one). No payment provider is wired yet, so its checkouts answer
+	// payments_unavailable.
+	Commerce *commerce.Service
 	// Audit is the audit trail both services write, summing repeated refusals.
 	Audit *auditlog.Log
 
@@ -58,6 +65,11 @@ const meetingTick = 5 * time.Second
 // Start listens on cfg.Addr and serves until Close.
 func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	// Before anything is opened: a policy file that does not load stops the start.
+	pol, err := loadPolicy(cfg.PolicyFile)
+	if err != nil {
 		return nil, err
 	}
 	secret, err := token.LoadOrCreateSecret(cfg.DataDir)
@@ -94,6 +106,8 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		log:  log,
 		errc: make(chan error, 1),
 	}
+	s.Commerce = commerce.New(st, commerce.Options{Log: log, Audit: audit, Policy: policy.NewHolder(pol),
+		Operator: commerce.Support{Name: "Meridian", SupportContact: store.SupportContact{Email: cfg.Mail.From}}})
 	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
 		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom, Occupancy: s.occupancy, Audit: audit,
 		AllowedRegions: accounts.AllowedRegions,
@@ -126,6 +140,8 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 
 		Meetings:  s.Meetings,
 		PublicURL: public.BaseURL(),
+
+		Commerce: s.Commerce,
 	})
 	s.http = &http.Server{
 		Handler: handler,
@@ -183,6 +199,9 @@ func (s *Server) tickMeetings(ctx context.Context) {
 			return
 		case <-t.C:
 			s.Meetings.Tick(ctx)
+			if _, err := s.Commerce.ExpireDue(ctx); err != nil {
+				s.log.WarnContext(ctx, "expiring subscriptions", "err", err)
+			}
 			s.Audit.Tick(ctx)
 		}
 	}
@@ -306,4 +325,20 @@ func (s *Server) Close() error {
 		err = nil
 	}
 	return errors.Join(err, s.Store.Close())
+}
+
+// loadPolicy loads the jurisdiction policy file; none (nil, no rules) if path is empty.
+func loadPolicy(path string) (*policy.Policy, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("policy_file: %w", err)
+	}
+	p, err := policy.Load(path, data)
+	if err != nil {
+		return nil, fmt.Errorf("policy_file: %w", err)
+	}
+	return p, nil
 }
