@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -32,8 +33,11 @@ type Options struct {
 	// LoopbackOnly gathers ICE candidates on loopback only (tests on one machine).
 	LoopbackOnly bool
 	// Net, when set, is the network the client's ICE uses: tests pass one that drops or
-	// delays packets.
+	// delays packets, or one inside a network namespace.
 	Net transport.Net
+	// HTTPClient, when set, opens the signalling WebSocket (its Transport's dialer, TLS
+	// settings and proxy); nil is http.DefaultClient.
+	HTTPClient *http.Client
 	// OnTrack is called for every remote track received.
 	OnTrack func(*RemoteTrack)
 	// OnChat is called for every chat message, including the client's own.
@@ -155,7 +159,7 @@ func Join(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, _, err := websocket.Dial(ctx, wsURL, nil)
+	conn, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPClient: opts.HTTPClient})
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", wsURL, err)
 	}

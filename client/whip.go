@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -59,12 +60,20 @@ func PublishWHIP(ctx context.Context, endpoint, token string, loopbackOnly bool,
 // WHEPOption changes how PlayWHEP offers.
 type WHEPOption func(*whepOptions)
 
-type whepOptions struct{ setup string }
+type whepOptions struct {
+	setup string
+	net   transport.Net
+}
 
 // WithDTLSRole makes the offer take a DTLS role, "active" (client) or "passive" (server),
 // instead of leaving the choice to the server (actpass), as some players do.
 func WithDTLSRole(setup string) WHEPOption {
 	return func(o *whepOptions) { o.setup = setup }
+}
+
+// WithNet makes the player's ICE use network n, as Options.Net does for a Client.
+func WithNet(n transport.Net) WHEPOption {
+	return func(o *whepOptions) { o.net = n }
 }
 
 // PlayWHEP watches a room over WHEP: endpoint is the server's /whep/{room} URL. onTrack
@@ -74,7 +83,7 @@ func PlayWHEP(ctx context.Context, endpoint, token string, loopbackOnly bool, on
 	for _, opt := range opts {
 		opt(&o)
 	}
-	pc, err := newPeerConnection(loopbackOnly, nil)
+	pc, err := newPeerConnection(loopbackOnly, o.net)
 	if err != nil {
 		return nil, err
 	}

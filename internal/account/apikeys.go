@@ -20,10 +20,13 @@ const (
 	ScopeKeysWrite     = "keys:write"     // create and revoke keys (never with more scopes than its own)
 	ScopeMeetingsRead  = "meetings:read"  // read the account's meetings
 	ScopeMeetingsWrite = "meetings:write" // create, change and end the account's meetings
+	ScopeBillingRead   = "billing:read"   // read the account's price book, subscription and invoices
+	ScopeBillingWrite  = "billing:write"  // check out (buy, upgrade, renew) for the account
 )
 
 // Scopes lists every scope a key may carry.
-var Scopes = []string{ScopeAccountRead, ScopeKeysRead, ScopeKeysWrite, ScopeMeetingsRead, ScopeMeetingsWrite}
+var Scopes = []string{ScopeAccountRead, ScopeKeysRead, ScopeKeysWrite, ScopeMeetingsRead, ScopeMeetingsWrite,
+	ScopeBillingRead, ScopeBillingWrite}
 
 // MaxActiveAPIKeys bounds the unrevoked keys of one account.
 const MaxActiveAPIKeys = 100

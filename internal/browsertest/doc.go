@@ -1,7 +1,8 @@
 // Package browsertest drives the Meridian web app in real Chromium (through chromedp)
 // against a real in-process server. It has no code of its own outside its tests: the
 // harness and the tests are in the _test.go files, and harness_test.go explains how to
-// write a test with it.
+// write a test with it. The browser itself (binary, flags, launch) comes from
+// internal/chromium, which the network lab's tests share.
 //
 // WebRTC in Chromium gathers ICE candidates on every network interface it can see, and
 // tests on this project may send packets only to loopback. So TestMain re-executes the

@@ -81,6 +81,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/meridian-video/meridian/internal/chromium"
 	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/server"
 )
@@ -134,7 +135,7 @@ func newEnvWith(t *testing.T, o server.Options, configure ...func(*config.Config
 func newBrowserEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{chromeLog: &lockedBuffer{}}
-	e.browser = startBrowser(t, e.chromeLog)
+	e.browser = chromium.Start(t, e.chromeLog)
 	t.Cleanup(func() {
 		if t.Failed() {
 			dir, err := artifactDir(t, "")
@@ -175,78 +176,6 @@ func startServer(t *testing.T, dataDir string, o server.Options, configure ...fu
 		}
 	})
 	return srv
-}
-
-// browserFlags are Chromium's switches for the tests, on top of chromedp's defaults
-// (headless, no first run, no background networking, mute audio output, ...).
-func browserFlags() []chromedp.ExecAllocatorOption {
-	return []chromedp.ExecAllocatorOption{
-		// The new headless mode is the real browser (same media stack, same
-		// getDisplayMedia) without a window.
-		chromedp.Flag("headless", "new"),
-		// Chromium's sandbox refuses to start as root, which the namespace needs.
-		chromedp.Flag("no-sandbox", true),
-		// A synthetic camera (moving pattern), microphone (a beep) and screen instead
-		// of real devices, and no permission prompts, not even for screen capture.
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("disable-background-networking", true),
-		// Keep the defaults' features, and offer plain addresses in ICE candidates:
-		// a page without camera permission (a guest who joins with the camera
-		// off) would otherwise offer mDNS .local names, which nothing in the
-		// namespace resolves. (The SFU also learns the address from the browser's
-		// connectivity checks, so media works without it today.)
-		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,WebRtcHideLocalIpsWithMdns"),
-		// WebRTC ignores loopback interfaces unless told otherwise, and loopback is
-		// all there is in the namespace: without this no media flows at all.
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-		// Remote audio and video must start without a click on the page.
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.WindowSize(1280, 800),
-	}
-}
-
-// startBrowser launches Chromium for t; it is closed, and its process waited for, when t
-// ends.
-func startBrowser(t *testing.T, out *lockedBuffer) context.Context {
-	t.Helper()
-	path, err := chromiumPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.CombinedOutput(out))
-	opts = append(opts, browserFlags()...)
-	// Not t.Context(): it is cancelled before cleanups run, and the cleanups of a
-	// failed test still need the browser for screenshots.
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(browserCtx, 10*time.Second)
-		defer cancel()
-		_ = chromedp.Cancel(ctx) // closes the browser gracefully; errors just mean it is gone
-		cancelBrowser()
-		cancelAlloc() // waits for the process to exit
-	})
-	if err := start(browserCtx, cancelBrowser, 30*time.Second); err != nil {
-		t.Fatalf("start %s: %v\n%s", path, err, out.Bytes())
-	}
-	return browserCtx
-}
-
-// start runs the first action on a chromedp context, which starts its browser or opens
-// its tab. That action binds the browser's or tab's life to the context it is given, so
-// it must get ctx itself, not one with a timeout; the wait is bounded from outside
-// instead, by cancelling ctx.
-func start(ctx context.Context, cancel context.CancelFunc, timeout time.Duration) error {
-	started := make(chan error, 1)
-	go func() { started <- chromedp.Do(ctx) }()
-	select {
-	case err := <-started:
-		return err
-	case <-time.After(timeout):
-		cancel()
-		return fmt.Errorf("not started after %v: %w", timeout, <-started)
-	}
 }
 
 // user is one person in a scenario: a browser tab with its own browser context.
@@ -299,13 +228,13 @@ func newUser(t *testing.T, e *env, name string) *user {
 // open creates the tab and installs the peer connection recorder before the first
 // navigation, so the recorder is in every document the tab loads.
 func (u *user) open() error {
-	if err := start(u.ctx, u.cancel, 20*time.Second); err != nil {
+	if err := chromium.Run(u.ctx, u.cancel, 20*time.Second); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(u.ctx, 10*time.Second)
 	defer cancel()
 	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
-		Source: recorderJS, RunImmediately: new(true),
+		Source: chromium.RecorderJS, RunImmediately: new(true),
 	}); err != nil {
 		return fmt.Errorf("install the peer connection recorder: %w", err)
 	}

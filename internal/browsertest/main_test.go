@@ -12,14 +12,14 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/meridian-video/meridian/internal/chromium"
 )
 
 const (
 	// envNetns names the namespace the re-executed test binary runs in; its presence
 	// is what tells TestMain that it is the inner run.
 	envNetns = "MERIDIAN_BROWSERTEST_NETNS"
-	// envChromium overrides where the browser binary is.
-	envChromium = "MERIDIAN_CHROMIUM"
 	// netnsPrefix starts the name of every namespace this package makes, so a leftover
 	// one (after a SIGKILL) is easy to recognise in `ip netns list`.
 	netnsPrefix = "mrdn-bt-"
@@ -137,30 +137,10 @@ func prerequisites() error {
 	if _, err := exec.LookPath("ip"); err != nil {
 		return fmt.Errorf("the ip command (iproute2) is missing: %w", err)
 	}
-	if _, err := chromiumPath(); err != nil {
+	if _, err := chromium.Path(); err != nil {
 		return err
 	}
 	return nil
-}
-
-// chromiumPath finds the browser: $MERIDIAN_CHROMIUM, /usr/bin/chromium, or chromium in
-// PATH.
-func chromiumPath() (string, error) {
-	if p := os.Getenv(envChromium); p != "" {
-		if _, err := exec.LookPath(p); err != nil {
-			return "", fmt.Errorf("%s=%s is not an executable: %w", envChromium, p, err)
-		}
-		return p, nil
-	}
-	const debian = "/usr/bin/chromium"
-	if _, err := exec.LookPath(debian); err == nil {
-		return debian, nil
-	}
-	p, err := exec.LookPath("chromium")
-	if err != nil {
-		return "", fmt.Errorf("no Chromium: set %s, or install it (Debian: apt-get install chromium)", envChromium)
-	}
-	return p, nil
 }
 
 // newNamespace creates a network namespace with a random name.

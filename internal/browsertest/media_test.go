@@ -7,25 +7,6 @@ import (
 	"time"
 )
 
-// recorderJS runs in every document before the page's own scripts: it keeps every
-// RTCPeerConnection the page creates in a hidden (non-enumerable) array, so tests can
-// read getStats() without a hook in the product. A subclass keeps instanceof, the
-// static methods and the prototype working for the page.
-const recorderJS = `(() => {
-	if (window.__meridianPCs || !window.RTCPeerConnection) return;
-	const pcs = [];
-	Object.defineProperty(window, "__meridianPCs", { value: pcs });
-	const Native = window.RTCPeerConnection;
-	class RTCPeerConnection extends Native {
-		constructor(...args) {
-			super(...args);
-			pcs.push(this);
-		}
-	}
-	window.RTCPeerConnection = RTCPeerConnection;
-	if (window.webkitRTCPeerConnection) window.webkitRTCPeerConnection = RTCPeerConnection;
-})();`
-
 // VideoPlaying waits until the video element matching sel (or the first video inside
 // the element matching it) has a picture (videoWidth > 0) and decodes new frames: at
 // least minNewFrames within about a second. A video that is present but frozen, paused

@@ -102,3 +102,17 @@ func jsValue(u *user, v any) string {
 	}
 	return string(b)
 }
+
+// A page that starts WHEP playback before anything is published plays the stream once an
+// encoder starts publishing, on the same session: a WHEP player does not renegotiate.
+func TestWHEPBeforeTheStream(t *testing.T) {
+	env := newEnv(t)
+	viewer := newUser(t, env, "viewer")
+	viewer.Navigate("/healthz")
+	viewer.WatchWHEP("early", mint(t, env, "early", "viewer", token.Grants{Subscribe: true}), "audio", "video")
+
+	pub := newUser(t, env, "publisher")
+	pub.Navigate("/healthz")
+	pub.PublishWHIP("early", mint(t, env, "early", "pub", token.Grants{Publish: true}), map[string]any{"audio": true, "video": true})
+	viewer.VideoPlaying("#watch")
+}

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/commerce"
 	"github.com/meridian-video/meridian/internal/policyadmin"
 	"github.com/meridian-video/meridian/internal/store"
+	"github.com/meridian-video/meridian/internal/topology"
 )
 
 // SessionCookie is the name of the cookie that carries the session token.
@@ -39,6 +41,9 @@ type accountAPI struct {
 	secureCookies bool
 	// meetings serves the meeting routes, which authenticate like every other /api route.
 	meetings *meetingAPI
+	// commerce serves the sales routes (price book, checkout, subscription, invoices);
+	// nil answers them not_found.
+	commerce *commerce.Service
 	// policy serves the operators' policy routes; nil answers them not_found.
 	policy *policyadmin.Service
 	// operators are the email addresses (normalized) of the users who may use them.
@@ -170,6 +175,10 @@ func (a *accountAPI) signUp(w http.ResponseWriter, r *http.Request, _ account.Pr
 		Email       string `json:"email"`
 		DisplayName string `json:"display_name"`
 		Password    string `json:"password"`
+		// Where the user signs up from, and the home region they chose among those open
+		// to it (GET /api/regions); both optional.
+		Jurisdiction string `json:"jurisdiction"`
+		HomeRegion   string `json:"home_region"`
 		// The jurisdiction policy decides by these (docs/policy.md).
 		Country        string `json:"country"`
 		BillingCountry string `json:"billing_country"`
@@ -180,6 +189,7 @@ func (a *accountAPI) signUp(w http.ResponseWriter, r *http.Request, _ account.Pr
 	p, tok, err := a.svc.SignUp(r.Context(), account.SignUpInput{
 		AccountType: in.AccountType, AccountName: in.AccountName, Email: in.Email,
 		DisplayName: in.DisplayName, Password: in.Password, ClientIP: clientIP(r),
+		Jurisdiction: in.Jurisdiction, HomeRegion: in.HomeRegion,
 		Country: in.Country, BillingCountry: in.BillingCountry,
 	})
 	if err != nil {
@@ -360,6 +370,12 @@ var statusOf = map[string]int{
 	account.CodeRateLimited:        http.StatusTooManyRequests,
 
 	account.CodeInvisibleCharacters: http.StatusBadRequest,
+	topology.CodeUnknownRegion:      http.StatusBadRequest,
+	topology.CodeHomeRequired:       http.StatusBadRequest,
+	topology.CodeOptInRequired:      http.StatusBadRequest,
+	topology.CodeNoHomeRegion:       http.StatusBadRequest,
+	topology.CodePlanLocked:         http.StatusForbidden,
+	account.CodeHomeRegionElsewhere: http.StatusConflict,
 }
 
 // fail writes err as a JSON error; an error that is not a refusal is logged and answered

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/commerce"
 	"github.com/meridian-video/meridian/internal/meeting"
 	"github.com/meridian-video/meridian/internal/policyadmin"
 )
@@ -40,6 +41,9 @@ type Deps struct {
 	// PublicURL + "/j/" + their join token.
 	PublicURL string
 
+	// Commerce serves the sales routes under /api/ (they need Accounts too); nil answers
+	// them not_found.
+	Commerce *commerce.Service
 	// Policy serves the operators' policy routes under /api/policy (they need Accounts
 	// too); nil answers them not_found.
 	Policy *policyadmin.Service
@@ -77,7 +81,7 @@ func New(d Deps) http.Handler {
 		api := http.NewServeMux()
 		meetings := &meetingAPI{svc: d.Meetings, log: log, publicURL: strings.TrimRight(d.PublicURL, "/")}
 		registerAPI(api, &accountAPI{svc: d.Accounts, log: log, resetURL: d.ResetURL, secureCookies: d.SecureCookies, meetings: meetings,
-			policy: d.Policy, operators: normalizeEmails(d.Operators)})
+			commerce: d.Commerce, policy: d.Policy, operators: normalizeEmails(d.Operators)})
 		// Browsers' cross-origin state-changing requests are refused outright (by
 		// Sec-Fetch-Site or Origin), beside the CSRF token and SameSite cookie.
 		cop := http.NewCrossOriginProtection()

@@ -130,7 +130,7 @@ func (f *policyFixture) signUpIn(t *testing.T, typ, email, country string) sessi
 	return session{cookie: c.Name + "=" + c.Value, csrf: out.CSRFToken}
 }
 
-type refusalOut struct {
+type jurisdictionRefusalOut struct {
 	Code          string    `json:"code"`
 	Message       string    `json:"message"`
 	RuleID        string    `json:"rule_id"`
@@ -148,7 +148,7 @@ type refusalOut struct {
 	} `json:"alternatives"`
 }
 
-func (r refusalOut) altKinds() []string {
+func (r jurisdictionRefusalOut) altKinds() []string {
 	var k []string
 	for _, a := range r.Alternatives {
 		k = append(k, a.Kind)
@@ -160,7 +160,7 @@ func TestChina2020SignUpOverHTTP(t *testing.T) {
 	f := newPolicyAPI(t, china2020(t), "2020-05-02")
 
 	r := f.call(t, "POST", "/api/signup", signUpBodyFor("individual", "li@example.com", "CN"))
-	ref := decodeAs[refusalOut](t, r, http.StatusForbidden)
+	ref := decodeAs[jurisdictionRefusalOut](t, r, http.StatusForbidden)
 	if ref.Code != "registration_business_only" || ref.RuleID != "cn-register-business-only" || ref.Jurisdiction != "CN" ||
 		!ref.EffectiveFrom.Equal(time.Date(2020, 5, 1, 0, 0, 0, 0, time.UTC)) || ref.PolicyVersion == "" ||
 		!slices.Equal(ref.altKinds(), []string{"business_account", "join_only"}) ||
@@ -202,7 +202,7 @@ func TestChina2020HostAndJoinOverHTTP(t *testing.T) {
 	f.clock.set("2020-05-02")
 	for _, path := range []string{"/api/meetings"} {
 		r := f.call(t, "POST", path, `{}`, cn.auth(true)...)
-		ref := decodeAs[refusalOut](t, r, http.StatusForbidden)
+		ref := decodeAs[jurisdictionRefusalOut](t, r, http.StatusForbidden)
 		if ref.Code != "free_plan_cannot_host_cn" || ref.RuleID != "cn-host-free" || ref.Jurisdiction != "CN" ||
 			!slices.Equal(ref.altKinds(), []string{"join_only", "contact_sales"}) ||
 			!strings.Contains(ref.Message, "can join meetings but can no longer host them") {

@@ -21,6 +21,7 @@ import (
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/admission"
 	"github.com/meridian-video/meridian/internal/auditlog"
+	"github.com/meridian-video/meridian/internal/commerce"
 	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/connlimit"
 	"github.com/meridian-video/meridian/internal/httpapi"
@@ -42,6 +43,10 @@ type Server struct {
 	Store    *store.Store
 	Accounts *account.Service
 	Meetings *meeting.Service
+	// Commerce sells subscriptions, decided by the policy_file's jurisdiction policy (no
+	// rules without one). No payment provider is wired yet, so its checkouts answer
+	// payments_unavailable.
+	Commerce *commerce.Service
 	// Audit is the audit trail both services write, summing repeated refusals.
 	Audit *auditlog.Log
 
@@ -78,7 +83,10 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	pol, polSource, err := readPolicyFile(cfg.PolicyFile)
+	// Before anything is opened: a policy file that does not load stops the start. One
+	// holder of it serves every decision: sign-up, hosting, joining, sales, and the
+	// operators' console that replaces it.
+	pol, polSource, err := loadPolicy(cfg.PolicyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -87,12 +95,17 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(context.Background(), store.Config{DataDir: cfg.DataDir, PostgresDSN: cfg.Database.PostgresDSN})
+	dep, err := cfg.Deployment()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(context.Background(), store.Config{DataDir: cfg.DataDir, PostgresDSN: cfg.Database.PostgresDSN, Region: cfg.Region})
 	if err != nil {
 		return nil, err
 	}
 	audit := auditlog.New(st, auditlog.Options{Log: log, Now: o.Now})
-	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit, Now: o.Now, Policy: holder})
+	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit, Deployment: dep, Region: cfg.Region,
+		Now: o.Now, Policy: holder})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -113,9 +126,12 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 		log:  log,
 		errc: make(chan error, 1),
 	}
+	s.Commerce = commerce.New(st, commerce.Options{Log: log, Audit: audit, Policy: holder, Now: o.Now,
+		Operator: commerce.Support{Name: "Meridian", SupportContact: store.SupportContact{Email: cfg.Mail.From}}})
 	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
 		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom, Occupancy: s.occupancy, Audit: audit,
-		Now: o.Now, Policy: holder,
+		AllowedRegions: accounts.AllowedRegions,
+		Now:            o.Now, Policy: holder,
 	})
 	if err != nil {
 		s.SFU.Close()
@@ -146,6 +162,8 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 		Meetings:  s.Meetings,
 		PublicURL: public.BaseURL(),
 
+		Commerce: s.Commerce,
+
 		Policy: policyadmin.New(holder, policyadmin.Document{Name: cfg.PolicyFile, Source: polSource}, st,
 			policyadmin.Options{Now: o.Now, Audit: audit}),
 		Operators: cfg.Operators,
@@ -167,7 +185,7 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 	go s.tickMeetings(tickCtx)
 	s.ready.Store(true)
 	log.Info("meridian serving", "addr", s.ln.Addr().String(), "data", cfg.DataDir, "loopback_media", cfg.MediaLoopbackOnly(),
-		"database", databaseKind(cfg))
+		"database", databaseKind(cfg), "region", cfg.Region, "node", cfg.Node(), "regions", len(dep.Regions))
 	return s, nil
 }
 
@@ -206,6 +224,9 @@ func (s *Server) tickMeetings(ctx context.Context) {
 			return
 		case <-t.C:
 			s.Meetings.Tick(ctx)
+			if _, err := s.Commerce.ExpireDue(ctx); err != nil {
+				s.log.WarnContext(ctx, "expiring subscriptions", "err", err)
+			}
 			s.Audit.Tick(ctx)
 		}
 	}
@@ -331,10 +352,9 @@ func (s *Server) Close() error {
 	return errors.Join(err, s.Store.Close())
 }
 
-// readPolicyFile loads the jurisdiction policy file, returning it with its source; none
-// (nil, no rules) if path is empty. A file that does not load is refused with its file,
-// line and reason.
-func readPolicyFile(path string) (*policy.Policy, []byte, error) {
+// loadPolicy loads the jurisdiction policy file, with its source for the operators'
+// console; none (nil, no rules) if path is empty.
+func loadPolicy(path string) (*policy.Policy, []byte, error) {
 	if path == "" {
 		return nil, nil, nil
 	}

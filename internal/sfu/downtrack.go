@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,12 +28,23 @@ import (
 // run once per packet per subscriber, the SFU's hottest path: the estimator's per-packet
 // bookkeeping alone took a fifth of the server's CPU in a fan-out.
 type downTrack struct {
-	track      *PublishedTrack
 	subscriber *Participant
+	kind       webrtc.RTPCodecType
+	metrics    *Metrics
 	id         string
 	streamID   string
+	// slot: the downTrack is one of a client offerer's sending slots, whose source changes
+	// (see slots.go); otherwise it carries one track for its whole life.
+	slot bool
 
-	mu          sync.Mutex
+	mu sync.Mutex
+	// track is the source forwarded: nil while a slot waits for one. Set under the
+	// subscriber's lock too.
+	track     *PublishedTrack
+	clockRate uint32 // the source's
+	// codecs are what the subscriber connection negotiated for the kind, for a slot to
+	// pick the payload type of each source it carries.
+	codecs      []webrtc.RTPCodecParameters
 	writer      webrtc.TrackLocalWriter
 	ssrc        uint32
 	payloadType uint8
@@ -87,18 +99,33 @@ type downTrack struct {
 }
 
 func newDownTrack(t *PublishedTrack, sub *Participant) *downTrack {
-	d := &downTrack{track: t, subscriber: sub, id: t.info.ID, streamID: t.info.ParticipantID, current: -1, target: -1}
+	d := &downTrack{
+		track: t, clockRate: t.clockRate, subscriber: sub, kind: t.kind, metrics: t.metrics,
+		id: t.info.ID, streamID: t.info.ParticipantID, current: -1, target: -1,
+	}
 	if t.kind == webrtc.RTPCodecTypeAudio {
 		d.current, d.target = 0, 0
 	} else {
 		d.sent = new([packetCacheSize]sentPacket)
-		mime := t.info.MimeType
-		d.resendPadding = !strings.EqualFold(mime, webrtc.MimeTypeVP8) && !strings.EqualFold(mime, webrtc.MimeTypeVP9)
+		d.resendPadding = resendsPadding(t.info.MimeType)
 		// A joiner starts with its saving full: its first keyframe is what it can least
 		// afford to lose.
 		d.resendCredit = resendBurst * sendsPerResend
 	}
 	return d
+}
+
+// resendsPadding tells whether lost padding is resent on a stream of the codec (see
+// downTrack.resendPadding).
+func resendsPadding(mime string) bool {
+	return !strings.EqualFold(mime, webrtc.MimeTypeVP8) && !strings.EqualFold(mime, webrtc.MimeTypeVP9)
+}
+
+// source is the track the downTrack forwards, nil for a slot without one.
+func (d *downTrack) source() *PublishedTrack {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.track
 }
 
 // sentPacket is what a subscriber was sent under one outgoing sequence number.
@@ -141,33 +168,52 @@ const (
 // errNoCodec is returned when the subscriber cannot receive the publisher's codec.
 var errNoCodec = errors.New("sfu: subscriber does not support the track's codec")
 
-// Bind is called by the subscriber connection once the codec is negotiated.
+// Bind is called by the subscriber connection once the codec is negotiated. A slot binds
+// whatever it carries (nothing yet, say): it takes the first codec negotiated for its kind,
+// which is what pion is told it sends, and picks each source's own later (setSource).
 func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	want := d.track.owner.codecOf(d.track)
-	for _, c := range ctx.CodecParameters() {
+	codecs := ctx.CodecParameters()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var c webrtc.RTPCodecParameters
+	var ok bool
+	switch {
+	case d.track != nil:
+		c, ok = fitCodec(codecs, d.track.owner.codecOf(d.track))
+	case d.slot && len(codecs) > 0:
+		c, ok = codecs[0], true
+	}
+	if !ok {
+		return webrtc.RTPCodecParameters{}, errNoCodec
+	}
+	d.codecs = slices.Clone(codecs)
+	d.writer = ctx.WriteStream()
+	d.ssrc = uint32(ctx.SSRC())
+	d.subscriber.setSending(d.ssrc, d)
+	d.payloadType = uint8(c.PayloadType)
+	d.twccID = 0
+	for _, e := range ctx.HeaderExtensions() {
+		if e.URI == sdp.TransportCCURI {
+			d.twccID = uint8(e.ID)
+		}
+	}
+	// No keyframe request yet: SRTP is not up, a keyframe now would be lost, and the
+	// throttle would then hold back the request made once the connection is up.
+	return c, nil
+}
+
+// fitCodec is the negotiated codec a stream of codec want is sent as, if any.
+func fitCodec(negotiated []webrtc.RTPCodecParameters, want webrtc.RTPCodecParameters) (webrtc.RTPCodecParameters, bool) {
+	for _, c := range negotiated {
 		if !strings.EqualFold(c.MimeType, want.MimeType) {
 			continue
 		}
 		if strings.EqualFold(want.MimeType, webrtc.MimeTypeH264) && !sameH264Profile(c.SDPFmtpLine, want.SDPFmtpLine) {
 			continue
 		}
-		d.mu.Lock()
-		d.writer = ctx.WriteStream()
-		d.ssrc = uint32(ctx.SSRC())
-		d.subscriber.setSending(d.ssrc, d)
-		d.payloadType = uint8(c.PayloadType)
-		d.twccID = 0
-		for _, e := range ctx.HeaderExtensions() {
-			if e.URI == sdp.TransportCCURI {
-				d.twccID = uint8(e.ID)
-			}
-		}
-		d.mu.Unlock()
-		// No keyframe request yet: SRTP is not up, a keyframe now would be lost, and the
-		// throttle would then hold back the request made once the connection is up.
-		return c, nil
+		return c, true
 	}
-	return webrtc.RTPCodecParameters{}, errNoCodec
+	return webrtc.RTPCodecParameters{}, false
 }
 
 // Unbind is called when the subscriber connection stops sending the track.
@@ -182,7 +228,7 @@ func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
 func (d *downTrack) ID() string                { return d.id }
 func (d *downTrack) RID() string               { return "" }
 func (d *downTrack) StreamID() string          { return d.streamID }
-func (d *downTrack) Kind() webrtc.RTPCodecType { return d.track.kind }
+func (d *downTrack) Kind() webrtc.RTPCodecType { return d.kind }
 
 // setTarget chooses the layer to forward; the switch happens at that layer's next keyframe.
 //
@@ -195,9 +241,10 @@ func (d *downTrack) setTarget(rank int) {
 	changed := d.target != rank
 	d.target = rank
 	waiting := d.current != rank
+	t := d.track
 	d.mu.Unlock()
-	if changed && waiting && rank >= 0 && d.subscriber.subReady.Load() {
-		d.track.requestKeyframe(rank)
+	if changed && waiting && rank >= 0 && t != nil && d.subscriber.subReady.Load() {
+		t.requestKeyframe(rank)
 	}
 }
 
@@ -218,10 +265,10 @@ func (d *downTrack) keepWaiting() {
 		return
 	}
 	d.mu.Lock()
-	target, waiting := d.target, d.target != d.current && d.writer != nil
+	target, waiting, t := d.target, d.target != d.current && d.writer != nil, d.track
 	d.mu.Unlock()
-	if waiting && target >= 0 {
-		d.track.requestKeyframe(target)
+	if waiting && target >= 0 && t != nil {
+		t.requestKeyframe(target)
 	}
 }
 
@@ -252,18 +299,19 @@ func (d *downTrack) canProbe() bool {
 	return d.writer != nil && d.twccID != 0
 }
 
-// writeRTP forwards one packet of layer rank if it is the layer this subscriber receives,
-// switching layers on a keyframe of the target layer. It reports whether it sent.
+// writeRTP forwards one packet of layer rank of track t if it is the layer this subscriber
+// receives, switching layers on a keyframe of the target layer. It reports whether it sent.
 //
 // pkt belongs to the caller's read loop, which hands it to one subscriber after another:
 // writeRTP rewrites the packet's header for the write and restores it before returning.
-func (d *downTrack) writeRTP(rank int, pkt *rtp.Packet, keyframe bool, now int64) bool {
+func (d *downTrack) writeRTP(t *PublishedTrack, rank int, pkt *rtp.Packet, keyframe bool, now int64) bool {
 	if !d.subscriber.subReady.Load() {
 		return false
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.writer == nil {
+	// A slot's previous source may still hand it a packet it read before the slot moved on.
+	if d.writer == nil || d.track != t {
 		return false
 	}
 	if rank != d.current {
@@ -271,9 +319,9 @@ func (d *downTrack) writeRTP(rank int, pkt *rtp.Packet, keyframe bool, now int64
 			return false
 		}
 		d.current = rank
-		d.rw.switchSource(pkt.SequenceNumber, pkt.Timestamp, now, d.track.clockRate)
+		d.rw.switchSource(pkt.SequenceNumber, pkt.Timestamp, now, d.clockRate)
 	} else if !d.rw.started {
-		d.rw.switchSource(pkt.SequenceNumber, pkt.Timestamp, now, d.track.clockRate)
+		d.rw.switchSource(pkt.SequenceNumber, pkt.Timestamp, now, d.clockRate)
 	}
 	seq, ts, ok := d.rw.rewrite(pkt.SequenceNumber, pkt.Timestamp, now)
 	if !ok {
@@ -326,7 +374,7 @@ func (d *downTrack) sendPadding(now int64) {
 	}
 	d.padOwed = min(d.padOwed, padSize)
 	if n > 0 {
-		d.track.metrics.PaddingPackets.Add(float64(n))
+		d.metrics.PaddingPackets.Add(float64(n))
 	}
 }
 
@@ -448,7 +496,7 @@ func (d *downTrack) rtcpLoop() {
 		if err != nil {
 			return
 		}
-		d.track.metrics.rtcpPion.Inc()
+		d.metrics.rtcpPion.Inc()
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.TransportLayerCC:
@@ -495,12 +543,14 @@ func (p *Participant) handleRTCP(pkts []rtcp.Packet) {
 // it receives (or awaits).
 func (d *downTrack) keyframeRequested() {
 	d.mu.Lock()
-	rank := d.current
+	rank, t := d.current, d.track
 	if rank < 0 {
 		rank = d.target
 	}
 	d.mu.Unlock()
-	d.track.requestKeyframe(rank)
+	if t != nil {
+		t.requestKeyframe(rank)
+	}
 }
 
 // keyframeRequestedAside is keyframeRequested off the caller's goroutine: the request goes
@@ -518,7 +568,7 @@ func (d *downTrack) keyframeRequestedAside() {
 
 // nacked answers a subscriber's NACK.
 func (d *downTrack) nacked(nack *rtcp.TransportLayerNack) {
-	d.track.metrics.NACKs.Inc()
+	d.metrics.NACKs.Inc()
 	// While the node sends more than the kernel takes, retransmissions would only push
 	// fresh media out of the send queue.
 	if !d.subscriber.room.sfu.sendsBacklogged() {
@@ -564,14 +614,16 @@ func (d *downTrack) resend(seq uint16, buf []byte, pkt *rtp.Packet) {
 		e.resends++
 		e.resentAt = now
 		if d.sendPaddingPacket(seq, e.ts, now) == nil {
-			d.track.metrics.Retransmits.Inc()
+			d.metrics.Retransmits.Inc()
 		}
 		return
 	}
-	src, rank, ts := e.srcSeq, int(e.rank), e.ts
+	src, rank, ts, t := e.srcSeq, int(e.rank), e.ts, d.track
 	d.mu.Unlock()
-
-	l := d.track.layer(rank)
+	if t == nil {
+		return
+	}
+	l := t.layer(rank)
 	if l == nil || l.cache == nil {
 		return
 	}
@@ -581,8 +633,9 @@ func (d *downTrack) resend(seq uint16, buf []byte, pkt *rtp.Packet) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	// The entry may have been overwritten while the lock was released.
-	if e.sentAs != seq || e.srcSeq != src || d.writer == nil {
+	// The entry may have been overwritten, or the slot moved to another source, while the
+	// lock was released.
+	if e.sentAs != seq || e.srcSeq != src || d.writer == nil || d.track != t {
 		return
 	}
 	if d.resendCredit < sendsPerResend {
@@ -592,7 +645,7 @@ func (d *downTrack) resend(seq uint16, buf []byte, pkt *rtp.Packet) {
 	e.resends++
 	e.resentAt = now
 	if d.send(&pkt.Header, pkt.Payload, seq, ts, now) == nil {
-		d.track.metrics.Retransmits.Inc()
+		d.metrics.Retransmits.Inc()
 	}
 }
 
@@ -607,7 +660,7 @@ func (d *downTrack) senderReport(now time.Time) (*rtcp.SenderReport, bool) {
 	// The RTP time that corresponds to now on the stream's clock, extrapolated from the
 	// last packet: what the receiver maps to the NTP time to align audio and video.
 	elapsed := max(now.UnixNano()-d.lastAt, 0)
-	rtpTime := d.lastTS + uint32(uint64(elapsed)*uint64(d.track.clockRate)/uint64(time.Second))
+	rtpTime := d.lastTS + uint32(uint64(elapsed)*uint64(d.clockRate)/uint64(time.Second))
 	return &rtcp.SenderReport{
 		SSRC:        d.ssrc,
 		NTPTime:     ntpTime(now),

@@ -148,14 +148,14 @@ func BenchmarkWriteRTP(b *testing.B) {
 	d := t.downTracks()[0]
 	pkt := benchPacket()
 	base := pkt.SequenceNumber
-	d.writeRTP(0, pkt, true, 1)
+	d.writeRTP(t, 0, pkt, true, 1)
 	b.ReportAllocs()
 	b.ResetTimer()
 	now := int64(1)
 	for i := range b.N {
 		nextPacket(pkt, base, i)
 		now += 33_000_000
-		if !d.writeRTP(0, pkt, false, now) {
+		if !d.writeRTP(t, 0, pkt, false, now) {
 			b.Fatal("packet not forwarded")
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,6 +49,7 @@ type Participant struct {
 	published        map[string]*PublishedTrack // by the publisher's own track id
 	sources          map[string]string          // declared source by the publisher's track id
 	downs            map[string]*downTrack      // by published track id
+	slots            []*downTrack               // a client offerer's sending slots (slots.go)
 	mutedSources     map[string]bool            // sources the participant has turned off
 	closed           bool
 
@@ -260,8 +260,9 @@ func (p *Participant) setLocal(pc *webrtc.PeerConnection, desc webrtc.SessionDes
 	return pc.LocalDescription().SDP, nil
 }
 
-// HandleSubscriberOffer answers a client's offer to receive (WHEP): the answer carries the
-// room's current tracks.
+// HandleSubscriberOffer answers a client's offer to receive (WHEP): every audio and video
+// section it offers gets a sending slot, which carries one of the room's tracks of its kind
+// now or as soon as one is published (see slots.go).
 func (p *Participant) HandleSubscriberOffer(sdp string) (string, error) {
 	if p.Held() {
 		return "", ErrHeld
@@ -278,25 +279,19 @@ func (p *Participant) HandleSubscriberOffer(sdp string) (string, error) {
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
-	// The answer can carry one track per media section the client offered: prefer camera
-	// and microphone, then screen share.
-	slots := map[webrtc.RTPCodecType]int{}
-	for _, tr := range pc.GetTransceivers() {
-		slots[tr.Kind()]++
-	}
-	tracks := p.room.publishedTracks()
-	slices.SortStableFunc(tracks, func(a, b *PublishedTrack) int { return sourceRank(a.info.Source) - sourceRank(b.info.Source) })
-	for _, t := range tracks {
-		if slots[t.kind] > 0 {
-			slots[t.kind]--
-			p.subscribe(t)
-		}
+	if err := p.addSlots(pc); err != nil {
+		return "", err
 	}
 	answer, err := pc.CreateAnswer(nil)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
-	return p.setLocal(pc, answer)
+	local, err := p.setLocal(pc, answer)
+	if err != nil {
+		return "", err
+	}
+	p.fillSlots()
+	return local, nil
 }
 
 // HandleSubscriberAnswer applies the client's answer to the SFU's last subscriber offer.
@@ -403,7 +398,9 @@ func (p *Participant) Close(reason string) {
 
 	for _, d := range downs {
 		d.closed.Store(true)
-		d.track.removeDown(d)
+		if t := d.source(); t != nil {
+			t.removeDown(d)
+		}
 	}
 	for _, t := range published {
 		p.room.unpublish(t)
@@ -430,15 +427,15 @@ func (p *Participant) publisherPC() (*webrtc.PeerConnection, error) {
 	if p.pub != nil {
 		return p.pub, nil
 	}
-	pc, err := p.room.sfu.newPublisherConnection()
+	pc, err := p.room.sfu.newPublisherConnection(p.consent())
 	if err != nil {
 		return nil, fmt.Errorf("publisher connection: %w", err)
 	}
 	pc.OnICECandidate(p.candidates[publisherIdx].onCandidate(p.sink, Publisher))
 	pc.OnTrack(p.onTrack)
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateFailed {
-			go p.Close("publisher connection failed")
+		if reason := connectionEnded(s); reason != "" {
+			go p.Close("publisher connection " + reason)
 		}
 	})
 	p.pub = pc
@@ -454,7 +451,7 @@ func (p *Participant) subscriberPC(offer string) (*webrtc.PeerConnection, error)
 	if p.sub != nil {
 		return p.sub, nil
 	}
-	pc, secrets, err := p.room.sfu.newSubscriberConnection(offer)
+	pc, secrets, err := p.room.sfu.newSubscriberConnection(offer, p.consent())
 	if err != nil {
 		return nil, fmt.Errorf("subscriber connection: %w", err)
 	}
@@ -473,12 +470,34 @@ func (p *Participant) subscriberPC(offer string) (*webrtc.PeerConnection, error)
 			if !p.subReady.Swap(true) {
 				go p.requestKeyframes()
 			}
-		case webrtc.PeerConnectionStateFailed:
-			go p.Close("subscriber connection failed")
+		default:
+			if reason := connectionEnded(s); reason != "" {
+				go p.Close("subscriber connection " + reason)
+			}
 		}
 	})
 	p.sub = pc
 	return pc, nil
+}
+
+// consent is how long the participant's connections wait for it when it goes silent. A
+// client that does not trickle has no signalling channel after its first exchange (WHIP,
+// WHEP), so it cannot restart ICE either.
+func (p *Participant) consent() consent { return consentFor(!p.opts.NoTrickle) }
+
+// connectionEnded tells why a connection in state s ends the participant's session, or ""
+// if it does not. Failed: the peer stopped answering ICE consent checks (the player or
+// encoder vanished; see consent). Closed: pion closed the connection on the peer's
+// DTLS close_notify (the player's tab closed), or the SFU did, ending the session anyway. A
+// session that outlived its connection would hold its seat in the room for good.
+func connectionEnded(s webrtc.PeerConnectionState) string {
+	switch s {
+	case webrtc.PeerConnectionStateFailed:
+		return "failed"
+	case webrtc.PeerConnectionStateClosed:
+		return "closed"
+	}
+	return ""
 }
 
 // onTrack receives a new incoming stream: a new track, or one more simulcast layer of a
@@ -653,10 +672,19 @@ func (p *Participant) unsubscribe(t *PublishedTrack) bool {
 	d, ok := p.downs[t.info.ID]
 	if ok {
 		delete(p.downs, t.info.ID)
+		if d.slot {
+			d.setSource(nil)
+		}
 	}
 	pc := p.sub
 	p.mu.Unlock()
 	if !ok {
+		return false
+	}
+	if d.slot {
+		// The slot stays negotiated for the next track of its kind.
+		t.removeDown(d)
+		p.fillSlots()
 		return false
 	}
 	d.closed.Store(true)
@@ -758,7 +786,7 @@ func (p *Participant) allocate(now int64) {
 	var video []*downTrack
 	audio := 0
 	for _, d := range p.downs {
-		if d.track.kind == webrtc.RTPCodecTypeVideo {
+		if d.kind == webrtc.RTPCodecTypeVideo {
 			video = append(video, d)
 		} else {
 			audio++
@@ -777,12 +805,16 @@ func (p *Participant) allocate(now int64) {
 	var candidate *downTrack
 	candidateRank, candidateGap := -1, 0
 	for _, d := range video {
-		if !d.track.info.Simulcast {
+		t := d.source()
+		if t == nil {
+			continue
+		}
+		if !t.info.Simulcast {
 			d.setTarget(0)
 			d.keepWaiting()
 			continue
 		}
-		states := d.track.layerStates(now)
+		states := t.layerStates(now)
 		maxHeight := int(d.maxHeight.Load())
 		rank := selectLayer(states, maxHeight, budget)
 		want := selectLayer(states, maxHeight, 0)

@@ -68,11 +68,12 @@ func (r *Room) Name() string { return r.name }
 type JoinOptions struct {
 	CanPublish, CanSubscribe bool
 	// NoTrickle returns session descriptions only once ICE gathering is complete, with every
-	// candidate inside: WHIP and WHEP clients do not trickle.
+	// candidate inside: WHIP and WHEP clients do not trickle, nor restart ICE (see
+	// consentFor).
 	NoTrickle bool
 	// ClientOffers makes the client, not the SFU, offer the subscriber connection, once
-	// (WHEP): the participant receives the tracks present when it offers and never
-	// renegotiates.
+	// (WHEP): it never renegotiates, and each media section it offers carries a track of
+	// its kind whenever the room has one (see slots.go).
 	ClientOffers bool
 	// Role is the participant's role to begin with.
 	Role Role
@@ -342,7 +343,11 @@ func (r *Room) publish(t *PublishedTrack) {
 	r.sfu.metrics.Tracks.Inc()
 	for _, p := range ps {
 		p.sink.Send(TrackPublished{Track: t.Info()})
-		if p != t.owner && p.opts.CanSubscribe && !p.opts.ClientOffers {
+		switch {
+		case p == t.owner || !p.opts.CanSubscribe:
+		case p.opts.ClientOffers:
+			p.fillSlots()
+		default:
 			p.subscribe(t)
 			p.negotiate(false)
 		}
@@ -357,6 +362,7 @@ func (r *Room) unpublish(t *PublishedTrack) {
 		return
 	}
 	delete(r.tracks, t.info.ID)
+	t.gone.Store(true)
 	ps := r.snapshotParticipants()
 	r.mu.Unlock()
 	r.sfu.metrics.Tracks.Dec()

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -123,9 +124,10 @@ func (s *SFU) Close() {
 }
 
 // newPublisherConnection builds the connection a participant publishes on: the SFU
-// receives, so it generates NACKs, sends receiver reports and TWCC feedback.
-func (s *SFU) newPublisherConnection() (*webrtc.PeerConnection, error) {
-	return s.newPeerConnection(publisherInterceptors, nil)
+// receives, so it generates NACKs, sends receiver reports and TWCC feedback. c is how long
+// it waits for a silent client.
+func (s *SFU) newPublisherConnection(c consent) (*webrtc.PeerConnection, error) {
+	return s.newPeerConnection(publisherInterceptors, nil, c)
 }
 
 // newSubscriberConnection builds the connection a participant subscribes on. It has no
@@ -135,8 +137,8 @@ func (s *SFU) newPublisherConnection() (*webrtc.PeerConnection, error) {
 //
 // The returned secrets learn, during the DTLS handshake, what the connection's direct SRTP
 // send path needs (see startDirectPath). offer is the client's offer the connection is
-// built to answer, or "" if the SFU offers.
-func (s *SFU) newSubscriberConnection(offer string) (*webrtc.PeerConnection, *dtlsSecrets, error) {
+// built to answer, or "" if the SFU offers; c is how long it waits for a silent client.
+func (s *SFU) newSubscriberConnection(offer string, c consent) (*webrtc.PeerConnection, *dtlsSecrets, error) {
 	secrets := &dtlsSecrets{answer: offer}
 	pc, err := s.newPeerConnection(func(m *webrtc.MediaEngine, _ *interceptor.Registry) error {
 		for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
@@ -145,16 +147,17 @@ func (s *SFU) newSubscriberConnection(offer string) (*webrtc.PeerConnection, *dt
 			}
 		}
 		return nil
-	}, secrets.configure)
+	}, secrets.configure, c)
 	return pc, secrets, err
 }
 
 // newPeerConnection builds a peer connection with the SFU's codecs, header extensions and
 // network settings, and the interceptors its direction needs; settings, if not nil, adds
-// to the connection's settings.
+// to the connection's settings. c is how long it waits for a silent client.
 func (s *SFU) newPeerConnection(
 	interceptors func(*webrtc.MediaEngine, *interceptor.Registry) error,
 	settings func(*webrtc.SettingEngine) error,
+	c consent,
 ) (*webrtc.PeerConnection, error) {
 	m := &webrtc.MediaEngine{}
 	if err := registerCodecs(m); err != nil {
@@ -186,6 +189,7 @@ func (s *SFU) newPeerConnection(
 	// peer-reflexive candidate its checks reveal, and a selected pair always names an
 	// address (which the direct path sends to).
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetICETimeouts(c.disconnected, c.failed, iceKeepaliveInterval)
 	if settings != nil {
 		if err := settings(&se); err != nil {
 			return nil, err
@@ -193,6 +197,32 @@ func (s *SFU) newPeerConnection(
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
 	return api.NewPeerConnection(webrtc.Configuration{SDPSemantics: webrtc.SDPSemanticsUnifiedPlan})
+}
+
+// consent is how long a connection waits for a peer that has gone silent (RFC 7675): it
+// is disconnected after the first duration, and has failed after both, which ends the
+// participant's session and frees its seat (see connectionEnded). pion's defaults, 5 s and
+// 25 s more, let a player or encoder that vanished without a word hold its seat half a
+// minute. Silence is noticed on the ICE agent's tick, every iceKeepaliveInterval, when it
+// also sends a binding request if nothing else went out: a peer that is there answers, so
+// an idle connection is never silent.
+type consent struct{ disconnected, failed time.Duration }
+
+// iceKeepaliveInterval is pion's default, made explicit: consent's durations are counted
+// in its ticks.
+const iceKeepaliveInterval = 2 * time.Second
+
+// consentFor is the consent of a client's connections. A client on the WebSocket protocol
+// restarts ICE when its network changes, and its session must last until the restart
+// arrives: the browser app restarts 1.5 s after its connection turns disconnected, which
+// Chromium reports up to about 5 s into the silence; the session ends 15 to 17 s into it. A
+// WHIP or WHEP client cannot restart ICE (this server takes no PATCH), so nothing is gained
+// by waiting for it: its session ends 8 to 10 s into the silence.
+func consentFor(canRestartICE bool) consent {
+	if canRestartICE {
+		return consent{disconnected: 5 * time.Second, failed: 10 * time.Second}
+	}
+	return consent{disconnected: 4 * time.Second, failed: 4 * time.Second}
 }
 
 // publisherInterceptors are what a connection the SFU receives on needs: NACK generation

@@ -43,6 +43,8 @@ type PublishedTrack struct {
 
 	// muted: the publisher or a moderator turned the track off; nothing is forwarded.
 	muted atomic.Bool
+	// gone: the track is being unpublished (see fillSlots).
+	gone atomic.Bool
 
 	// downs is replaced, never mutated, so the forwarding path reads it without a lock.
 	downs atomic.Pointer[[]*downTrack]
@@ -272,7 +274,7 @@ func (t *PublishedTrack) readLoop(l *layer) {
 func (t *PublishedTrack) forward(rank int, pkt *rtp.Packet, keyframe bool, now int64) {
 	sent := 0
 	for _, d := range t.downTracks() {
-		if d.writeRTP(rank, pkt, keyframe, now) {
+		if d.writeRTP(t, rank, pkt, keyframe, now) {
 			sent++
 		}
 	}

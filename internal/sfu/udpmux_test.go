@@ -66,12 +66,12 @@ func TestLoopbackConnectionsShareOneLoopbackSocket(t *testing.T) {
 	_ = probe.Close()
 
 	s := New(Config{LoopbackOnly: true, UDPPort: uint16(port)}, slog.New(slog.DiscardHandler), nil)
-	pub, err := s.newPublisherConnection()
+	pub, err := s.newPublisherConnection(consentFor(true))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pub.Close()
-	sub, _, err := s.newSubscriberConnection("")
+	sub, _, err := s.newSubscriberConnection("", consentFor(true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestLoopbackConnectionsShareOneLoopbackSocket(t *testing.T) {
 		t.Fatalf("port %d still taken after Close: %v", port, err)
 	}
 	_ = c.Close()
-	if _, err := s.newPublisherConnection(); !errors.Is(err, ErrClosed) {
+	if _, err := s.newPublisherConnection(consentFor(true)); !errors.Is(err, ErrClosed) {
 		t.Fatalf("connection after Close: %v, want ErrClosed", err)
 	}
 }

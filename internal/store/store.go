@@ -1,5 +1,6 @@
 // Package store owns the meeting product's persistent data in one region: accounts, users,
-// sessions, password resets, API keys, meetings, removals from meetings and the audit log.
+// sessions, password resets, API keys, meetings, removals from meetings, the audit log,
+// and sales (partners, price books, subscriptions, orders and invoices).
 // It owns the schema and its migrations too, one set that runs unchanged on both databases:
 // embedded SQLite in the data directory by default, PostgreSQL when a DSN is given.
 //

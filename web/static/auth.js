@@ -5,6 +5,7 @@ import { api, currentUser } from './api.js';
 import { h } from './dom.js';
 import { showError } from './errors.js';
 import { busy, field, formValues, page, validate } from './layout.js';
+import { homeRegionNote } from './regions.js';
 import { navigate } from './router.js';
 
 // afterSignIn is where to go once signed in: the page that sent the user here (?next=,
@@ -93,7 +94,7 @@ export async function signUpPage(view, { query }) {
       'Its two-letter code, such as US, DE or CN: what we may offer you depends on the country.'),
     field('Billing country', { name: 'billing_country', maxlength: 2, pattern: '[A-Za-z]{2}' },
       'Only if you are billed to an address in another country.'),
-    errors, submit);
+    homeRegionNote(), errors, submit);
   // A business must name its account; a person's account is named after them.
   form.elements.account_type.addEventListener('change', () => {
     form.elements.account_name.required = form.elements.account_type.value === 'business';
