@@ -61,8 +61,8 @@ func policyDiffCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "diff --to NEW.yaml [--from CURRENT.yaml] [--at DATE] [--data DIR]",
 		Short: "Show which accounts, subscriptions and scheduled meetings of the local store a new policy would affect",
-		Long: `Decides every account (may it host) and every scheduled meeting (may its account host it)
-of the local store under the current policy (--from, else the config's policy_file, else
+		Long: `Decides every account (may it host), every current subscription (may it renew) and every
+scheduled meeting (may its account host it) of the local store under the current policy (--from, else the config's policy_file, else
 no rules) and the new one at --at (a date or RFC 3339 time; now if omitted), and prints
 the counts per region and kind and the ids of those decided differently. It prints ids
 only: no names or addresses leave the store.`,
@@ -140,7 +140,6 @@ func printDiff(w io.Writer, rep policyadmin.Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "\nsubscriptions: none in this store (they are kept by the commerce service)")
 	for _, kind := range []string{policyadmin.KindAccount, policyadmin.KindSubscription, policyadmin.KindMeeting} {
 		var n int
 		for _, c := range rep.Changes {

@@ -52,8 +52,9 @@ func TestPolicyValidateCommand(t *testing.T) {
 	}
 }
 
-// `meridian policy diff` over a known store: two free CN accounts and a US one, and a
-// scheduled meeting of one of the CN accounts.
+// `meridian policy diff` over a known store: two free CN accounts and a US one, a
+// scheduled meeting of one of the CN accounts, and a CN business with a direct
+// subscription billed to CN.
 func TestPolicyDiffCommand(t *testing.T) {
 	dir := t.TempDir()
 	st, err := store.Open(t.Context(), store.Config{DataDir: dir})
@@ -76,6 +77,7 @@ func TestPolicyDiffCommand(t *testing.T) {
 			}
 		}
 	}
+	subID := paidSubscription(t, st)
 	st.Close()
 
 	out, err := run(t, "diff", "--to", writeExample(t), "--at", "2020-05-02", "--data", dir)
@@ -84,7 +86,7 @@ func TestPolicyDiffCommand(t *testing.T) {
 	}
 	for _, want := range []string{
 		`from \(no rules\) to china-2020.1 at 2020-05-02T00:00:00Z`,
-		`\n\S+\s+account\s+3\s+2\s+2\s+0\n`,
+		`\n\S+\s+account\s+4\s+2\s+2\s+0\n`,
 		`\n\S+\s+meeting\s+1\s+1\s+1\s+0\n`,
 		`(?s)affected accounts:\n(  \S+ \(\S+\): allowed -> free_plan_cannot_host_cn \(rule cn-host-free\)\n){2}`,
 		`affected meetings:\n  12345678901 \(\S+\): allowed -> free_plan_cannot_host_cn`,
@@ -100,6 +102,24 @@ func TestPolicyDiffCommand(t *testing.T) {
 		t.Errorf("the report names people:\n%s", out)
 	}
 
+	if strings.Contains(out, "affected subscriptions") {
+		t.Errorf("a subscription is affected on 2020-05-02 (renewals close on 2020-08-23):\n%s", out)
+	}
+
+	out, err = run(t, "diff", "--to", writeExample(t), "--at", "2020-08-24", "--data", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`\n\S+\s+account\s+4\s+2\s+2\s+0\n`,
+		`\n\S+\s+subscription\s+1\s+1\s+1\s+0\n`,
+		`affected subscriptions:\n  ` + subID + ` \(\S+\): allowed -> direct_renewal_closed_cn \(rule cn-renew-via-partner\)\n`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("output on 2020-08-24 lacks %s:\n%s", want, out)
+		}
+	}
+
 	out, err = run(t, "diff", "--to", writeExample(t), "--at", "2020-04-30", "--data", dir)
 	if err != nil || strings.Contains(out, "affected") {
 		t.Fatalf("before the rules' date: %v\n%s", err, out)
@@ -107,4 +127,31 @@ func TestPolicyDiffCommand(t *testing.T) {
 	if _, err := run(t, "diff", "--to", writeExample(t), "--at", "May 2nd", "--data", dir); err == nil {
 		t.Fatal("a malformed --at was taken")
 	}
+}
+
+// paidSubscription stores a CN business on the pro plan with a direct subscription billed
+// to CN, and returns the subscription's id.
+func paidSubscription(t *testing.T, st *store.Store) string {
+	t.Helper()
+	ctx := t.Context()
+	a, _, err := st.CreateAccountWithOwner(ctx, store.Account{Type: "business", Name: "Acme", Plan: "free", Country: "CN", BillingCountry: "CN"},
+		store.User{Email: "acme@example.com", DisplayName: "N", PasswordHash: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2020, 1, 10, 12, 0, 0, 0, time.UTC)
+	o, err := st.CreateOrder(ctx, store.Order{AccountID: a.ID, IdempotencyKey: "k1", Kind: "new", Channel: store.ChannelDirect, Plan: "pro",
+		Interval: store.IntervalMonth, Currency: "USD", AmountMinor: 1499, BillingCountry: "CN", Status: store.OrderPending, CreatedAt: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _, err := st.RecordPayment(ctx, store.Payment{OrderID: o.ID, ChargeID: "ch_1", At: t0,
+		Subscription: store.Subscription{AccountID: a.ID, Channel: store.ChannelDirect, Plan: "pro", Interval: store.IntervalMonth,
+			Currency: "USD", AmountMinor: 1499, BillingCountry: "CN", Status: store.SubscriptionActive, PeriodStart: t0, PeriodEnd: t0.AddDate(1, 0, 0)},
+		Invoice: store.Invoice{SellerChannel: store.ChannelDirect, SellerName: "Meridian", BuyerName: "Acme", BillingCountry: "CN",
+			Description: "Subscription", Currency: "USD", AmountMinor: 1499, PeriodStart: t0, PeriodEnd: t0.AddDate(1, 0, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub.ID
 }

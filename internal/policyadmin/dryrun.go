@@ -16,6 +16,7 @@ import (
 type Source interface {
 	ListAccountFacts(ctx context.Context) ([]store.Account, error)
 	ListScheduledMeetings(ctx context.Context) ([]store.ScheduledMeeting, error)
+	ListCurrentSubscriptions(ctx context.Context) ([]store.Subscription, error)
 }
 
 // Subject kinds of a dry run.
@@ -26,9 +27,9 @@ const (
 )
 
 // Subjects builds the dry run's subjects from the store: every account asked whether it
-// may host, and every scheduled meeting asked whether its account may host it. Facts are
-// built with next's partners (the policy being tried). Subscriptions are not kept by this
-// server yet (they come with the commerce service), so there are none.
+// may host, every current subscription whether it may renew (with its own plan, channel
+// and billing country), and every scheduled meeting whether its account may host it.
+// Facts are built with next's partners (the policy being tried).
 func Subjects(ctx context.Context, src Source, next *policy.Policy) ([]policy.Subject, error) {
 	accounts, err := src.ListAccountFacts(ctx)
 	if err != nil {
@@ -38,12 +39,27 @@ func Subjects(ctx context.Context, src Source, next *policy.Policy) ([]policy.Su
 	if err != nil {
 		return nil, fmt.Errorf("policy dry run: %w", err)
 	}
+	subs, err := src.ListCurrentSubscriptions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("policy dry run: %w", err)
+	}
 	byID := make(map[string]policy.Facts, len(accounts))
-	subjects := make([]policy.Subject, 0, len(accounts)+len(meetings))
+	byAccount := make(map[string]store.Account, len(accounts))
+	subjects := make([]policy.Subject, 0, len(accounts)+len(subs)+len(meetings))
 	for _, a := range accounts {
 		f := account.PolicyFacts(next, a)
-		byID[a.ID] = f
+		byID[a.ID], byAccount[a.ID] = f, a
 		subjects = append(subjects, policy.Subject{ID: a.ID, Kind: KindAccount, Region: a.Region, Question: policy.QHost, Facts: f})
+	}
+	for _, x := range subs {
+		a, ok := byAccount[x.AccountID]
+		if !ok {
+			continue
+		}
+		a.Plan, a.Channel, a.BillingCountry = x.Plan, x.Channel, x.BillingCountry
+		f := account.PolicyFacts(next, a)
+		f.Online = f.Channel == "direct" // a direct subscription renews by itself, online
+		subjects = append(subjects, policy.Subject{ID: x.ID, Kind: KindSubscription, Region: x.Region, Question: policy.QRenew, Facts: f})
 	}
 	for _, m := range meetings {
 		f, ok := byID[m.AccountID]

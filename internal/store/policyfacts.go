@@ -59,3 +59,25 @@ func (s *Store) ListScheduledMeetings(ctx context.Context) ([]ScheduledMeeting, 
 	}
 	return out, nil
 }
+
+// ListCurrentSubscriptions returns every subscription that has not expired, in id order.
+func (s *Store) ListCurrentSubscriptions(ctx context.Context) ([]Subscription, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions s
+		WHERE s.status <> 'expired' ORDER BY s.id`)
+	if err != nil {
+		return nil, fail("list current subscriptions", err)
+	}
+	defer rows.Close()
+	var out []Subscription
+	for rows.Next() {
+		x, err := scanSubscription(rows)
+		if err != nil {
+			return nil, fail("list current subscriptions", err)
+		}
+		out = append(out, x)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fail("list current subscriptions", err)
+	}
+	return out, nil
+}
