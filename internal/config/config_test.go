@@ -41,11 +41,23 @@ func TestLoadRejectsMistakes(t *testing.T) {
 		"headers":     "http:\n  max_header_bytes: 10\n",
 		"conns":       "http:\n  max_conns_per_client: -1\n",
 		"uncapped":    "http:\n  uncapped_clients: [10.0.0.1]\n",
+		"operator":    "operators: [\"Ops <ops@example.com>\"]\n",
 	} {
 		path := filepath.Join(t.TempDir(), "m.yaml")
 		os.WriteFile(path, []byte(body), 0o600)
 		if _, err := Load(path); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+func TestOperatorsLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.yaml")
+	if err := os.WriteFile(path, []byte("operators: [ops@example.com, Ana@Example.com]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil || len(cfg.Operators) != 2 || cfg.Operators[1] != "Ana@Example.com" {
+		t.Fatalf("operators %v, %v", cfg.Operators, err)
 	}
 }
