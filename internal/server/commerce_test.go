@@ -103,7 +103,7 @@ func signedIn(t *testing.T, srv *server.Server) func(method, path, body string, 
 		b, _ := io.ReadAll(resp.Body)
 		return resp, string(b)
 	}
-	resp, body := call("POST", "/api/signup", `{"account_type":"individual","email":"ada@example.com","display_name":"Ada","password":"correct horse battery"}`)
+	resp, body := call("POST", "/api/signup", `{"account_type":"individual","email":"ada@example.com","display_name":"Ada","password":"correct horse battery","country":"US"}`)
 	var out struct {
 		CSRFToken string `json:"csrf_token"`
 	}
