@@ -1,6 +1,7 @@
 package browsertest
 
 import (
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -88,4 +89,70 @@ func TestChina2020RefusalsInTheBrowser(t *testing.T) {
 	if !strings.Contains(text, "What you can do instead:") || wang.Count("[data-testid=policy-alternatives] li") != 2 {
 		t.Errorf("the sign-up refusal: %q", text)
 	}
+}
+
+// The operators' console: the running rules by date, a refused document's problems by
+// line (the running policy stays), staging, the dry run's counts, and activating.
+func TestPolicyConsoleInTheBrowser(t *testing.T) {
+	doc, err := fs.ReadFile(policy.Examples(), "examples/china-2020.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policyFile, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := newEnv(t, func(c *config.Config) {
+		c.PolicyFile = policyFile
+		c.Operators = []string{"ops@example.com"}
+	})
+	ops := newUser(t, env, "ops")
+	ops.Navigate("/signup")
+	ops.Fill("display_name", "Olga Ops")
+	ops.Fill("email", "ops@example.com")
+	ops.Fill("password", "correct horse battery staple")
+	ops.Fill("country", "US")
+	ops.Click("form[data-testid=signup-form] button[type=submit]")
+	ops.WaitVisible("[data-testid=schedule-form]")
+	ops.Click(`a[href="/console"]`)
+	ops.WaitText("[data-testid=policy-running]", "Running: china-2020.1")
+	if rows := ops.Texts("[data-testid=policy-running] tbody tr"); len(rows) != 12 || !strings.Contains(rows[0], "cn-data-residency") {
+		t.Fatalf("rules on the timeline: %q", rows)
+	}
+
+	ops.FillSelector("textarea[name=document]", "version: x\nrules: 1\n")
+	ops.Click("[data-testid=policy-validate]")
+	if text := ops.WaitText("[data-testid=policy-status] [data-testid=error]", "the running policy stays"); !strings.Contains(text, "policy.yaml:2") {
+		t.Errorf("a refused document's problems: %q", text)
+	}
+	ops.Click("[data-testid=policy-stage]")
+	ops.WaitText("[data-testid=policy-status] [data-testid=error]", "policy.yaml:2")
+	ops.WaitText("[data-testid=policy-staged]", "Nothing is staged.")
+
+	// The whole document is too long to type key by key: set it as a paste would.
+	next, _ := json.Marshal(strings.Replace(string(doc), `"china-2020.1"`, `"china-2020.2"`, 1))
+	ops.Eval(`document.querySelector("textarea[name=document]").value = `+string(next)+`, true`, nil)
+	ops.Click("[data-testid=policy-stage]")
+	ops.WaitText("[data-testid=policy-staged]", "Staged: china-2020.2")
+	ops.Fill("at", "2020-05-02")
+	ops.Click("[data-testid=policy-dry-run-start]")
+	ops.WaitText("[data-testid=policy-dry-run]", "From china-2020.1 to china-2020.2")
+	ops.Click("[data-testid=policy-activate]")
+	ops.WaitText("[data-testid=policy-running]", "Running: china-2020.2")
+	ops.WaitText("[data-testid=policy-status]", "Rules added: none; removed: none; changed: none.")
+
+	// Someone who is not an operator has no console.
+	ann := newUser(t, env, "ann")
+	ann.Navigate("/signup")
+	ann.Fill("display_name", "Ann")
+	ann.Fill("email", "ann@example.com")
+	ann.Fill("password", "correct horse battery staple")
+	ann.Fill("country", "US")
+	ann.Click("form[data-testid=signup-form] button[type=submit]")
+	ann.WaitVisible("[data-testid=schedule-form]")
+	if n := ann.Count(`a[href="/console"]`); n != 0 {
+		t.Errorf("a user who is not an operator is offered the console")
+	}
+	ann.Navigate("/console")
+	ann.WaitText("[data-testid=error]", "Only operators")
 }

@@ -21,13 +21,13 @@ export async function consolePage(view) {
   }
   const running = h('section', { class: 'card', 'data-testid': 'policy-running' });
   const staged = h('p', { 'data-testid': 'policy-staged' });
-  const status = h('div', { class: 'slot', role: 'status' });
+  const status = h('div', { class: 'slot', role: 'status', 'data-testid': 'policy-status' });
   const doc = h('textarea', { name: 'document', rows: 16, spellcheck: 'false', class: 'code', 'aria-label': 'Policy document (YAML)' });
-  const validateBtn = h('button', { type: 'button', class: 'btn' }, 'Validate');
-  const stageBtn = h('button', { type: 'button', class: 'btn' }, 'Stage');
-  const activateBtn = h('button', { type: 'button', class: 'btn btn-primary' }, 'Activate the staged version');
+  const validateBtn = h('button', { type: 'button', class: 'btn', 'data-testid': 'policy-validate' }, 'Validate');
+  const stageBtn = h('button', { type: 'button', class: 'btn', 'data-testid': 'policy-stage' }, 'Stage');
+  const activateBtn = h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'policy-activate' }, 'Activate the staged version');
   const at = h('input', { type: 'date', name: 'at', 'aria-label': 'Decide at' });
-  const dryBtn = h('button', { type: 'button', class: 'btn' }, 'Dry run');
+  const dryBtn = h('button', { type: 'button', class: 'btn', 'data-testid': 'policy-dry-run-start' }, 'Dry run');
   const report = h('div', { 'data-testid': 'policy-dry-run' });
 
   async function refresh() {
