@@ -74,7 +74,7 @@ func newPolicyAPI(t *testing.T, doc []byte, day string) *policyFixture {
 	t.Cleanup(func() { st.Close() })
 	var p *policy.Policy
 	if doc != nil {
-		if p, err = policy.Load("china-2020.yaml", doc); err != nil {
+		if p, err = policy.Load("policy.yaml", doc); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -93,7 +93,7 @@ func newPolicyAPI(t *testing.T, doc []byte, day string) *policyFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := policyadmin.New(holder, policyadmin.Document{Name: "china-2020.yaml", Source: doc}, st,
+	admin := policyadmin.New(holder, policyadmin.Document{Name: "policy.yaml", Source: doc}, st,
 		policyadmin.Options{Now: clock.Now, Audit: audit})
 	f := &apiFixture{st: st, mail: &recordingSender{}}
 	f.srv = httptest.NewServer(New(Deps{
@@ -415,4 +415,41 @@ func TestSessionCookieLastsWhateverTheServerClock(t *testing.T) {
 	if c := r.cookie(t); c.MaxAge != int(account.DefaultSessionTTL/time.Second) {
 		t.Fatalf("session cookie Max-Age %d, want %d", c.MaxAge, int(account.DefaultSessionTTL/time.Second))
 	}
+}
+
+// A join or enter rule is asked when a signed-in participant joins: here the participants
+// of one jurisdiction may not enter, and are told so with the rule; others still join.
+func TestEnterRuleRefusesAJoinOverHTTP(t *testing.T) {
+	doc := []byte(`version: "entry.1"
+jurisdictions:
+  - code: XA
+    name: Example Land
+    countries: [XA]
+  - code: US
+    name: United States
+    countries: [US]
+rules:
+  - id: xa-enter-closed
+    jurisdiction: XA
+    question: enter
+    effect: deny
+    effective_from: 2020-01-01
+    condition: facts.participant_country == "XA"
+    reason_code: entry_closed_xa
+    message: Participants in Example Land cannot join meetings.
+    alternatives: [contact_sales]
+`)
+	f := newPolicyAPI(t, doc, "2020-05-02")
+	host := f.signUpIn(t, "individual", "ann@example.com", "US")
+	xa := f.signUpIn(t, "individual", "xa@example.com", "XA")
+	us := f.signUpIn(t, "individual", "bob@example.com", "US")
+	mf := &meetingsFixture{apiFixture: f.apiFixture}
+	m := mf.schedule(t, host, `{}`)
+	mf.startMeeting(t, host, m.ID)
+	body := joinBody("meeting_id", m.DisplayID, "passcode", m.Passcode, "display_name", "P")
+	ref := decodeAs[jurisdictionRefusalOut](t, f.call(t, "POST", "/api/join", body, xa.auth(true)...), http.StatusForbidden)
+	if ref.Code != "entry_closed_xa" || ref.RuleID != "xa-enter-closed" || ref.Jurisdiction != "XA" || len(ref.Alternatives) != 1 {
+		t.Fatalf("a participant from XA: %+v", ref)
+	}
+	decodeAs[ticketOut](t, f.call(t, "POST", "/api/join", body, us.auth(true)...), http.StatusOK)
 }
