@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,11 +19,11 @@ func TestTokenCommand(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	secret, err := token.LoadOrCreateSecret(dir)
+	key, err := token.ReadRegionKey(filepath.Join(dir, "region-local.key"), "local")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := token.NewIssuer(secret, nil).Verify(strings.TrimSpace(out.String()))
+	c, err := token.NewIssuer(key, nil).Verify(t.Context(), strings.TrimSpace(out.String()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,6 +24,11 @@ type Config struct {
 	// DataDir holds the signing secret, the SQLite database (unless Database names
 	// PostgreSQL) and the dev mail outbox (unless Mail names an SMTP server).
 	DataDir string `yaml:"data"`
+	// RegionKeyFile holds the private Ed25519 key of this node's region, which signs the
+	// join tokens of the meetings homed here; the region's nodes share it, and its public
+	// half goes in the region list (public_key). Empty, it is <data>/region-<region>.key,
+	// created on first start. See RegionKeyPath.
+	RegionKeyFile string `yaml:"region_key_file"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 	// PublicURL is the address users reach the server at, e.g. "https://meet.example.com",
@@ -240,4 +246,13 @@ func (c Config) MediaLoopbackOnly() bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// RegionKeyPath is where the key of region is: RegionKeyFile, or region-<region>.key in
+// the data directory.
+func (c Config) RegionKeyPath(region string) string {
+	if c.RegionKeyFile != "" {
+		return c.RegionKeyFile
+	}
+	return filepath.Join(c.DataDir, "region-"+region+".key")
 }

@@ -51,7 +51,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -76,10 +75,10 @@ type Options struct {
 	Rooms, Publishers, Subscribers int
 	// Duration is the measured window, after warm-up.
 	Duration time.Duration
-	// Secret is the server's token signing secret: the run mints a token per client. See
-	// ReadSecret.
-	Secret []byte
-	// Token, instead of Secret, is used by every client; all clients then share the token's
+	// Key is the region key of the server's region: the run mints a token per client. See
+	// token.ReadRegionKey.
+	Key token.RegionKey
+	// Token, instead of Key, is used by every client; all clients then share the token's
 	// room, and Rooms must be 1.
 	Token string
 	// VideoBitrate and AudioBitrate in bits per second: 1.5 Mbps and 32 kbps when zero.
@@ -169,26 +168,6 @@ type ServerCost struct {
 	PeakRSSBytes                int64   `json:"peak_rss_bytes"`
 }
 
-// secretFile is where the server keeps its signing secret in its data directory.
-const secretFile = "signing.key"
-
-// ReadSecret reads the server's signing secret from its data directory. Unlike the server
-// it never creates one: a secret made here would sign tokens the server rejects.
-func ReadSecret(dataDir string) ([]byte, error) {
-	path := filepath.Join(dataDir, secretFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no signing secret at %s: point --data at the data directory of the running server (it creates the secret on first start), or pass --token", path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read signing secret: %w", err)
-	}
-	if len(b) < 32 {
-		return nil, fmt.Errorf("signing secret %s is shorter than 32 bytes", path)
-	}
-	return b, nil
-}
-
 func (o *Options) setDefaults() {
 	if o.VideoBitrate <= 0 {
 		o.VideoBitrate = 1_500_000
@@ -227,8 +206,8 @@ func (o *Options) validate() error {
 		return errors.New("load: one publisher and no subscriber forwards nothing: add subscribers or publishers")
 	case o.Duration <= 0:
 		return errors.New("load: duration must be positive")
-	case (o.Token == "") == (len(o.Secret) == 0):
-		return errors.New("load: give either the signing secret (--data) or a token (--token)")
+	case (o.Token == "") == (len(o.Key.Private) == 0):
+		return errors.New("load: give either the region key (--data) or a token (--token)")
 	case o.Token != "" && o.Rooms != 1:
 		return errors.New("load: with a token every client joins the token's room: use one room")
 	}
@@ -295,8 +274,8 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return Result{}, err
 	}
 	r := &run{opts: opts, start: time.Now()}
-	if len(opts.Secret) > 0 {
-		r.issuer = token.NewIssuer(opts.Secret, nil)
+	if len(opts.Key.Private) > 0 {
+		r.issuer = token.NewIssuer(opts.Key, nil)
 	}
 	var id [4]byte
 	_, _ = rand.Read(id[:])

@@ -29,6 +29,7 @@ import (
 	msignal "github.com/meridian-video/meridian/internal/signal"
 	"github.com/meridian-video/meridian/internal/store"
 	"github.com/meridian-video/meridian/internal/token"
+	"github.com/meridian-video/meridian/internal/topology"
 	"github.com/meridian-video/meridian/internal/whip"
 )
 
@@ -60,7 +61,13 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// The secret keys the meeting layer's join-link MACs; join tokens are signed with the
+	// region key.
 	secret, err := token.LoadOrCreateSecret(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	regionKey, err := token.LoadOrCreateRegionKey(cfg.RegionKeyPath(topology.DefaultRegion), topology.DefaultRegion)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +84,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{
-		Tokens:   token.NewIssuer(secret, nil),
+		Tokens:   token.NewIssuer(regionKey, nil),
 		Store:    st,
 		Accounts: accounts,
 		Audit:    audit,
