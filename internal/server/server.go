@@ -64,12 +64,16 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(context.Background(), store.Config{DataDir: cfg.DataDir, PostgresDSN: cfg.Database.PostgresDSN})
+	dep, err := cfg.Deployment()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(context.Background(), store.Config{DataDir: cfg.DataDir, PostgresDSN: cfg.Database.PostgresDSN, Region: cfg.Region})
 	if err != nil {
 		return nil, err
 	}
 	audit := auditlog.New(st, auditlog.Options{Log: log})
-	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit})
+	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit, Deployment: dep, Region: cfg.Region})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -92,6 +96,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
 		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom, Occupancy: s.occupancy, Audit: audit,
+		AllowedRegions: accounts.AllowedRegions,
 	})
 	if err != nil {
 		s.SFU.Close()
@@ -139,7 +144,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	go s.tickMeetings(tickCtx)
 	s.ready.Store(true)
 	log.Info("meridian serving", "addr", s.ln.Addr().String(), "data", cfg.DataDir, "loopback_media", cfg.MediaLoopbackOnly(),
-		"database", databaseKind(cfg))
+		"database", databaseKind(cfg), "region", cfg.Region, "node", cfg.Node(), "regions", len(dep.Regions))
 	return s, nil
 }
 
