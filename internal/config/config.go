@@ -49,6 +49,15 @@ type Config struct {
 	// directory. With neither, the deployment is topology.Default(): the one region local.
 	Regions     []topology.Region `yaml:"regions"`
 	RegionsFile string            `yaml:"regions_file"`
+
+	// Capacity is how many participants this node takes at most, in all its meetings;
+	// placement sends no new join to a node at capacity.
+	Capacity int `yaml:"capacity"`
+	// Bus is the node's connection to the other nodes (the control plane).
+	Bus Bus `yaml:"bus"`
+	// DrainTimeout is how long a draining node (meridian drain, SIGTERM) keeps its live
+	// meetings before it stops anyway.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
 }
 
 // HTTP bounds what one client can hold of the HTTP server: slow or idle connections, and
@@ -110,14 +119,15 @@ type Media struct {
 
 // Default is the configuration of a server started with no file and no flags.
 func Default() Config {
-	return Config{Addr: "127.0.0.1:8080", DataDir: "./data", LogLevel: "info", Region: topology.DefaultRegion, HTTP: HTTP{
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		MaxConnsPerClient: 64,
-		UncappedClients:   []string{"127.0.0.0/8", "::1/128"},
-	}}
+	return Config{Addr: "127.0.0.1:8080", DataDir: "./data", LogLevel: "info", Region: topology.DefaultRegion,
+		Capacity: DefaultCapacity, DrainTimeout: DefaultDrainTimeout, HTTP: HTTP{
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			MaxConnsPerClient: 64,
+			UncappedClients:   []string{"127.0.0.0/8", "::1/128"},
+		}}
 }
 
 // Load reads a YAML file over the defaults; unknown keys are errors, so a typo does not
@@ -151,6 +161,9 @@ func Load(path string) (Config, error) {
 	}
 	if cfg.RegionsFile != "" && !filepath.IsAbs(cfg.RegionsFile) {
 		cfg.RegionsFile = filepath.Join(filepath.Dir(path), cfg.RegionsFile)
+	}
+	if cfg.Bus.SecretFile != "" && !filepath.IsAbs(cfg.Bus.SecretFile) {
+		cfg.Bus.SecretFile = filepath.Join(filepath.Dir(path), cfg.Bus.SecretFile)
 	}
 	return cfg, cfg.Validate()
 }
@@ -240,7 +253,7 @@ func (c Config) validateRegion() error {
 	if !topology.ValidNodeID(c.Node()) {
 		return fmt.Errorf("node_id %q: want [a-z0-9][a-z0-9_-]{0,63}, such as %s-1", c.Node(), c.Region)
 	}
-	return nil
+	return c.validateCluster(dep)
 }
 
 // Validate reports the first setting that cannot work.
