@@ -1,5 +1,6 @@
 // Package server assembles a Meridian node from its parts (configuration, signing secret,
-// store, mail, accounts, SFU, signalling, WHIP/WHEP, metrics) and runs its HTTP listener.
+// store, mail, accounts, SFU, signalling, WHIP/WHEP, metrics, and the control plane: bus,
+// directory and node registry) and runs its HTTP listener.
 package server
 
 import (
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,8 +22,11 @@ import (
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/admission"
 	"github.com/meridian-video/meridian/internal/auditlog"
+	"github.com/meridian-video/meridian/internal/bus"
 	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/connlimit"
+	"github.com/meridian-video/meridian/internal/directory"
+	"github.com/meridian-video/meridian/internal/homecheck"
 	"github.com/meridian-video/meridian/internal/httpapi"
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/meeting"
@@ -43,14 +48,30 @@ type Server struct {
 	// Audit is the audit trail both services write, summing repeated refusals.
 	Audit *auditlog.Log
 
-	log   *slog.Logger
-	ln    net.Listener
-	http  *http.Server
-	ready atomic.Bool
-	errc  chan error
+	// The control plane: the node's bus, the routing directory and the node registry,
+	// which announces this node once a second. Deployment is the region list.
+	Bus        *bus.Bus
+	Directory  *directory.Directory
+	Registry   *directory.Registry
+	Deployment topology.Deployment
+
+	cfg      config.Config
+	public   config.Config // cfg with the address actually bound
+	log      *slog.Logger
+	ln       net.Listener
+	http     *http.Server
+	ready    atomic.Bool // serving and not stopping; see Ready for the control plane
+	draining atomic.Bool
+	errc     chan error
+
+	closeOnce sync.Once
+	closeErr  error
 
 	stopTicks context.CancelFunc // stops the meetings' time-limit ticker
 	ticksDone chan struct{}
+
+	rooms       meetingRooms       // admission's Rooms: this region's meetings here, others' asked of their home
+	entryChecks *homecheck.Service // answers other regions' entry checks for this region's meetings
 }
 
 // meetingTick is how often time limits are enforced (warnings and ends).
@@ -67,16 +88,24 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	regionKey, err := token.LoadOrCreateRegionKey(cfg.RegionKeyPath(topology.DefaultRegion), topology.DefaultRegion)
+	dep, err := cfg.Deployment()
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(context.Background(), store.Config{DataDir: cfg.DataDir, PostgresDSN: cfg.Database.PostgresDSN})
+	regionKey, err := token.LoadOrCreateRegionKey(cfg.RegionKeyPath(cfg.Region), cfg.Region)
+	if err != nil {
+		return nil, err
+	}
+	trusted, err := trustedKeys(dep, regionKey)
+	if err != nil {
+		return nil, fmt.Errorf("region keys: %w", err)
+	}
+	st, err := store.Open(context.Background(), store.Config{DataDir: cfg.DataDir, PostgresDSN: cfg.Database.PostgresDSN, Region: cfg.Region})
 	if err != nil {
 		return nil, err
 	}
 	audit := auditlog.New(st, auditlog.Options{Log: log})
-	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit})
+	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit, Deployment: dep, Region: cfg.Region})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -99,6 +128,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
 		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom, Occupancy: s.occupancy, Audit: audit,
+		AllowedRegions: accounts.AllowedRegions,
 	})
 	if err != nil {
 		s.SFU.Close()
@@ -113,14 +143,28 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	public := cfg // for links in mail: the address actually bound, when none is configured
 	public.Addr = s.ln.Addr().String()
+	s.cfg, s.public, s.Deployment = cfg, public, dep
+	if err := s.startControlPlane(); err != nil {
+		s.ln.Close()
+		s.SFU.Close()
+		st.Close()
+		return nil, err
+	}
+	if err := s.startRegionTrust(trusted, st); err != nil {
+		s.closeControlPlane()
+		s.ln.Close()
+		s.SFU.Close()
+		st.Close()
+		return nil, err
+	}
 	// Every way into a room goes through this one gate.
-	gate := &admission.Gate{SFU: s.SFU, Tokens: s.Tokens, Rooms: meetingRooms{s.Meetings}, Log: log}
+	gate := &admission.Gate{SFU: s.SFU, Tokens: s.Tokens, Rooms: s.rooms, Log: log}
 	handler := httpapi.New(httpapi.Deps{
 		Log:      log,
 		Gatherer: reg,
 		Signal:   &msignal.Handler{Admission: gate, Moderator: meetingModerator{s.Meetings}, Log: log},
 		WHIP:     whip.New(gate, s.Tokens, log),
-		Ready:    &s.ready,
+		Ready:    s.Ready,
 
 		Accounts:      accounts,
 		ResetURL:      public.PasswordResetURL(),
@@ -145,8 +189,18 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s.ticksDone = make(chan struct{})
 	go s.tickMeetings(tickCtx)
 	s.ready.Store(true)
+	if cfg.Bus.Standalone() {
+		// A standalone server's JetStream answers in tens of milliseconds: wait for it, so
+		// that a single node is ready when Start returns, as it always was. A supercluster's
+		// first election takes seconds; its nodes serve not-ready until it is done.
+		ctx, cancel := context.WithTimeout(context.Background(), standaloneWait)
+		if err := s.WaitReady(ctx); err != nil {
+			log.Warn("control plane not ready yet; refusing what needs it until it is", "error", err)
+		}
+		cancel()
+	}
 	log.Info("meridian serving", "addr", s.ln.Addr().String(), "data", cfg.DataDir, "loopback_media", cfg.MediaLoopbackOnly(),
-		"database", databaseKind(cfg))
+		"database", databaseKind(cfg), "region", cfg.Region, "node", cfg.Node(), "regions", len(dep.Regions))
 	return s, nil
 }
 
@@ -232,30 +286,6 @@ func (m meetingModerator) Moderate(ctx context.Context, a msignal.Moderation) er
 	})
 }
 
-// meetingRooms gives admission the meeting layer's part of every entry to a meeting's
-// room. Rooms that are not meetings' (made with hand-minted tokens) have no lasting state;
-// a room named as a meeting's whose meeting does not exist lets no one in.
-type meetingRooms struct{ meetings *meeting.Service }
-
-func (m meetingRooms) CheckEntry(ctx context.Context, room, identity string, issuedAt time.Time) (admission.Lasting, error) {
-	id, ok := strings.CutPrefix(room, meeting.RoomPrefix)
-	if !ok {
-		return admission.Lasting{}, nil
-	}
-	e, err := m.meetings.CheckEntry(ctx, id, identity, issuedAt)
-	switch {
-	case errors.Is(err, meeting.ErrNotFound):
-		return admission.Lasting{}, admission.ErrNotAllowed
-	case errors.Is(err, meeting.ErrMeetingEnded), errors.Is(err, meeting.ErrWaitingForHost):
-		return admission.Lasting{}, admission.ErrEnded
-	case errors.Is(err, meeting.ErrRemoved):
-		return admission.Lasting{}, admission.ErrRemoved
-	case err != nil:
-		return admission.Lasting{}, err
-	}
-	return admission.Lasting{Locked: e.Locked}, nil
-}
-
 // mailSender is SMTP when the config names a server, and otherwise the dev outbox: files
 // in <data>/outbox that the operator can read.
 func mailSender(cfg config.Config, log *slog.Logger) mail.Sender {
@@ -292,8 +322,15 @@ func (s *Server) Wait(ctx context.Context) error {
 }
 
 // Close stops accepting requests, ends every room and waits up to 5 s for requests in
-// flight and the mails they queued.
+// flight and the mails they queued; then it leaves the control plane: the registry stops
+// announcing (the other nodes count this one down 3 s later), the directory and bus close.
+// Closing again returns the first Close's result.
 func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Server) close() error {
 	s.ready.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -303,9 +340,11 @@ func (s *Server) Close() error {
 	s.stopTicks()
 	<-s.ticksDone
 	s.SFU.Close()
+	checksErr := s.entryChecks.Close()
+	s.closeControlPlane()
 	s.Audit.Flush(context.Background()) // what was counted and not yet written
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	return errors.Join(err, s.Store.Close())
+	return errors.Join(err, checksErr, s.Store.Close())
 }
