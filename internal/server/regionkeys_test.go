@@ -153,4 +153,3 @@ func TestNodeRefusesToStartWithoutRegionKeys(t *testing.T) {
 		}
 	}
 }
-
