@@ -23,7 +23,7 @@ import (
 type Config struct {
 	// Addr is the HTTP listen address.
 	Addr string `yaml:"addr"`
-	// DataDir holds the signing secret, the SQLite database (unless Database names
+	// DataDir holds the region key, the secret, the SQLite database (unless Database names
 	// PostgreSQL) and the dev mail outbox (unless Mail names an SMTP server).
 	DataDir string `yaml:"data"`
 	// RegionKeyFile holds the private Ed25519 key of this node's region, which signs the

@@ -1,4 +1,4 @@
-// Package server assembles a Meridian node from its parts (configuration, signing secret,
+// Package server assembles a Meridian node from its parts (configuration, region key,
 // store, mail, accounts, SFU, signalling, WHIP/WHEP, metrics, and the control plane: bus,
 // directory and node registry) and runs its HTTP listener.
 package server
