@@ -29,7 +29,8 @@ type Config struct {
 	// RegionKeyFile holds the private Ed25519 key of this node's region, which signs the
 	// join tokens of the meetings homed here; the region's nodes share it, and its public
 	// half goes in the region list (public_key). Empty, it is <data>/region-<region>.key,
-	// created on first start. See RegionKeyPath.
+	// created on first start; a relative path is taken from the config file's directory.
+	// See RegionKeyPath.
 	RegionKeyFile string `yaml:"region_key_file"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
@@ -166,6 +167,9 @@ func Load(path string) (Config, error) {
 	}
 	if cfg.RegionsFile != "" && !filepath.IsAbs(cfg.RegionsFile) {
 		cfg.RegionsFile = filepath.Join(filepath.Dir(path), cfg.RegionsFile)
+	}
+	if cfg.RegionKeyFile != "" && !filepath.IsAbs(cfg.RegionKeyFile) {
+		cfg.RegionKeyFile = filepath.Join(filepath.Dir(path), cfg.RegionKeyFile)
 	}
 	if cfg.Bus.SecretFile != "" && !filepath.IsAbs(cfg.Bus.SecretFile) {
 		cfg.Bus.SecretFile = filepath.Join(filepath.Dir(path), cfg.Bus.SecretFile)
