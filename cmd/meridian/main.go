@@ -15,7 +15,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), tokenCmd(), loadCmd())
+	root.AddCommand(serveCmd(), tokenCmd(), loadCmd(), regionKeyCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "meridian:", err)
 		os.Exit(1)
