@@ -153,3 +153,21 @@ func TestNodeRefusesToStartWithoutRegionKeys(t *testing.T) {
 		}
 	}
 }
+
+// A meeting's room this region's store does not hold is homed where the directory says; with
+// the directory unreachable the node refuses the token (fail closed) rather than take it
+// as its own, while its own meetings, which its store holds, still need no directory.
+func TestUnknownHomeWithoutDirectoryRefuses(t *testing.T) {
+	srv := startServer(t)
+	ctx, cancel := testContext(t)
+	defer cancel()
+	hostToken, _, room := startMeeting(t, srv, "hal@example.com", `{"topic":"Here"}`)
+	elsewhere := mint(t, srv, meeting.Room("0000000000000000000000000a"), "u_1", pubSub)
+	wantRefusedEverywhere(t, ctx, srv, meeting.Room("0000000000000000000000000a"), elsewhere, http.StatusForbidden, "not_allowed")
+
+	srv.Bus.Close()
+	wantRefusedEverywhere(t, ctx, srv, meeting.Room("0000000000000000000000000a"), elsewhere, http.StatusServiceUnavailable, "control_plane_unavailable")
+	if status, code := post(t, srv, "whep", room, "Bearer "+hostToken, offerSDP(t)); status != http.StatusCreated {
+		t.Fatalf("this region's own meeting with the bus down: %d %s", status, code)
+	}
+}
