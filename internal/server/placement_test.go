@@ -21,7 +21,7 @@ import (
 
 // usHost is the owner of a business account homed in us-west (created through a us-west
 // node's store), whose meetings are allowed us-west alone.
-func usHost(t *testing.T, n *devcluster.Node, email string) account.Principal {
+func usHost(t testing.TB, n *devcluster.Node, email string) account.Principal {
 	t.Helper()
 	a, u, err := n.Store.CreateAccountWithOwner(t.Context(), store.Account{Type: account.TypeBusiness, Name: "Acme", Plan: string(account.Business)},
 		store.User{Email: email, DisplayName: "Host", PasswordHash: "unused"})
@@ -35,7 +35,7 @@ func usHost(t *testing.T, n *devcluster.Node, email string) account.Principal {
 }
 
 // openMeeting schedules a meeting anyone may join by id alone, before its host too.
-func openMeeting(t *testing.T, n *devcluster.Node, host account.Principal) meeting.Meeting {
+func openMeeting(t testing.TB, n *devcluster.Node, host account.Principal) meeting.Meeting {
 	t.Helper()
 	off := false
 	m, err := n.Meetings.Schedule(t.Context(), host, meeting.ScheduleInput{Passcode: &off, WaitingRoom: &off, JoinBeforeHost: true})
