@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/meridian-video/meridian/internal/sfu"
@@ -58,6 +59,9 @@ const (
 	// CodeControlPlaneUnavailable: the meeting's home region could not be found or asked
 	// now (the control plane does not answer); nothing entered, try again.
 	CodeControlPlaneUnavailable = "control_plane_unavailable"
+	// CodeRegionNotAllowed: the meeting's allowed set (the token's regions) does not
+	// contain this node's region, whatever sent the participant here.
+	CodeRegionNotAllowed = "region_not_allowed"
 )
 
 // Error is a refused entry.
@@ -123,6 +127,10 @@ type Gate struct {
 	Tokens Verifier
 	Rooms  Rooms
 	Log    *slog.Logger
+	// Region is this node's region. A token that names the regions allowed to carry its
+	// meeting is refused unless this region is one of them (defence in depth behind
+	// placement). A token naming none is not a meeting's (rooms of hand-minted tokens).
+	Region string
 }
 
 // Request is one attempt to enter a room.
@@ -199,6 +207,8 @@ func (g *Gate) enter(ctx context.Context, req Request) (*Entry, error) {
 		return e, refuse(CodeWrongRoom, "the token is for another room")
 	case !ok:
 		return e, refuse(CodeNotAllowed, "the token does not grant this")
+	case len(c.Grants.Regions) > 0 && !slices.Contains(c.Grants.Regions, g.Region):
+		return e, refuse(CodeRegionNotAllowed, "this meeting may not be carried in this server's region; join it again to be sent to the right server")
 	}
 	lasting, err := g.Rooms.CheckEntry(ctx, c.Room, c.Identity, c.IssuedAt.Time)
 	if err != nil {
