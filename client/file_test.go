@@ -521,7 +521,11 @@ func TestPublishFileEndToEnd(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	s := sfu.New(sfu.Config{LoopbackOnly: true}, log, nil)
 	defer s.Close()
-	issuer := token.NewIssuer(bytes.Repeat([]byte{7}, 32), nil)
+	key, err := token.GenerateKey("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := token.NewIssuer(key, nil)
 	mux := http.NewServeMux()
 	gate := &admission.Gate{SFU: s, Tokens: issuer, Rooms: admission.NoLastingState{}, Log: log}
 	mux.Handle("GET /ws", &msignal.Handler{Admission: gate, Log: log})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -10,13 +11,18 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/load"
+	"github.com/meridian-video/meridian/internal/token"
+	"github.com/meridian-video/meridian/internal/topology"
 )
 
 func loadCmd() *cobra.Command {
 	var (
 		opts    load.Options
 		dataDir string
+		region  string
+		keyFile string
 		asJSON  bool
 	)
 	cmd := &cobra.Command{
@@ -29,19 +35,28 @@ second, loss, NACKs, forwarding latency, join-to-first-frame and, with --server-
 server's CPU and memory. Progress goes to stderr every second; the summary to stdout, or
 with --json a JSON object to stdout and the summary to stderr.
 
-Tokens are minted with the signing secret in --data (the server's data directory), or
---token is used by every client.`,
+Tokens are minted with the region key of the server's region (--region) in --data (the
+server's data directory) or --region-key, or --token is used by every client, or with
+--meeting every client joins that meeting through the API at --url and connects to the
+node its ticket names.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
-			if f.Changed("token") && f.Changed("data") {
-				return fmt.Errorf("give --data or --token, not both")
+			if btoi(f.Changed("token"))+btoi(f.Changed("data"))+btoi(f.Changed("meeting")) > 1 {
+				return fmt.Errorf("give one of --data, --token or --meeting")
 			}
-			if opts.Token == "" {
-				secret, err := load.ReadSecret(dataDir)
+			if opts.Token == "" && opts.Meeting == "" {
+				if keyFile == "" {
+					keyFile = config.Config{DataDir: dataDir}.RegionKeyPath(region)
+				}
+				// Never created here: a key made by this tool would sign tokens no node accepts.
+				key, err := token.ReadRegionKey(keyFile, region)
+				if errors.Is(err, os.ErrNotExist) {
+					return fmt.Errorf("no region key at %s: point --data at the data directory of the running server (it creates the key on first start), or pass --region-key or --token", keyFile)
+				}
 				if err != nil {
 					return err
 				}
-				opts.Secret = secret
+				opts.Key = key
 			}
 			opts.Progress = cmd.ErrOrStderr()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -66,8 +81,12 @@ Tokens are minted with the signing secret in --data (the server's data directory
 	f.IntVar(&opts.Publishers, "publishers", 1, "publishing clients per room (they subscribe to one another)")
 	f.IntVar(&opts.Subscribers, "subscribers", 10, "subscribe-only clients per room")
 	f.DurationVar(&opts.Duration, "duration", 30*time.Second, "measured window, after warm-up")
-	f.StringVar(&dataDir, "data", "./data", "the server's data directory, whose signing secret mints the tokens")
+	f.StringVar(&dataDir, "data", "./data", "the server's data directory, whose region key mints the tokens")
+	f.StringVar(&region, "region", topology.DefaultRegion, "the server's region")
+	f.StringVar(&keyFile, "region-key", "", "the region key file (default <data>/region-<region>.key)")
 	f.StringVar(&opts.Token, "token", "", "a join token for every client, instead of --data (one room)")
+	f.StringVar(&opts.Meeting, "meeting", "", "a meeting id to join through the API, instead of --data (one room)")
+	f.StringVar(&opts.Passcode, "passcode", "", "the meeting's passcode, with --meeting")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON on stdout")
 	f.IntVar(&opts.ServerPID, "server-pid", 0, "the server's process id on this machine: report its CPU and peak RSS")
 	f.IntVar(&opts.VideoBitrate, "video-bitrate", 1_500_000, "synthetic video bitrate, bits per second")
@@ -79,4 +98,11 @@ Tokens are minted with the signing secret in --data (the server's data directory
 	f.IntVar(&opts.ProbeJoins, "probe-joins", 3, "subscribers joining one by one after the window, for join-to-first-frame in a busy room")
 	f.DurationVar(&opts.WarmupTimeout, "warmup-timeout", 0, "longest wait for every client to receive every track (0: 30s + 100ms per client)")
 	return cmd
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

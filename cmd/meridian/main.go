@@ -1,4 +1,5 @@
-// Command meridian is the Meridian server and its tools: serve, token, load, policy.
+// Command meridian is the Meridian server and its tools: serve, dev, drain, token, load, policy,
+// region-key.
 package main
 
 import (
@@ -15,7 +16,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), tokenCmd(), loadCmd(), policyCmd())
+	root.AddCommand(serveCmd(), devCmd(), drainCmd(), tokenCmd(), loadCmd(), policyCmd(), regionKeyCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "meridian:", err)
 		os.Exit(1)

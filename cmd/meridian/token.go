@@ -6,27 +6,36 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/token"
+	"github.com/meridian-video/meridian/internal/topology"
 )
 
 func tokenCmd() *cobra.Command {
 	var (
 		dataDir, room, identity, name string
+		region, keyFile               string
 		publish, subscribe, host      bool
 		ttl                           time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "token",
-		Short: "Mint a join token with the server's signing secret",
+		Short: "Mint a join token with the region key of the server's region",
+		Long: `Mints a join token signed with the key of the server's region (--region), read from
+--region-key or <data>/region-<region>.key, created there if missing as the server would on
+first start. A node accepts it for a room that is not a meeting's, on a node of that region.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			secret, err := token.LoadOrCreateSecret(dataDir)
+			if keyFile == "" {
+				keyFile = config.Config{DataDir: dataDir}.RegionKeyPath(region)
+			}
+			key, err := token.LoadOrCreateRegionKey(keyFile, region)
 			if err != nil {
 				return err
 			}
 			if !publish && !subscribe {
 				subscribe = true
 			}
-			tok, err := token.NewIssuer(secret, nil).Mint(room, identity, name,
+			tok, err := token.NewIssuer(key, nil).Mint(room, identity, name,
 				token.Grants{Publish: publish, Subscribe: subscribe, Host: host}, ttl)
 			if err != nil {
 				return err
@@ -36,7 +45,9 @@ func tokenCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dataDir, "data", "./data", "the server's data directory (holds the signing secret)")
+	f.StringVar(&dataDir, "data", "./data", "the server's data directory (holds the region key)")
+	f.StringVar(&region, "region", topology.DefaultRegion, "the server's region, whose key signs the token")
+	f.StringVar(&keyFile, "region-key", "", "the region key file (default <data>/region-<region>.key; the server's region_key_file)")
 	f.StringVar(&room, "room", "", "room name (required)")
 	f.StringVar(&identity, "identity", "", "participant identity (required)")
 	f.StringVar(&name, "name", "", "display name")

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/meridian-video/meridian/internal/sfu"
@@ -52,6 +53,15 @@ const (
 	CodeRoomClosed = "room_closed"
 	// CodeInternal: the decision could not be made (the store failed); nothing entered.
 	CodeInternal = "internal"
+	// CodeWrongRegionKey: the token was signed by a region other than the home region of
+	// its meeting, which alone may authorize entry to it.
+	CodeWrongRegionKey = "wrong_region_key"
+	// CodeControlPlaneUnavailable: the meeting's home region could not be found or asked
+	// now (the control plane does not answer); nothing entered, try again.
+	CodeControlPlaneUnavailable = "control_plane_unavailable"
+	// CodeRegionNotAllowed: the meeting's allowed set (the token's regions) does not
+	// contain this node's region, whatever sent the participant here.
+	CodeRegionNotAllowed = "region_not_allowed"
 )
 
 // Error is a refused entry.
@@ -71,7 +81,16 @@ var (
 	ErrEnded      = &Error{Code: CodeEnded, Message: "the meeting has ended; ask the host for a new invitation"}
 	ErrRemoved    = &Error{Code: CodeRemoved, Message: "you were removed from this meeting"}
 	ErrNotAllowed = &Error{Code: CodeNotAllowed, Message: "there is no such meeting"}
+	// ErrControlPlane: the meeting's home region did not answer in time.
+	ErrControlPlane = &Error{Code: CodeControlPlaneUnavailable, Message: "the meeting's home region cannot be reached now; try again"}
 )
+
+// Unavailable is ErrControlPlane with its cause, for the log.
+func Unavailable(cause error) *Error {
+	e := *ErrControlPlane
+	e.err = cause
+	return &e
+}
 
 // Is matches another *Error with the same code.
 func (e *Error) Is(target error) bool {
@@ -81,9 +100,10 @@ func (e *Error) Is(target error) bool {
 
 func refuse(code, msg string) *Error { return &Error{Code: code, Message: msg} }
 
-// Verifier checks join tokens (*token.Issuer is one).
+// Verifier checks join tokens (*token.Issuer is one), against the key of the home region
+// of the token's room.
 type Verifier interface {
-	Verify(tok string) (*token.Claims, error)
+	Verify(ctx context.Context, tok string) (*token.Claims, error)
 }
 
 // Rooms knows what of a room outlives it: the meeting layer. CheckEntry refuses entry to
@@ -107,6 +127,10 @@ type Gate struct {
 	Tokens Verifier
 	Rooms  Rooms
 	Log    *slog.Logger
+	// Region is this node's region. A token that names the regions allowed to carry its
+	// meeting is refused unless this region is one of them (defence in depth behind
+	// placement). A token naming none is not a meeting's (rooms of hand-minted tokens).
+	Region string
 }
 
 // Request is one attempt to enter a room.
@@ -163,10 +187,16 @@ func (g *Gate) enter(ctx context.Context, req Request) (*Entry, error) {
 	if req.Token == "" {
 		return nil, refuse(CodeTokenMissing, "send a join token")
 	}
-	c, err := g.Tokens.Verify(req.Token)
+	c, err := g.Tokens.Verify(ctx, req.Token)
 	switch {
 	case errors.Is(err, token.ErrExpired):
 		return nil, refuse(CodeTokenExpired, "the join token has expired; get a new one")
+	case errors.Is(err, token.ErrWrongRegionKey):
+		return nil, &Error{Code: CodeWrongRegionKey, Message: "the join token was not issued by the meeting's home region; get one from the meeting's page", err: err}
+	case errors.Is(err, token.ErrUnknownRoom):
+		return nil, &Error{Code: ErrNotAllowed.Code, Message: ErrNotAllowed.Message, err: err}
+	case errors.Is(err, token.ErrHomeUnavailable):
+		return nil, Unavailable(err)
 	case err != nil:
 		return nil, &Error{Code: CodeTokenInvalid, Message: "the join token is not valid", err: err}
 	}
@@ -177,6 +207,8 @@ func (g *Gate) enter(ctx context.Context, req Request) (*Entry, error) {
 		return e, refuse(CodeWrongRoom, "the token is for another room")
 	case !ok:
 		return e, refuse(CodeNotAllowed, "the token does not grant this")
+	case len(c.Grants.Regions) > 0 && !slices.Contains(c.Grants.Regions, g.Region):
+		return e, refuse(CodeRegionNotAllowed, "this meeting may not be carried in this server's region; join it again to be sent to the right server")
 	}
 	lasting, err := g.Rooms.CheckEntry(ctx, c.Room, c.Identity, c.IssuedAt.Time)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,6 +38,7 @@ func (nopSink) Send(sfu.Event) {}
 
 type fixture struct {
 	gate  *Gate
+	key   token.RegionKey
 	iss   *token.Issuer
 	rooms *fakeRooms
 }
@@ -47,9 +47,13 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	s := sfu.New(sfu.Config{LoopbackOnly: true}, slog.New(slog.DiscardHandler), nil)
 	t.Cleanup(s.Close)
-	iss := token.NewIssuer([]byte(strings.Repeat("s", 32)), nil)
+	key, err := token.GenerateKey("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := token.NewIssuer(key, nil)
 	rooms := &fakeRooms{}
-	return &fixture{gate: &Gate{SFU: s, Tokens: iss, Rooms: rooms, Log: slog.New(slog.DiscardHandler)}, iss: iss, rooms: rooms}
+	return &fixture{gate: &Gate{SFU: s, Tokens: iss, Rooms: rooms, Log: slog.New(slog.DiscardHandler)}, key: key, iss: iss, rooms: rooms}
 }
 
 func (f *fixture) mint(t *testing.T, room, identity string, g token.Grants) string {
@@ -75,7 +79,7 @@ func wantCode(t *testing.T, what string, err error, code string) {
 
 func TestGateRefusesBadTokensAndGrants(t *testing.T) {
 	f := newFixture(t)
-	expired, _ := token.NewIssuer([]byte(strings.Repeat("s", 32)), func() time.Time { return time.Now().Add(-2 * time.Hour) }).
+	expired, _ := token.NewIssuer(f.key, func() time.Time { return time.Now().Add(-2 * time.Hour) }).
 		Mint("r", "a", "", token.Grants{Subscribe: true}, time.Hour)
 	viewer := f.mint(t, "r", "a", token.Grants{Subscribe: true})
 	for _, c := range []struct {
@@ -98,6 +102,67 @@ func TestGateRefusesBadTokensAndGrants(t *testing.T) {
 	}
 	if _, ok := f.gate.SFU.LookupRoom("r"); ok {
 		t.Fatal("a refused request made the room")
+	}
+}
+
+// homes places rooms in regions, or fails as the control plane down does.
+type homes struct {
+	of  map[string]string
+	err error
+}
+
+func (h homes) HomeOf(_ context.Context, room string) (string, error) {
+	if h.err != nil {
+		return "", h.err
+	}
+	if r, ok := h.of[room]; ok {
+		return r, nil
+	}
+	return "", token.ErrUnknownRoom
+}
+
+// A token signed by a region that is not the meeting's home, for a meeting no region
+// homes, or whose home cannot be established, is refused with its own code on every
+// path, and the meeting layer is not asked.
+func TestGateRefusesTokensOfTheWrongRegion(t *testing.T) {
+	f := newFixture(t) // the node's region is "local"
+	other, err := token.GenerateKey("elsewhere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := token.Keys{f.key.Region: f.key.Public(), other.Region: other.Public()}
+	placed := homes{of: map[string]string{"m-here": "local", "m-there": "elsewhere"}}
+	g := token.Grants{Publish: true, Subscribe: true}
+	ours, _ := f.iss.Mint("m-there", "a", "", g, time.Hour)
+	gone, _ := f.iss.Mint("m-gone", "a", "", g, time.Hour)
+	for _, c := range []struct {
+		what  string
+		homes homes
+		tok   string
+		room  string
+		code  string
+	}{
+		{"this region's token for another's meeting", placed, ours, "m-there", CodeWrongRegionKey},
+		{"a meeting no region homes", placed, gone, "m-gone", CodeNotAllowed},
+		{"control plane down", homes{err: token.ErrHomeUnavailable}, ours, "m-there", CodeControlPlaneUnavailable},
+	} {
+		f.gate.Tokens = f.iss.Trusting(keys, c.homes)
+		for _, path := range []Path{PathSignal, PathWHIP, PathWHEP, PathRelay} {
+			room := c.room
+			if path == PathSignal {
+				room = ""
+			}
+			_, err := f.enter(path, c.tok, room)
+			wantCode(t, c.what+" on "+string(path), err, c.code)
+		}
+	}
+	if f.rooms.calls != 0 {
+		t.Fatal("the meeting layer was asked about a token refused for its region")
+	}
+	f.gate.Tokens = f.iss.Trusting(keys, placed)
+	here, _ := f.iss.Mint("m-here", "a", "", g, time.Hour)
+	if _, err := f.enter(PathWHEP, here, "m-here"); err != nil {
+		t.Fatalf("this region's token for its own meeting: %v", err)
 	}
 }
 

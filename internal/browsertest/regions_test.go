@@ -7,6 +7,7 @@ import (
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/store"
+	"github.com/meridian-video/meridian/internal/token"
 	"github.com/meridian-video/meridian/internal/topology"
 )
 
@@ -22,6 +23,15 @@ func TestSettingsRegionToggles(t *testing.T) {
 			{ID: "us-west", Jurisdiction: "US", Name: "US West (Oregon)", Location: topology.LatLng{Lat: 45.6, Lng: -121.2}},
 			{ID: "eu-central", Jurisdiction: "EU", Name: "EU Central (Frankfurt)", Location: topology.LatLng{Lat: 50.1, Lng: 8.7}},
 			{ID: "cn-north", Jurisdiction: "CN", Name: "CN North (Beijing)", Location: topology.LatLng{Lat: 39.9, Lng: 116.4}, OptIn: true},
+		}
+		// A list of several regions gives each one's public key; this node's key is in its
+		// data directory.
+		for i, r := range c.Regions {
+			k, err := token.LoadOrCreateRegionKey(c.RegionKeyPath(r.ID), r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Regions[i].PublicKey = k.PublicBase64()
 		}
 	})
 	// Sign-up gives the free plan and nothing changes plans yet: make a paid account in

@@ -23,9 +23,15 @@ import (
 type Config struct {
 	// Addr is the HTTP listen address.
 	Addr string `yaml:"addr"`
-	// DataDir holds the signing secret, the SQLite database (unless Database names
+	// DataDir holds the region key, the secret, the SQLite database (unless Database names
 	// PostgreSQL) and the dev mail outbox (unless Mail names an SMTP server).
 	DataDir string `yaml:"data"`
+	// RegionKeyFile holds the private Ed25519 key of this node's region, which signs the
+	// join tokens of the meetings homed here; the region's nodes share it, and its public
+	// half goes in the region list (public_key). Empty, it is <data>/region-<region>.key,
+	// created on first start; a relative path is taken from the config file's directory.
+	// See RegionKeyPath.
+	RegionKeyFile string `yaml:"region_key_file"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 	// PolicyFile is the jurisdiction policy document (YAML, docs/policy.md) sales are
@@ -58,6 +64,14 @@ type Config struct {
 	// activate and dry-run the jurisdiction policy (the policy console), signed in with a
 	// session: an API key never may. Empty, nobody may.
 	Operators []string `yaml:"operators"`
+	// Capacity is how many participants this node takes at most, in all its meetings;
+	// placement sends no new join to a node at capacity.
+	Capacity int `yaml:"capacity"`
+	// Bus is the node's connection to the other nodes (the control plane).
+	Bus Bus `yaml:"bus"`
+	// DrainTimeout is how long a draining node (meridian drain, SIGTERM) keeps its live
+	// meetings before it stops anyway.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
 }
 
 // HTTP bounds what one client can hold of the HTTP server: slow or idle connections, and
@@ -119,14 +133,15 @@ type Media struct {
 
 // Default is the configuration of a server started with no file and no flags.
 func Default() Config {
-	return Config{Addr: "127.0.0.1:8080", DataDir: "./data", LogLevel: "info", Region: topology.DefaultRegion, HTTP: HTTP{
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		MaxConnsPerClient: 64,
-		UncappedClients:   []string{"127.0.0.0/8", "::1/128"},
-	}}
+	return Config{Addr: "127.0.0.1:8080", DataDir: "./data", LogLevel: "info", Region: topology.DefaultRegion,
+		Capacity: DefaultCapacity, DrainTimeout: DefaultDrainTimeout, HTTP: HTTP{
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			MaxConnsPerClient: 64,
+			UncappedClients:   []string{"127.0.0.0/8", "::1/128"},
+		}}
 }
 
 // Load reads a YAML file over the defaults; unknown keys are errors, so a typo does not
@@ -160,6 +175,12 @@ func Load(path string) (Config, error) {
 	}
 	if cfg.RegionsFile != "" && !filepath.IsAbs(cfg.RegionsFile) {
 		cfg.RegionsFile = filepath.Join(filepath.Dir(path), cfg.RegionsFile)
+	}
+	if cfg.RegionKeyFile != "" && !filepath.IsAbs(cfg.RegionKeyFile) {
+		cfg.RegionKeyFile = filepath.Join(filepath.Dir(path), cfg.RegionKeyFile)
+	}
+	if cfg.Bus.SecretFile != "" && !filepath.IsAbs(cfg.Bus.SecretFile) {
+		cfg.Bus.SecretFile = filepath.Join(filepath.Dir(path), cfg.Bus.SecretFile)
 	}
 	return cfg, cfg.Validate()
 }
@@ -249,7 +270,7 @@ func (c Config) validateRegion() error {
 	if !topology.ValidNodeID(c.Node()) {
 		return fmt.Errorf("node_id %q: want [a-z0-9][a-z0-9_-]{0,63}, such as %s-1", c.Node(), c.Region)
 	}
-	return nil
+	return c.validateCluster(dep)
 }
 
 // Validate reports the first setting that cannot work.
@@ -377,4 +398,13 @@ func (c Config) MediaLoopbackOnly() bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// RegionKeyPath is where the key of region is: RegionKeyFile, or region-<region>.key in
+// the data directory.
+func (c Config) RegionKeyPath(region string) string {
+	if c.RegionKeyFile != "" {
+		return c.RegionKeyFile
+	}
+	return filepath.Join(c.DataDir, "region-"+region+".key")
 }

@@ -43,7 +43,11 @@ func newMeetingsAPI(t *testing.T, limits meeting.Limits) *meetingsFixture {
 	}
 	t.Cleanup(func() { accounts.Close(context.Background()) })
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	tokens := token.NewIssuer(secret, nil)
+	key, err := token.GenerateKey("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := token.NewIssuer(key, nil)
 	meetings, err := meeting.New(st, tokens, secret, meeting.Options{Log: log, Limits: limits, Audit: audit})
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +193,7 @@ func TestMeetingsHappyPathOverHTTP(t *testing.T) {
 		ticketOut
 		Meeting meetingOut `json:"meeting"`
 	}](t, f.call(t, "POST", "/api/meetings/"+m.ID+"/start", "", s.auth(true)...), http.StatusOK)
-	c, err := f.tokens.Verify(host.Token)
+	c, err := f.tokens.Verify(t.Context(), host.Token)
 	if err != nil || c.Room != "m-"+m.ID || !c.Host || !c.Publish || !c.Subscribe || host.WSPath != "/ws" || !host.Host || host.Waiting {
 		t.Fatalf("host ticket %+v claims %+v %v", host, c, err)
 	}
@@ -204,7 +208,7 @@ func TestMeetingsHappyPathOverHTTP(t *testing.T) {
 	}
 	r = f.call(t, "POST", "/api/join", joinBody("meeting_id", m.DisplayID, "passcode", m.Passcode, "display_name", "Grace"))
 	g := decodeAs[joined](t, r, http.StatusOK)
-	c, err = f.tokens.Verify(g.Token)
+	c, err = f.tokens.Verify(t.Context(), g.Token)
 	if err != nil || c.Room != "m-"+m.ID || c.Host || !c.Publish || !c.Subscribe || c.Name != "Grace" ||
 		!strings.HasPrefix(g.Identity, "guest-") || c.Identity != g.Identity || !g.Waiting || g.Host || g.WSPath != "/ws" {
 		t.Fatalf("guest ticket %+v claims %+v %v", g, c, err)
@@ -298,7 +302,7 @@ func TestMeetingRefusalsOverHTTP(t *testing.T) {
 	}
 	tk := decodeAs[ticketOut](t, f.call(t, "POST", "/api/join", joinBody("meeting_id", closed.ID, "passcode", closed.Passcode),
 		"Cookie", bob.cookie), http.StatusOK)
-	if c, err := f.tokens.Verify(tk.Token); err != nil || strings.HasPrefix(tk.Identity, "guest-") || c.Name != "Bob" || tk.Waiting {
+	if c, err := f.tokens.Verify(t.Context(), tk.Token); err != nil || strings.HasPrefix(tk.Identity, "guest-") || c.Name != "Bob" || tk.Waiting {
 		t.Fatalf("signed-in join %+v %v", tk, err)
 	}
 

@@ -89,7 +89,11 @@ func newPolicyAPI(t *testing.T, doc []byte, day string) *policyFixture {
 	}
 	t.Cleanup(func() { accounts.Close(context.Background()) })
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	meetings, err := meeting.New(st, token.NewIssuer(secret, nil), secret, meeting.Options{Log: log, Audit: audit, Now: clock.Now, Policy: holder})
+	key, err := token.GenerateKey("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meetings, err := meeting.New(st, token.NewIssuer(key, nil), secret, meeting.Options{Log: log, Audit: audit, Now: clock.Now, Policy: holder})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -76,12 +75,17 @@ type Options struct {
 	Rooms, Publishers, Subscribers int
 	// Duration is the measured window, after warm-up.
 	Duration time.Duration
-	// Secret is the server's token signing secret: the run mints a token per client. See
-	// ReadSecret.
-	Secret []byte
-	// Token, instead of Secret, is used by every client; all clients then share the token's
+	// Key is the region key of the server's region: the run mints a token per client. See
+	// token.ReadRegionKey.
+	Key token.RegionKey
+	// Token, instead of Key, is used by every client; all clients then share the token's
 	// room, and Rooms must be 1.
 	Token string
+	// Meeting, instead of Key or Token, is a meeting id: every client joins it through
+	// the API at URL (POST /api/join, with Passcode) and connects to the node its ticket
+	// names, wherever placement put the meeting. Rooms must be 1. The meeting's plan limits
+	// its participants, and the server's join limits per client address apply.
+	Meeting, Passcode string
 	// VideoBitrate and AudioBitrate in bits per second: 1.5 Mbps and 32 kbps when zero.
 	VideoBitrate, AudioBitrate int
 	// FPS of the synthetic video, 30 when zero.
@@ -169,26 +173,6 @@ type ServerCost struct {
 	PeakRSSBytes                int64   `json:"peak_rss_bytes"`
 }
 
-// secretFile is where the server keeps its signing secret in its data directory.
-const secretFile = "signing.key"
-
-// ReadSecret reads the server's signing secret from its data directory. Unlike the server
-// it never creates one: a secret made here would sign tokens the server rejects.
-func ReadSecret(dataDir string) ([]byte, error) {
-	path := filepath.Join(dataDir, secretFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no signing secret at %s: point --data at the data directory of the running server (it creates the secret on first start), or pass --token", path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read signing secret: %w", err)
-	}
-	if len(b) < 32 {
-		return nil, fmt.Errorf("signing secret %s is shorter than 32 bytes", path)
-	}
-	return b, nil
-}
-
 func (o *Options) setDefaults() {
 	if o.VideoBitrate <= 0 {
 		o.VideoBitrate = 1_500_000
@@ -227,10 +211,10 @@ func (o *Options) validate() error {
 		return errors.New("load: one publisher and no subscriber forwards nothing: add subscribers or publishers")
 	case o.Duration <= 0:
 		return errors.New("load: duration must be positive")
-	case (o.Token == "") == (len(o.Secret) == 0):
-		return errors.New("load: give either the signing secret (--data) or a token (--token)")
-	case o.Token != "" && o.Rooms != 1:
-		return errors.New("load: with a token every client joins the token's room: use one room")
+	case btoi(o.Token != "")+btoi(len(o.Key.Private) > 0)+btoi(o.Meeting != "") != 1:
+		return errors.New("load: give one of the region key (--data), a token (--token) or a meeting (--meeting)")
+	case (o.Token != "" || o.Meeting != "") && o.Rooms != 1:
+		return errors.New("load: with a token or a meeting every client joins the same room: use one room")
 	}
 	return nil
 }
@@ -295,8 +279,8 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return Result{}, err
 	}
 	r := &run{opts: opts, start: time.Now()}
-	if len(opts.Secret) > 0 {
-		r.issuer = token.NewIssuer(opts.Secret, nil)
+	if len(opts.Key.Private) > 0 {
+		r.issuer = token.NewIssuer(opts.Key, nil)
 	}
 	var id [4]byte
 	_, _ = rand.Read(id[:])
@@ -565,13 +549,23 @@ const joinTimeout = 30 * time.Second
 func (r *run) join(ctx, mediaCtx context.Context, m *member) error {
 	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
-	tok, err := r.token(m)
-	if err != nil {
-		return err
-	}
 	m.joinStart = time.Now()
+	url, tok := r.opts.URL, ""
+	if r.opts.Meeting != "" {
+		t, err := client.RequestTicket(ctx, r.opts.URL, client.TicketRequest{
+			MeetingID: r.opts.Meeting, Passcode: r.opts.Passcode, DisplayName: m.identity})
+		if err != nil {
+			return fmt.Errorf("ticket: %w", err)
+		}
+		url, tok = t.URL(), t.Token // the node carrying the meeting
+	} else {
+		var err error
+		if tok, err = r.token(m); err != nil {
+			return err
+		}
+	}
 	c, err := client.Join(ctx, client.Options{
-		URL: r.opts.URL, Token: tok, LoopbackOnly: r.opts.LoopbackOnly, Log: r.opts.Log,
+		URL: url, Token: tok, LoopbackOnly: r.opts.LoopbackOnly, Log: r.opts.Log,
 		OnTrack: func(rt *client.RemoteTrack) { r.watch(m, rt) },
 	})
 	if err != nil {
@@ -995,4 +989,11 @@ func (res Result) Summary() string {
 		fmt.Fprintf(&b, "warning         %s\n", w)
 	}
 	return b.String()
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/load"
 	"github.com/meridian-video/meridian/internal/server"
+	"github.com/meridian-video/meridian/internal/token"
 )
 
 // startServer runs a real node on a free loopback port with its own data directory.
@@ -30,7 +31,7 @@ func startServer(t *testing.T) (*server.Server, string) {
 
 func TestRunFanOut(t *testing.T) {
 	srv, dataDir := startServer(t)
-	secret, err := load.ReadSecret(dataDir)
+	key, err := token.ReadRegionKey(config.Config{DataDir: dataDir}.RegionKeyPath("local"), "local")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func TestRunFanOut(t *testing.T) {
 		Publishers:   1,
 		Subscribers:  3,
 		Duration:     2 * time.Second,
-		Secret:       secret,
+		Key:          key,
 		VideoBitrate: 500_000,
 		LoopbackOnly: true,
 		ServerPID:    os.Getpid(), // the server runs in this process
@@ -118,23 +119,13 @@ func TestRunFanOut(t *testing.T) {
 	sub("server", "pid", "cpu_seconds", "cpu_seconds_per_million_packets", "packets_per_cpu_second", "peak_rss_bytes")
 }
 
-func TestReadSecretDoesNotCreate(t *testing.T) {
-	dir := t.TempDir()
-	_, err := load.ReadSecret(dir)
-	if err == nil || !strings.Contains(err.Error(), "signing.key") {
-		t.Fatalf("ReadSecret of an empty dir: %v, want an error naming signing.key", err)
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-		t.Errorf("ReadSecret wrote %d files", len(entries))
-	}
-}
-
 func TestOptionsRejected(t *testing.T) {
 	base := load.Options{URL: "http://127.0.0.1:1", Rooms: 1, Publishers: 1, Subscribers: 1, Duration: time.Second, Token: "x"}
 	for name, mod := range map[string]func(*load.Options){
 		"nothing to forward": func(o *load.Options) { o.Subscribers = 0 },
 		"no credentials":     func(o *load.Options) { o.Token = "" },
-		"both credentials":   func(o *load.Options) { o.Secret = make([]byte, 32) },
+		"both credentials":   func(o *load.Options) { o.Key, _ = token.GenerateKey("local") },
+		"token and meeting":  func(o *load.Options) { o.Meeting = "12345678901" },
 		"token, two rooms":   func(o *load.Options) { o.Rooms = 2 },
 		"no duration":        func(o *load.Options) { o.Duration = 0 },
 	} {

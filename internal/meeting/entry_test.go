@@ -8,7 +8,7 @@ import (
 // entryOf checks a ticket at the room's door, as the SFU's admission does.
 func (f *fixture) entryOf(t *testing.T, tk Ticket) (Entry, error) {
 	t.Helper()
-	c, err := f.tokens.Verify(tk.Token)
+	c, err := f.tokens.Verify(t.Context(), tk.Token)
 	if err != nil {
 		t.Fatalf("ticket token: %v", err)
 	}
@@ -26,7 +26,7 @@ func TestCheckEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := f.tokens.Verify(guest.Token); c.Seats != 100 {
+	if c, _ := f.tokens.Verify(t.Context(), guest.Token); c.Seats != 100 {
 		t.Fatalf("a free plan's ticket carries %d seats, want its 100 participants", c.Seats)
 	}
 	if e, err := f.entryOf(t, guest); err != nil || e.Locked {

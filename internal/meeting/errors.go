@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/meridian-video/meridian/internal/policy"
+	"github.com/meridian-video/meridian/internal/topology"
 )
 
 // Error is a refusal the caller can act on: a stable Code for programs (the HTTP API sends
@@ -20,6 +21,9 @@ type Error struct {
 	// Decision is the jurisdiction policy's refusal, for callers to show its rule and
 	// alternatives; nil for every other refusal.
 	Decision *policy.Decision
+	// Tried, for no_allowed_capacity, lists the allowed regions placement tried, nearest
+	// first, and why none could take the join.
+	Tried []topology.RegionAttempt
 }
 
 func (e *Error) Error() string { return "meeting: " + e.Message }

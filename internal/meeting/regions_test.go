@@ -34,7 +34,11 @@ func TestMeetingKeepsTheRegionsItStartedWith(t *testing.T) {
 		t.Fatal(err)
 	}
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	tokens := token.NewIssuer(secret, clock.Now)
+	key, err := token.GenerateKey("us-west")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := token.NewIssuer(key, clock.Now)
 	svc, err := New(st, tokens, secret, Options{Now: clock.Now, Log: log, AllowedRegions: accounts.AllowedRegions})
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +55,7 @@ func TestMeetingKeepsTheRegionsItStartedWith(t *testing.T) {
 	}
 	regionsOf := func(tok string) []string {
 		t.Helper()
-		c, err := tokens.Verify(tok)
+		c, err := tokens.Verify(t.Context(), tok)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +124,7 @@ func TestMeetingRegionsDefaultToHome(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	m := f.schedule(t, ScheduleInput{})
 	tk := f.start(t, m.ID)
-	c, err := f.tokens.Verify(tk.Token)
+	c, err := f.tokens.Verify(t.Context(), tk.Token)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,6 +156,8 @@ type Ticket struct {
 	// Waiting: the meeting has a waiting room and the participant is not its host, so
 	// the host must admit them. The admission itself belongs to the signalling layer.
 	Waiting bool
+	// Node is where to connect: the node carrying the meeting (zero without a Placer).
+	Node Node
 }
 
 // Options tune a Service; the zero value is usable.
@@ -172,9 +174,6 @@ type Options struct {
 	// without locks held, and must not block for long.
 	OnWarning func(meetingID string, deadline time.Time)
 	OnEnded   func(meetingID, reason string)
-	// AllowedRegions gives a meeting its host account's allowed set when it goes live.
-	// Without it a meeting is allowed its account's home region alone.
-	AllowedRegions RegionsOf
 	// Occupancy, if set, counts who is in a meeting's room now (waiting room included)
 	// but identity, whose new session would take its present one's seat, so that tickets
 	// beyond the plan's participant limit are refused. The room enforces the limit too.
@@ -189,6 +188,12 @@ type Options struct {
 	// host (policy.MayHost) and who may join and enter (policy.Join, policy.Enter); nil,
 	// or a nil policy in it, restricts nothing.
 	Policy *policy.Holder
+	// Placer picks the node that carries each live meeting; without one, tickets name no
+	// node (the participant stays on the node that answered).
+	Placer Placer
+	// AllowedRegions gives a meeting its host account's allowed set when it goes live.
+	// Without it a meeting is allowed its account's home region alone.
+	AllowedRegions RegionsOf
 }
 
 // Service is the meeting domain: scheduling, starting, joining and ending meetings, and
@@ -207,6 +212,7 @@ type Service struct {
 	onEnded    func(string, string)
 	occupancy  func(string, string) int
 	regionsOf  RegionsOf
+	placer     Placer
 
 	auditLog *auditlog.Log
 	sleep    func(context.Context, time.Duration) error
@@ -280,7 +286,7 @@ func New(st Store, m Minter, secret []byte, o Options) (*Service, error) {
 	return &Service{
 		store: st, mint: m, linkKey: mac.Sum(nil), now: o.Now, log: o.Log, mayHost: o.MayHost, policy: o.Policy,
 		tokenTTL: o.TokenTTL, warnBefore: o.WarnBefore, onWarning: o.OnWarning, onEnded: o.OnEnded,
-		occupancy: o.Occupancy, regionsOf: o.AllowedRegions, auditLog: o.Audit, sleep: o.Sleep, maxDelay: o.Limits.JoinMaxDelay,
+		occupancy: o.Occupancy, regionsOf: o.AllowedRegions, placer: o.Placer, auditLog: o.Audit, sleep: o.Sleep, maxDelay: o.Limits.JoinMaxDelay,
 		perIP:        ratelimit.NewSet(o.Limits.JoinPerIP, o.Limits.MaxKeys),
 		perSite:      ratelimit.NewSet(o.Limits.JoinPerSite, o.Limits.MaxKeys),
 		perMeetingIP: ratelimit.NewSet(o.Limits.JoinPerMeetingIP, o.Limits.MaxKeys),
@@ -529,6 +535,10 @@ func (s *Service) view(sm store.Meeting) Meeting {
 // allows the account to host. A meeting that ended stays ended, unless it recurs: then
 // starting it begins its next occurrence.
 func (s *Service) Start(ctx context.Context, p account.Principal, id string) (Ticket, error) {
+	return s.start(ctx, p, id, topology.Origin{})
+}
+
+func (s *Service) start(ctx context.Context, p account.Principal, id string, from topology.Origin) (Ticket, error) {
 	if p.ViaAPIKey() || p.User.ID == "" {
 		return Ticket{}, forbidden("a meeting is started by its host, signed in (API keys cannot)")
 	}
@@ -556,7 +566,11 @@ func (s *Service) Start(ctx context.Context, p account.Principal, id string) (Ti
 		}
 		return Ticket{}, err
 	}
-	return s.ticket(m, p.User.ID, p.User.DisplayName, true, false, ent.MaxParticipants)
+	node, err := s.place(ctx, m, from, p.Actor())
+	if err != nil {
+		return Ticket{}, err
+	}
+	return s.ticket(m, p.User.ID, p.User.DisplayName, true, false, ent.MaxParticipants, node)
 }
 
 // decideHost asks policy.MayHost whether account a may host, with its plan's entitlements
@@ -799,6 +813,9 @@ type JoinInput struct {
 	// GuestKey is a random secret the guest's browser keeps (a cookie), so that a guest
 	// has one identity across joins and a removal holds. Empty gives a new identity.
 	GuestKey string
+	// Origin is where the participant is, for placement: zero means the region of the
+	// node the join came in through.
+	Origin topology.Origin
 }
 
 // Join admits a participant to a meeting and returns their ticket. Guessing is costly:
@@ -893,7 +910,7 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 		return refuse(ErrMeetingCancelled)
 	}
 	if userID != "" && userID == sm.HostUserID {
-		return s.Start(ctx, *in.Principal, id)
+		return s.start(ctx, *in.Principal, id, in.Origin)
 	}
 	if sm.Locked {
 		return refuse(ErrMeetingLocked)
@@ -949,7 +966,11 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	if err != nil {
 		return Ticket{}, err
 	}
-	return s.ticket(m, identity, name, false, m.WaitingRoom, ent.MaxParticipants)
+	node, err := s.place(ctx, m, in.Origin, actor)
+	if err != nil {
+		return Ticket{}, err
+	}
+	return s.ticket(m, identity, name, false, m.WaitingRoom, ent.MaxParticipants, node)
 }
 
 // guestIdentity is a guest's identity in rooms: derived from the key their browser keeps,
@@ -965,7 +986,7 @@ func guestIdentity(key string) string {
 // ticket mints an SFU join token for a participant of a live meeting, valid for the
 // Service's TokenTTL but never past the meeting's deadline. seats is the plan's
 // participant limit, which the room enforces.
-func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool, seats int) (Ticket, error) {
+func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool, seats int, node Node) (Ticket, error) {
 	now := s.now()
 	ttl := s.tokenTTL
 	if d := Deadline(m); !d.IsZero() {
@@ -981,7 +1002,7 @@ func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool, s
 	}
 	return Ticket{
 		Meeting: m, Token: tok, Room: Room(m.ID), Identity: identity, Name: name,
-		Host: host, ExpiresAt: now.Add(ttl), Waiting: waiting && !host,
+		Host: host, ExpiresAt: now.Add(ttl), Waiting: waiting && !host, Node: node,
 	}, nil
 }
 

@@ -89,7 +89,11 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{st: st, clock: &fakeClock{now: t0}}
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	f.tokens = token.NewIssuer(secret, f.clock.Now)
+	key, err := token.GenerateKey("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.tokens = token.NewIssuer(key, f.clock.Now)
 	var ss Store = st
 	if o.store != nil {
 		ss = o.store(st)
@@ -415,7 +419,7 @@ func (f *fixture) newFixtureMeetingRaw(t *testing.T, m Meeting, jbh bool) Meetin
 
 func (f *fixture) claims(t *testing.T, tk Ticket) *token.Claims {
 	t.Helper()
-	c, err := f.tokens.Verify(tk.Token)
+	c, err := f.tokens.Verify(t.Context(), tk.Token)
 	if err != nil {
 		t.Fatalf("ticket token: %v", err)
 	}

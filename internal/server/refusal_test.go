@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,13 +19,17 @@ import (
 func TestTokenRefusals(t *testing.T) {
 	dir := t.TempDir()
 	srv := startServerIn(t, dir)
-	secret, err := token.LoadOrCreateSecret(dir)
+	key, err := token.ReadRegionKey(filepath.Join(dir, "region-local.key"), "local")
 	if err != nil {
 		t.Fatal(err)
 	}
-	past := token.NewIssuer(secret, func() time.Time { return time.Now().Add(-2 * time.Hour) })
+	past := token.NewIssuer(key, func() time.Time { return time.Now().Add(-2 * time.Hour) })
 	expired, _ := past.Mint("r", "a", "", pubSub, time.Hour)
-	forged, _ := token.NewIssuer([]byte(strings.Repeat("f", 32)), nil).Mint("r", "a", "", pubSub, time.Hour)
+	otherKey, err := token.GenerateKey("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := token.NewIssuer(otherKey, nil).Mint("r", "a", "", pubSub, time.Hour)
 	valid := mint(t, srv, "r", "a", pubSub)
 	tampered := strings.Replace(valid, ".", ".x", 1)
 	noGrants := mint(t, srv, "r", "a", token.Grants{})

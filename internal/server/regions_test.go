@@ -15,6 +15,7 @@ import (
 	"github.com/meridian-video/meridian/internal/meeting"
 	"github.com/meridian-video/meridian/internal/server"
 	"github.com/meridian-video/meridian/internal/store"
+	"github.com/meridian-video/meridian/internal/token"
 )
 
 // A node configured with a region list and its own region lists the regions to anyone,
@@ -22,10 +23,20 @@ import (
 // the join token too.
 func TestNodeOfARegion(t *testing.T) {
 	dir := t.TempDir()
+	// A deployment of several regions lists every region's public key; this node's region
+	// key is in its data directory.
+	us, err := token.LoadOrCreateRegionKey(filepath.Join(dir, "data", "region-us-west.key"), "us-west")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eu, err := token.GenerateKey("eu-central")
+	if err != nil {
+		t.Fatal(err)
+	}
 	regionsFile := filepath.Join(dir, "regions.yaml")
 	if err := os.WriteFile(regionsFile, []byte(`regions:
-  - {id: us-west, jurisdiction: US, name: US West, location: {lat: 45.6, lng: -121.2}}
-  - {id: eu-central, jurisdiction: EU, name: EU Central, location: {lat: 50.1, lng: 8.7}}
+  - {id: us-west, jurisdiction: US, name: US West, location: {lat: 45.6, lng: -121.2}, public_key: `+us.PublicBase64()+`}
+  - {id: eu-central, jurisdiction: EU, name: EU Central, location: {lat: 50.1, lng: 8.7}, public_key: `+eu.PublicBase64()+`}
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +84,7 @@ func TestNodeOfARegion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := srv.Tokens.Verify(tk.Token)
+	c, err := srv.Tokens.Verify(ctx, tk.Token)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,6 @@
-// Package server assembles a Meridian node from its parts (configuration, signing secret,
-// store, mail, accounts, SFU, signalling, WHIP/WHEP, metrics) and runs its HTTP listener.
+// Package server assembles a Meridian node from its parts (configuration, region key,
+// store, mail, accounts, SFU, signalling, WHIP/WHEP, metrics, and the control plane: bus,
+// directory and node registry) and runs its HTTP listener.
 package server
 
 import (
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,18 +23,23 @@ import (
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/admission"
 	"github.com/meridian-video/meridian/internal/auditlog"
+	"github.com/meridian-video/meridian/internal/bus"
 	"github.com/meridian-video/meridian/internal/commerce"
 	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/connlimit"
+	"github.com/meridian-video/meridian/internal/directory"
+	"github.com/meridian-video/meridian/internal/homecheck"
 	"github.com/meridian-video/meridian/internal/httpapi"
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/meeting"
+	"github.com/meridian-video/meridian/internal/placement"
 	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/policyadmin"
 	"github.com/meridian-video/meridian/internal/sfu"
 	msignal "github.com/meridian-video/meridian/internal/signal"
 	"github.com/meridian-video/meridian/internal/store"
 	"github.com/meridian-video/meridian/internal/token"
+	"github.com/meridian-video/meridian/internal/topology"
 	"github.com/meridian-video/meridian/internal/whip"
 )
 
@@ -50,14 +57,32 @@ type Server struct {
 	// Audit is the audit trail both services write, summing repeated refusals.
 	Audit *auditlog.Log
 
-	log   *slog.Logger
-	ln    net.Listener
-	http  *http.Server
-	ready atomic.Bool
-	errc  chan error
+	// The control plane: the node's bus, the routing directory and the node registry,
+	// which announces this node once a second. Deployment is the region list.
+	Bus        *bus.Bus
+	Directory  *directory.Directory
+	Registry   *directory.Registry
+	Deployment topology.Deployment
+
+	cfg      config.Config
+	public   config.Config // cfg with the address actually bound
+	log      *slog.Logger
+	ln       net.Listener
+	http     *http.Server
+	ready    atomic.Bool // serving and not stopping; see Ready for the control plane
+	draining atomic.Bool
+	placer   *placement.Placer
+	errc     chan error
+	drained  chan struct{} // a drain asked for over the admin endpoint is done
+
+	closeOnce sync.Once
+	closeErr  error
 
 	stopTicks context.CancelFunc // stops the meetings' time-limit ticker
 	ticksDone chan struct{}
+
+	rooms       meetingRooms       // admission's Rooms: this region's meetings here, others' asked of their home
+	entryChecks *homecheck.Service // answers other regions' entry checks for this region's meetings
 }
 
 // meetingTick is how often time limits are enforced (warnings and ends).
@@ -91,6 +116,8 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 		return nil, err
 	}
 	holder := policy.NewHolder(pol)
+	// The secret keys the meeting layer's join-link MACs; join tokens are signed with the
+	// region key.
 	secret, err := token.LoadOrCreateSecret(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -98,6 +125,14 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 	dep, err := cfg.Deployment()
 	if err != nil {
 		return nil, err
+	}
+	regionKey, err := token.LoadOrCreateRegionKey(cfg.RegionKeyPath(cfg.Region), cfg.Region)
+	if err != nil {
+		return nil, err
+	}
+	trusted, err := trustedKeys(dep, regionKey)
+	if err != nil {
+		return nil, fmt.Errorf("region keys: %w", err)
 	}
 	st, err := store.Open(context.Background(), store.Config{DataDir: cfg.DataDir, PostgresDSN: cfg.Database.PostgresDSN, Region: cfg.Region})
 	if err != nil {
@@ -113,7 +148,7 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{
-		Tokens:   token.NewIssuer(secret, nil),
+		Tokens:   token.NewIssuer(regionKey, nil),
 		Store:    st,
 		Accounts: accounts,
 		Audit:    audit,
@@ -124,14 +159,16 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 			InitialBitrate: cfg.Media.InitialBitrate,
 		}, log, sfu.NewMetrics(reg)),
 		log:  log,
-		errc: make(chan error, 1),
+		errc: make(chan error, 1), drained: make(chan struct{}, 1),
 	}
 	s.Commerce = commerce.New(st, commerce.Options{Log: log, Audit: audit, Policy: holder, Now: o.Now,
 		Operator: commerce.Support{Name: "Meridian", SupportContact: store.SupportContact{Email: cfg.Mail.From}}})
+	// The placer's directory and registry come with the control plane, before serving.
+	s.placer = &placement.Placer{Deployment: dep, Region: cfg.Region, Ready: s.ControlPlaneErr}
 	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
 		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom, Occupancy: s.occupancy, Audit: audit,
-		AllowedRegions: accounts.AllowedRegions,
-		Now:            o.Now, Policy: holder,
+		AllowedRegions: accounts.AllowedRegions, Placer: s.placer,
+		Now: o.Now, Policy: holder,
 	})
 	if err != nil {
 		s.SFU.Close()
@@ -146,14 +183,30 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 	}
 	public := cfg // for links in mail: the address actually bound, when none is configured
 	public.Addr = s.ln.Addr().String()
+	s.cfg, s.public, s.Deployment = cfg, public, dep
+	if err := s.startControlPlane(); err != nil {
+		s.ln.Close()
+		s.SFU.Close()
+		st.Close()
+		return nil, err
+	}
+	if err := s.startRegionTrust(trusted, st); err != nil {
+		s.closeControlPlane()
+		s.ln.Close()
+		s.SFU.Close()
+		st.Close()
+		return nil, err
+	}
 	// Every way into a room goes through this one gate.
-	gate := &admission.Gate{SFU: s.SFU, Tokens: s.Tokens, Rooms: meetingRooms{s.Meetings}, Log: log}
+	gate := &admission.Gate{SFU: s.SFU, Tokens: s.Tokens, Rooms: s.rooms, Log: log, Region: cfg.Region}
 	handler := httpapi.New(httpapi.Deps{
 		Log:      log,
 		Gatherer: reg,
-		Signal:   &msignal.Handler{Admission: gate, Moderator: meetingModerator{s.Meetings}, Log: log},
+		Signal:   &msignal.Handler{Admission: gate, Moderator: meetingModerator{s.Meetings}, Log: log, Origins: s.nodeOrigins},
 		WHIP:     whip.New(gate, s.Tokens, log),
-		Ready:    &s.ready,
+		Ready:    s.Ready,
+		// The browser app may connect to whichever node carries its meeting.
+		SignalURLs: s.nodeSignalURLs,
 
 		Accounts:      accounts,
 		ResetURL:      public.PasswordResetURL(),
@@ -168,8 +221,16 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 			policyadmin.Options{Now: o.Now, Audit: audit}),
 		Operators: cfg.Operators,
 	})
+	adminSecret, err := loadAdminSecret(cfg.DataDir)
+	if err != nil {
+		s.closeControlPlane()
+		s.ln.Close()
+		s.SFU.Close()
+		st.Close()
+		return nil, err
+	}
 	s.http = &http.Server{
-		Handler: handler,
+		Handler: s.adminHandler(adminSecret, handler),
 		// Hijacking a connection for a WebSocket clears its deadlines, so these bound
 		// plain requests only.
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
@@ -184,6 +245,16 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 	s.ticksDone = make(chan struct{})
 	go s.tickMeetings(tickCtx)
 	s.ready.Store(true)
+	if cfg.Bus.Standalone() {
+		// A standalone server's JetStream answers in tens of milliseconds: wait for it, so
+		// that a single node is ready when Start returns, as it always was. A supercluster's
+		// first election takes seconds; its nodes serve not-ready until it is done.
+		ctx, cancel := context.WithTimeout(context.Background(), standaloneWait)
+		if err := s.WaitReady(ctx); err != nil {
+			log.Warn("control plane not ready yet; refusing what needs it until it is", "error", err)
+		}
+		cancel()
+	}
 	log.Info("meridian serving", "addr", s.ln.Addr().String(), "data", cfg.DataDir, "loopback_media", cfg.MediaLoopbackOnly(),
 		"database", databaseKind(cfg), "region", cfg.Region, "node", cfg.Node(), "regions", len(dep.Regions))
 	return s, nil
@@ -274,30 +345,6 @@ func (m meetingModerator) Moderate(ctx context.Context, a msignal.Moderation) er
 	})
 }
 
-// meetingRooms gives admission the meeting layer's part of every entry to a meeting's
-// room. Rooms that are not meetings' (made with hand-minted tokens) have no lasting state;
-// a room named as a meeting's whose meeting does not exist lets no one in.
-type meetingRooms struct{ meetings *meeting.Service }
-
-func (m meetingRooms) CheckEntry(ctx context.Context, room, identity string, issuedAt time.Time) (admission.Lasting, error) {
-	id, ok := strings.CutPrefix(room, meeting.RoomPrefix)
-	if !ok {
-		return admission.Lasting{}, nil
-	}
-	e, err := m.meetings.CheckEntry(ctx, id, identity, issuedAt)
-	switch {
-	case errors.Is(err, meeting.ErrNotFound):
-		return admission.Lasting{}, admission.ErrNotAllowed
-	case errors.Is(err, meeting.ErrMeetingEnded), errors.Is(err, meeting.ErrWaitingForHost):
-		return admission.Lasting{}, admission.ErrEnded
-	case errors.Is(err, meeting.ErrRemoved):
-		return admission.Lasting{}, admission.ErrRemoved
-	case err != nil:
-		return admission.Lasting{}, err
-	}
-	return admission.Lasting{Locked: e.Locked}, nil
-}
-
 // mailSender is SMTP when the config names a server, and otherwise the dev outbox: files
 // in <data>/outbox that the operator can read.
 func mailSender(cfg config.Config, log *slog.Logger) mail.Sender {
@@ -323,19 +370,29 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // URL is the server's base URL.
 func (s *Server) URL() string { return "http://" + s.Addr() }
 
-// Wait blocks until the server stops on its own (an error) or ctx ends.
+// Wait blocks until the server stops on its own (an error), a drain asked for over the
+// admin endpoint is done, or ctx ends.
 func (s *Server) Wait(ctx context.Context) error {
 	select {
 	case err := <-s.errc:
 		return err
+	case <-s.drained:
+		return nil
 	case <-ctx.Done():
 		return nil
 	}
 }
 
 // Close stops accepting requests, ends every room and waits up to 5 s for requests in
-// flight and the mails they queued.
+// flight and the mails they queued; then it leaves the control plane: the registry stops
+// announcing (the other nodes count this one down 3 s later), the directory and bus close.
+// Closing again returns the first Close's result.
 func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Server) close() error {
 	s.ready.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -345,11 +402,13 @@ func (s *Server) Close() error {
 	s.stopTicks()
 	<-s.ticksDone
 	s.SFU.Close()
+	checksErr := s.entryChecks.Close()
+	s.closeControlPlane()
 	s.Audit.Flush(context.Background()) // what was counted and not yet written
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	return errors.Join(err, s.Store.Close())
+	return errors.Join(err, checksErr, s.Store.Close())
 }
 
 // loadPolicy loads the jurisdiction policy file, with its source for the operators'

@@ -21,7 +21,11 @@ func newTestHandler(t *testing.T, joinTimeout time.Duration) (*httptest.Server, 
 	t.Helper()
 	node := sfu.New(sfu.Config{LoopbackOnly: true}, slog.New(slog.DiscardHandler), nil)
 	t.Cleanup(node.Close)
-	iss := token.NewIssuer([]byte(strings.Repeat("s", 32)), nil)
+	key, err := token.GenerateKey("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := token.NewIssuer(key, nil)
 	gate := &admission.Gate{SFU: node, Tokens: iss, Rooms: admission.NoLastingState{}, Log: slog.New(slog.DiscardHandler)}
 	srv := httptest.NewServer(&Handler{Admission: gate, Log: slog.New(slog.DiscardHandler), JoinTimeout: joinTimeout})
 	t.Cleanup(srv.Close)

@@ -1,14 +1,20 @@
-// Package token mints and verifies the signed join tokens (JWT, HS256) that authorise a
+// Package token mints and verifies the signed join tokens (JWT, EdDSA) that authorise a
 // client to enter a room with given grants. The meeting layer decides who gets one; the
 // signalling and WHIP/WHEP endpoints only check them.
+//
+// Each region has its own Ed25519 key ([RegionKey]), not a secret every node shares. A
+// token is signed by the key of the home region of its room's meeting, names that region
+// as its kid header and home claim, and is accepted only with that region's public key,
+// chosen by where the verifying node knows the room is homed ([Homes]), never by what the
+// token says. So a node of one region can never authorize entry to another region's
+// meetings.
 package token
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -34,6 +40,9 @@ type Claims struct {
 	Room     string `json:"room"`
 	Identity string `json:"identity"`
 	Name     string `json:"name,omitempty"`
+	// Home is the region whose key signed the token: the home region of the room's
+	// meeting. It repeats the kid header so that it is covered by the signature's claims.
+	Home string `json:"home"`
 	Grants
 	jwt.RegisteredClaims
 }
@@ -42,6 +51,14 @@ type Claims struct {
 var (
 	ErrInvalid = errors.New("token: invalid")
 	ErrExpired = errors.New("token: expired")
+	// ErrWrongRegionKey: the token names a region as its signer that is not the home
+	// region of its room's meeting.
+	ErrWrongRegionKey = errors.New("token: signed by a region that is not the meeting's home")
+	// ErrUnknownRoom: no region is known to be the home of the room (no such meeting).
+	ErrUnknownRoom = errors.New("token: no home region known for the room")
+	// ErrHomeUnavailable: where the room is homed cannot be established now (the control
+	// plane does not answer). The token is refused: fail closed.
+	ErrHomeUnavailable = errors.New("token: the room's home region cannot be established")
 )
 
 // MaxTTL bounds a token's lifetime.
@@ -52,23 +69,54 @@ const MaxTTL = 24 * time.Hour
 // valid for as long ahead as it claims to be issued.
 const MaxClockSkew = time.Minute
 
+// maxTokenLen bounds what Verify parses.
+const maxTokenLen = 4096
+
 const issuer = "meridian"
 
-// Issuer mints and verifies tokens with one secret.
-type Issuer struct {
-	secret []byte
-	now    func() time.Time
+// Homes says which region's key must have signed a token for room: the home region of
+// the room's meeting. It returns an error wrapping ErrUnknownRoom when no region is, and
+// ErrHomeUnavailable when it cannot tell now.
+type Homes interface {
+	HomeOf(ctx context.Context, room string) (string, error)
 }
 
-// NewIssuer returns an issuer for secret; now is the clock (time.Now when nil).
-func NewIssuer(secret []byte, now func() time.Time) *Issuer {
+// Issuer mints tokens with its region's key and verifies tokens against the public keys
+// of the regions it trusts.
+type Issuer struct {
+	key   RegionKey
+	keys  Keys
+	homes Homes
+	now   func() time.Time
+}
+
+// NewIssuer returns an issuer that signs with key, and (until [Issuer.Trusting]) trusts
+// key alone, taking every room as homed in key's region; now is the clock (time.Now when
+// nil).
+func NewIssuer(key RegionKey, now func() time.Time) *Issuer {
 	if now == nil {
 		now = time.Now
 	}
-	return &Issuer{secret: secret, now: now}
+	return &Issuer{key: key, keys: Keys{key.Region: key.Public()}, homes: ownRegion(key.Region), now: now}
 }
 
-// Mint returns a token for identity in room, valid for ttl.
+// Trusting returns a copy of i that verifies a token with the key in keys of the region
+// homes names for its room.
+func (i *Issuer) Trusting(keys Keys, homes Homes) *Issuer {
+	c := *i
+	c.keys, c.homes = keys, homes
+	return &c
+}
+
+// Region is the region whose key this issuer signs with.
+func (i *Issuer) Region() string { return i.key.Region }
+
+type ownRegion string
+
+func (r ownRegion) HomeOf(context.Context, string) (string, error) { return string(r), nil }
+
+// Mint returns a token for identity in room, valid for ttl, signed with this region's key.
+// The room must be homed in this region for any node to accept it.
 func (i *Issuer) Mint(room, identity, name string, g Grants, ttl time.Duration) (string, error) {
 	if room == "" || identity == "" {
 		return "", errors.New("token: room and identity are required")
@@ -76,13 +124,16 @@ func (i *Issuer) Mint(room, identity, name string, g Grants, ttl time.Duration) 
 	if ttl <= 0 || ttl > MaxTTL {
 		return "", fmt.Errorf("token: ttl must be in (0, %s]", MaxTTL)
 	}
+	if len(i.key.Private) == 0 {
+		return "", errors.New("token: no signing key")
+	}
 	now := i.now()
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", fmt.Errorf("token id: %w", err)
 	}
 	c := Claims{
-		Room: room, Identity: identity, Name: name, Grants: g,
+		Room: room, Identity: identity, Name: name, Home: i.key.Region, Grants: g,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    issuer,
 			IssuedAt:  jwt.NewNumericDate(now),
@@ -91,22 +142,45 @@ func (i *Issuer) Mint(room, identity, name string, g Grants, ttl time.Duration) 
 			ID:        fmt.Sprintf("%x", jti),
 		},
 	}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(i.secret)
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
+	t.Header["kid"] = i.key.Region
+	return t.SignedString(i.key.Private)
 }
 
-// Verify checks a token's signature, algorithm, issuer and validity period.
-func (i *Issuer) Verify(tok string) (*Claims, error) {
-	if len(tok) > 4096 {
+// Verify checks a token's signature, algorithm (EdDSA only: an HS256 or none token is
+// refused however it was made), signing region, issuer and validity period. The key is
+// the one of the region Homes names for the token's room; a kid or home claim naming
+// another region is ErrWrongRegionKey, even when that region's key signed it.
+func (i *Issuer) Verify(ctx context.Context, tok string) (*Claims, error) {
+	if len(tok) > maxTokenLen {
 		return nil, ErrInvalid
 	}
 	var c Claims
-	_, err := jwt.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return i.secret, nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+	_, err := jwt.ParseWithClaims(tok, &c, func(t *jwt.Token) (any, error) {
+		// c holds the claims as sent, not yet verified: only the room is used, to find
+		// the key that must have signed them.
+		home, err := i.homes.HomeOf(ctx, c.Room)
+		if err != nil {
+			return nil, err
+		}
+		kid, _ := t.Header["kid"].(string)
+		if kid != home || c.Home != home {
+			return nil, fmt.Errorf("%w: kid %q, home claim %q, room homed in %q", ErrWrongRegionKey, kid, c.Home, home)
+		}
+		key, ok := i.keys[home]
+		if !ok {
+			return nil, fmt.Errorf("%w: no public key of region %q", ErrInvalid, home)
+		}
+		return key, nil
+	},
+		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(issuer),
 		jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(i.now),
 	)
 	switch {
+	case errors.Is(err, ErrWrongRegionKey), errors.Is(err, ErrUnknownRoom), errors.Is(err, ErrHomeUnavailable):
+		return nil, err
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return nil, ErrExpired
 	case err != nil:
@@ -115,51 +189,10 @@ func (i *Issuer) Verify(tok string) (*Claims, error) {
 		return nil, ErrInvalid
 	case c.IssuedAt == nil || c.ExpiresAt.Sub(c.IssuedAt.Time) > MaxTTL:
 		// A token living longer than any this server mints was not minted by it as
-		// intended: a leaked secret should not buy a token that never ends.
+		// intended: a leaked key should not buy a token that never ends.
 		return nil, fmt.Errorf("%w: lifetime over %s", ErrInvalid, MaxTTL)
 	case c.IssuedAt.After(i.now().Add(MaxClockSkew)):
 		return nil, fmt.Errorf("%w: issued in the future", ErrInvalid)
 	}
 	return &c, nil
-}
-
-// secretFile is the name of the signing secret within the data directory.
-const secretFile = "signing.key"
-
-// LoadOrCreateSecret reads the signing secret from the data directory, generating it with
-// crypto/rand on first start. The file is readable by its owner only.
-func LoadOrCreateSecret(dataDir string) ([]byte, error) {
-	path := filepath.Join(dataDir, secretFile)
-	b, err := os.ReadFile(path)
-	if err == nil {
-		if len(b) < 32 {
-			return nil, fmt.Errorf("signing secret %s is shorter than 32 bytes", path)
-		}
-		return b, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("read signing secret: %w", err)
-	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
-	}
-	b = make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return nil, fmt.Errorf("generate signing secret: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return LoadOrCreateSecret(dataDir) // another process won the race
-	}
-	if err != nil {
-		return nil, fmt.Errorf("create signing secret: %w", err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("write signing secret: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("write signing secret: %w", err)
-	}
-	return b, nil
 }

@@ -12,7 +12,9 @@ package topology
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -61,6 +63,23 @@ type Region struct {
 	// OptIn regions carry no meeting of an account homed outside their jurisdiction until
 	// an admin of that account turns them on.
 	OptIn bool `yaml:"opt_in" json:"opt_in"`
+	// PublicKey is the region's Ed25519 public key, standard base64 of its 32 bytes: the
+	// key its join tokens must verify with. Every node takes it from this list, which the
+	// operator controls, and not from anything a node announces. Optional in a deployment
+	// of one region, whose node then trusts its own region key.
+	PublicKey string `yaml:"public_key,omitempty" json:"public_key,omitempty"`
+}
+
+// Ed25519Key decodes PublicKey; ok is false when none is given.
+func (r Region) Ed25519Key() (key ed25519.PublicKey, ok bool, err error) {
+	if r.PublicKey == "" {
+		return nil, false, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(r.PublicKey)
+	if err != nil || len(b) != ed25519.PublicKeySize {
+		return nil, false, fmt.Errorf("%q: want the standard base64 of a %d-byte Ed25519 public key", r.PublicKey, ed25519.PublicKeySize)
+	}
+	return ed25519.PublicKey(b), true, nil
 }
 
 // Deployment is the region list every node of a deployment is configured with.
@@ -260,6 +279,9 @@ func (d Deployment) Validate() error {
 		if !(r.Location.Lng >= -180 && r.Location.Lng <= 180) {
 			return &ConfigError{Field: field("location.lng"), Message: fmt.Sprintf("%v: want degrees in [-180, 180]", r.Location.Lng)}
 		}
+		if _, _, err := r.Ed25519Key(); err != nil {
+			return &ConfigError{Field: field("public_key"), Message: err.Error()}
+		}
 	}
 	return nil
 }
@@ -322,7 +344,7 @@ const fingerprintVersion = "meridian/topology/deployment/v1\n"
 // Fingerprint is the SHA-256, in lowercase hex, of a canonical encoding of the region list:
 // regions sorted by id, every field length-prefixed, coordinates as IEEE 754 bits. It does
 // not depend on the YAML's order, spacing or comments, and changes with any field, so nodes
-// announcing it reveal a region list that differs between them. The list's order is not
+// announcing it reveal a region list that differs between them (public keys included). The list's order is not
 // covered because no decision depends on it.
 func (d Deployment) Fingerprint() string {
 	regions := slices.Clone(d.Regions)
@@ -346,10 +368,18 @@ func (d Deployment) Fingerprint() string {
 		str(r.Name)
 		num(r.Location.Lat)
 		num(r.Location.Lng)
+		// Flags: bit 0 opt-in, bit 1 a public key follows. A list without keys encodes
+		// as it did before keys existed, so its fingerprint is unchanged.
+		var flags byte
 		if r.OptIn {
-			b = append(b, 1)
-		} else {
-			b = append(b, 0)
+			flags |= 1
+		}
+		if r.PublicKey != "" {
+			flags |= 2
+		}
+		b = append(b, flags)
+		if r.PublicKey != "" {
+			str(r.PublicKey)
 		}
 	}
 	sum := sha256.Sum256(b)

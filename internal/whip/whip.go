@@ -27,7 +27,7 @@ const maxOffer = 64 << 10
 
 // Verifier checks join tokens.
 type Verifier interface {
-	Verify(tok string) (*token.Claims, error)
+	Verify(ctx context.Context, tok string) (*token.Claims, error)
 }
 
 // Admitter decides who enters a room, on every way in (*admission.Gate).
@@ -101,10 +101,14 @@ func (h *Handler) authorize(r *http.Request, room string) (*token.Claims, int, s
 	if tok == "" {
 		return nil, http.StatusUnauthorized, "token_missing", "send Authorization: Bearer <join token>"
 	}
-	c, err := h.tokens.Verify(tok)
+	c, err := h.tokens.Verify(r.Context(), tok)
 	switch {
 	case errors.Is(err, token.ErrExpired):
 		return nil, http.StatusUnauthorized, "token_expired", "the join token has expired"
+	case errors.Is(err, token.ErrWrongRegionKey):
+		return nil, http.StatusForbidden, admission.CodeWrongRegionKey, "the join token was not issued by the meeting's home region"
+	case errors.Is(err, token.ErrHomeUnavailable):
+		return nil, http.StatusServiceUnavailable, admission.CodeControlPlaneUnavailable, "the meeting's home region cannot be reached now; try again"
 	case err != nil:
 		return nil, http.StatusUnauthorized, "token_invalid", "the join token is not valid"
 	case c.Room != room:
@@ -210,8 +214,9 @@ func (s *endSink) Send(ev sfu.Event) {
 	}
 }
 
-// refusal is the HTTP form of a refused entry. Only a closing room is 503, which players
-// retry: the others stand until something changes that the client cannot wait out here.
+// refusal is the HTTP form of a refused entry. Only a closing room and an unreachable home
+// region are 503, which players retry: the others stand until something changes that the
+// client cannot wait out here.
 func refusal(err error) (status int, code, msg string) {
 	var e *admission.Error
 	if !errors.As(err, &e) {
@@ -222,7 +227,7 @@ func refusal(err error) (status int, code, msg string) {
 		return http.StatusUnauthorized, e.Code, e.Message
 	case admission.CodeEnded:
 		return http.StatusGone, e.Code, e.Message
-	case admission.CodeRoomClosed:
+	case admission.CodeRoomClosed, admission.CodeControlPlaneUnavailable:
 		return http.StatusServiceUnavailable, e.Code, e.Message
 	case admission.CodeInternal:
 		return http.StatusInternalServerError, e.Code, e.Message

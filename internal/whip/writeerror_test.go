@@ -16,7 +16,11 @@ import (
 func TestRefusalsAreJSONWithNosniff(t *testing.T) {
 	node := sfu.New(sfu.Config{LoopbackOnly: true}, slog.New(slog.DiscardHandler), nil)
 	t.Cleanup(node.Close)
-	iss := token.NewIssuer([]byte(strings.Repeat("s", 32)), nil)
+	key, err := token.GenerateKey("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := token.NewIssuer(key, nil)
 	gate := &admission.Gate{SFU: node, Tokens: iss, Rooms: admission.NoLastingState{}, Log: slog.New(slog.DiscardHandler)}
 	h := New(gate, iss, slog.New(slog.DiscardHandler))
 	for _, c := range []struct{ method, path, code string }{
