@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // secretUser is the user name that goes with Config.Secret.
@@ -33,7 +34,13 @@ func serverOptions(cfg Config) (*server.Options, error) {
 		MaxPayload: 1 << 20,
 	}
 	if cfg.Secret != "" {
-		opts.Username, opts.Password = secretUser, cfg.Secret
+		// The server keeps a bcrypt hash of the secret for its client listener, as nats-server
+		// asks of any password it checks (it warns of a plaintext one on every start).
+		h, err := bcrypt.GenerateFromPassword([]byte(cfg.Secret), bcrypt.DefaultCost)
+		if err != nil {
+			return nil, fmt.Errorf("bus: hash the secret: %w", err)
+		}
+		opts.Username, opts.Password = secretUser, string(h)
 	}
 	if cfg.Cluster.Listen == "" {
 		if len(cfg.Cluster.Routes) > 0 || cfg.Gateways.Listen != "" {
