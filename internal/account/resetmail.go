@@ -105,6 +105,11 @@ func (s *Service) sendReset(ctx context.Context, j resetJob) {
 		return
 	}
 	token := rand.Text()
+	if err := s.addCredential(ctx, CredentialReset, token); err != nil {
+		// Fail closed: a link its home region cannot be found for from elsewhere.
+		s.log.ErrorContext(ctx, "password reset not made", "user", u.ID, "err", err)
+		return
+	}
 	pr, err := s.store.CreatePasswordReset(ctx, store.NewPasswordReset{
 		Token: token, UserID: u.ID, CreatedAt: j.at, ExpiresAt: j.at.Add(s.resetTTL),
 	})
