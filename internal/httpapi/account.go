@@ -345,6 +345,9 @@ var statusOf = map[string]int{
 	account.CodeRateLimited:        http.StatusTooManyRequests,
 
 	account.CodeInvisibleCharacters: http.StatusBadRequest,
+
+	// The directory of a multi-region deployment (apart, as above).
+	account.CodeControlPlaneUnavailable: http.StatusServiceUnavailable,
 }
 
 // fail writes err as a JSON error; an error that is not a refusal is logged and answered

@@ -383,6 +383,9 @@ var meetingStatusOf = map[string]int{
 	meeting.CodeRateLimited:     http.StatusTooManyRequests,
 
 	meeting.CodeInvisibleCharacters: http.StatusBadRequest,
+
+	// The directory of a multi-region deployment (apart, as above).
+	meeting.CodeControlPlaneUnavailable: http.StatusServiceUnavailable,
 }
 
 // fail writes err as a JSON error: a meeting refusal with its status, an account refusal
