@@ -33,6 +33,16 @@ func serveCmd() *cobra.Command {
 			if f.Changed("log-level") {
 				cfg.LogLevel = over.LogLevel
 			}
+			if f.Changed("region") {
+				cfg.Region = over.Region
+			}
+			if f.Changed("node-id") {
+				cfg.NodeID = over.NodeID
+			}
+			if f.Changed("regions-file") {
+				// The flag replaces the config file's list, however it was given.
+				cfg.RegionsFile, cfg.Regions = over.RegionsFile, nil
+			}
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
@@ -59,5 +69,8 @@ func serveCmd() *cobra.Command {
 	f.StringVar(&over.Addr, "addr", config.Default().Addr, "HTTP listen address")
 	f.StringVar(&over.DataDir, "data", config.Default().DataDir, "data directory")
 	f.StringVar(&over.LogLevel, "log-level", config.Default().LogLevel, "debug, info, warn or error")
+	f.StringVar(&over.Region, "region", config.Default().Region, "this node's region id (in the region list)")
+	f.StringVar(&over.NodeID, "node-id", "", "this node's id in the deployment (default <region>-1)")
+	f.StringVar(&over.RegionsFile, "regions-file", "", "YAML region list (regions: [...]); default the one region local")
 	return cmd
 }

@@ -32,7 +32,7 @@ type Entitlements struct {
 	// CloudRecording: meetings may be recorded to the home region.
 	CloudRecording bool
 	// RegionSelection: the account chooses which data-center regions carry its meetings;
-	// without it, meetings stay in the home region.
+	// without it (the free plan), meetings stay in the home region. Every paid plan has it.
 	RegionSelection bool
 }
 
@@ -42,7 +42,7 @@ func EntitlementsOf(p Plan) (Entitlements, error) {
 	case Free:
 		return Entitlements{Host: true, MaxParticipants: 100, MaxMeetingLength: 40 * time.Minute}, nil
 	case Pro:
-		return Entitlements{Host: true, MaxParticipants: 100, MaxMeetingLength: 30 * time.Hour, CloudRecording: true}, nil
+		return Entitlements{Host: true, MaxParticipants: 100, MaxMeetingLength: 30 * time.Hour, CloudRecording: true, RegionSelection: true}, nil
 	case Business:
 		return Entitlements{Host: true, MaxParticipants: 300, MaxMeetingLength: 30 * time.Hour, CloudRecording: true, RegionSelection: true}, nil
 	case Enterprise:

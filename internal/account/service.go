@@ -19,6 +19,7 @@ import (
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/ratelimit"
 	"github.com/meridian-video/meridian/internal/store"
+	"github.com/meridian-video/meridian/internal/topology"
 )
 
 // Store is what the Service needs of the persistence layer (*store.Store has it all).
@@ -43,6 +44,9 @@ type Store interface {
 	RevokeAPIKey(ctx context.Context, accountID, id string, at time.Time) error
 
 	AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error)
+
+	GetAccountRegions(ctx context.Context, accountID string) (store.AccountRegions, error)
+	UpdateAccountRegions(ctx context.Context, accountID string, before, after store.AccountRegions) error
 }
 
 // Account types and user roles.
@@ -84,6 +88,11 @@ type Options struct {
 	// Routing records the directory's routing facts in a multi-region deployment; nil in
 	// one region.
 	Routing Routing
+	// Deployment is the region list (topology.Default() if it has no region) and Region
+	// this node's region in it (topology.DefaultRegion if empty): accounts signing up
+	// here are homed in Region, since this node holds only its region's store.
+	Deployment topology.Deployment
+	Region     string
 }
 
 // Service is the account domain: sign-up, sign-in and sessions, passwords, API keys. It
@@ -95,6 +104,7 @@ type Service struct {
 	log        *slog.Logger
 	sessionTTL time.Duration
 	resetTTL   time.Duration
+	regions    regions
 
 	auditLog *auditlog.Log
 	sleep    func(context.Context, time.Duration) error
@@ -138,10 +148,14 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("account: %w", err)
 	}
+	regions, err := newRegions(o.Deployment, o.Region)
+	if err != nil {
+		return nil, err
+	}
 	l := o.Limits
 	s := &Service{
 		store: st, mail: sender, now: o.Now, log: o.Log,
-		sessionTTL: o.SessionTTL, resetTTL: o.ResetTTL,
+		sessionTTL: o.SessionTTL, resetTTL: o.ResetTTL, regions: regions,
 		auditLog: o.Audit, sleep: o.Sleep, maxDelay: l.SignInMaxDelay,
 		signInPair:     ratelimit.NewSet(l.SignInPerEmailIP, l.MaxKeys),
 		signInIP:       ratelimit.NewSet(l.SignInPerIP, l.MaxKeys),
@@ -220,6 +234,12 @@ type SignUpInput struct {
 	Password    string
 	// ClientIP is the address the request came from, for rate limiting.
 	ClientIP string
+	// Jurisdiction is where the user signs up from (US, EU, CN; empty if unknown), and
+	// HomeRegion the home region they chose (empty: the one proposed for Jurisdiction).
+	// The home region keeps the account's data; it must be this node's (see
+	// CodeHomeRegionElsewhere).
+	Jurisdiction string
+	HomeRegion   string
 }
 
 // SignUp creates an account on the free plan with its owner, and signs the owner in.
@@ -250,6 +270,10 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Principal, Sessio
 	if !passwordLengthOK(in.Password) {
 		return Principal{}, SessionTokens{}, weakPassword()
 	}
+	home, err := s.signUpHome(in.Jurisdiction, in.HomeRegion)
+	if err != nil {
+		return Principal{}, SessionTokens{}, err
+	}
 	if ok, wait := s.signUpIP.Take(ratelimit.IPKey(in.ClientIP), s.now()); !ok {
 		s.refused(ctx, in.ClientIP, "anonymous", "account.sign_up", "", "rate_limited", "ip="+in.ClientIP)
 		return Principal{}, SessionTokens{}, rateLimited(wait)
@@ -274,7 +298,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Principal, Sessio
 	}
 	now := s.now()
 	a, u, err := s.store.CreateAccountWithOwner(ctx,
-		store.Account{ID: accountID, Type: in.AccountType, Name: name, Plan: string(Free), CreatedAt: now},
+		store.Account{ID: accountID, Type: in.AccountType, Name: name, Plan: string(Free), Region: home.ID, CreatedAt: now},
 		store.User{Email: email, DisplayName: display, PasswordHash: hash, CreatedAt: now})
 	if errors.Is(err, store.ErrConflict) {
 		s.refused(ctx, in.ClientIP, "anonymous", "account.sign_up", "", "email_taken", "ip="+in.ClientIP)
@@ -283,7 +307,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Principal, Sessio
 	if err != nil {
 		return Principal{}, SessionTokens{}, err
 	}
-	s.audit(ctx, u.ID, "account.sign_up", a.ID, "ok", "type="+a.Type+" ip="+in.ClientIP)
+	s.audit(ctx, u.ID, "account.sign_up", a.ID, "ok", "type="+a.Type+" home="+a.Region+" ip="+in.ClientIP)
 	sess, tokens, err := s.newSession(ctx, u.ID, now)
 	if err != nil {
 		return Principal{}, SessionTokens{}, err

@@ -10,10 +10,13 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/meridian-video/meridian/internal/topology"
 )
 
 // Config is everything `meridian serve` can be told.
@@ -33,6 +36,28 @@ type Config struct {
 	Database  Database `yaml:"database"`
 	Mail      Mail     `yaml:"mail"`
 	HTTP      HTTP     `yaml:"http"`
+
+	// Region is the id of this node's region; it must be in the region list. Default
+	// topology.DefaultRegion ("local"), the one region of a deployment without a list.
+	Region string `yaml:"region"`
+	// NodeID names this node in the deployment ([a-z0-9][a-z0-9_-]{0,63}); empty, it is
+	// "<region>-1" (see Node).
+	NodeID string `yaml:"node_id"`
+	// Regions is the deployment's region list, inline. RegionsFile names a YAML file
+	// holding it instead (`regions: [...]`, as topology.Parse reads); a relative path in a
+	// config file is taken from that file's directory, one given by flag from the working
+	// directory. With neither, the deployment is topology.Default(): the one region local.
+	Regions     []topology.Region `yaml:"regions"`
+	RegionsFile string            `yaml:"regions_file"`
+
+	// Capacity is how many participants this node takes at most, in all its meetings;
+	// placement sends no new join to a node at capacity.
+	Capacity int `yaml:"capacity"`
+	// Bus is the node's connection to the other nodes (the control plane).
+	Bus Bus `yaml:"bus"`
+	// DrainTimeout is how long a draining node (meridian drain, SIGTERM) keeps its live
+	// meetings before it stops anyway.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
 }
 
 // HTTP bounds what one client can hold of the HTTP server: slow or idle connections, and
@@ -94,14 +119,15 @@ type Media struct {
 
 // Default is the configuration of a server started with no file and no flags.
 func Default() Config {
-	return Config{Addr: "127.0.0.1:8080", DataDir: "./data", LogLevel: "info", HTTP: HTTP{
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		MaxConnsPerClient: 64,
-		UncappedClients:   []string{"127.0.0.0/8", "::1/128"},
-	}}
+	return Config{Addr: "127.0.0.1:8080", DataDir: "./data", LogLevel: "info", Region: topology.DefaultRegion,
+		Capacity: DefaultCapacity, DrainTimeout: DefaultDrainTimeout, HTTP: HTTP{
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			MaxConnsPerClient: 64,
+			UncappedClients:   []string{"127.0.0.0/8", "::1/128"},
+		}}
 }
 
 // Load reads a YAML file over the defaults; unknown keys are errors, so a typo does not
@@ -120,7 +146,114 @@ func Load(path string) (Config, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return cfg, fmt.Errorf("parse config %s: %w", path, err)
 	}
+	if len(cfg.Regions) > 0 {
+		// Read the inline list again the way a regions file is read, so that it gets the
+		// same checks (a missing location is not 0, 0) and errors with the file's lines.
+		block, err := regionsBlock(b)
+		if err != nil {
+			return cfg, fmt.Errorf("parse config %s: %w", path, err)
+		}
+		dep, err := topology.Parse(block)
+		if err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+		cfg.Regions = dep.Regions
+	}
+	if cfg.RegionsFile != "" && !filepath.IsAbs(cfg.RegionsFile) {
+		cfg.RegionsFile = filepath.Join(filepath.Dir(path), cfg.RegionsFile)
+	}
+	if cfg.Bus.SecretFile != "" && !filepath.IsAbs(cfg.Bus.SecretFile) {
+		cfg.Bus.SecretFile = filepath.Join(filepath.Dir(path), cfg.Bus.SecretFile)
+	}
 	return cfg, cfg.Validate()
+}
+
+// regionsBlock returns the config file with every line blanked but those of its top-level
+// regions key and value, so that topology.Parse reads the list alone and reports the
+// config file's own line numbers.
+func regionsBlock(b []byte) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode ||
+		doc.Content[0].Style&yaml.FlowStyle != 0 {
+		return nil, fmt.Errorf("regions: write the config as a block mapping (one key a line)")
+	}
+	root := doc.Content[0]
+	first, end := 0, -1 // 1-based line range [first, end) of the regions entry
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if first > 0 {
+			end = root.Content[i].Line
+			break
+		}
+		if root.Content[i].Value == "regions" {
+			first = root.Content[i].Line
+		}
+	}
+	lines := bytes.SplitAfter(b, []byte("\n"))
+	var out []byte
+	for n, line := range lines {
+		if n+1 < first || (end > 0 && n+1 >= end) {
+			out = append(out, '\n')
+			continue
+		}
+		out = append(out, line...)
+	}
+	return out, nil
+}
+
+// Deployment is the region list this node is configured with: the inline list, the
+// regions file, or topology.Default() with neither.
+func (c Config) Deployment() (topology.Deployment, error) {
+	switch {
+	case c.RegionsFile != "" && len(c.Regions) > 0:
+		return topology.Deployment{}, fmt.Errorf("regions and regions_file: give the region list one way, not both")
+	case c.RegionsFile != "":
+		b, err := os.ReadFile(c.RegionsFile)
+		if err != nil {
+			return topology.Deployment{}, fmt.Errorf("regions_file: %w", err)
+		}
+		dep, err := topology.Parse(b)
+		if err != nil {
+			return topology.Deployment{}, fmt.Errorf("regions_file %s: %w", c.RegionsFile, err)
+		}
+		return dep, nil
+	case len(c.Regions) > 0:
+		dep := topology.Deployment{Regions: c.Regions}
+		if err := dep.Validate(); err != nil {
+			return topology.Deployment{}, err
+		}
+		return dep, nil
+	}
+	return topology.Default(), nil
+}
+
+// Node is this node's id: NodeID, or "<region>-1" when it is empty.
+func (c Config) Node() string {
+	if c.NodeID != "" {
+		return c.NodeID
+	}
+	return c.Region + "-1"
+}
+
+// validateRegion checks the region list and this node's place in it.
+func (c Config) validateRegion() error {
+	dep, err := c.Deployment()
+	if err != nil {
+		return err
+	}
+	if _, ok := dep.Lookup(c.Region); !ok {
+		ids := make([]string, len(dep.Regions))
+		for i, r := range dep.Regions {
+			ids[i] = r.ID
+		}
+		return fmt.Errorf("region %q is not in the region list (%s); set region to one of them", c.Region, strings.Join(ids, ", "))
+	}
+	if !topology.ValidNodeID(c.Node()) {
+		return fmt.Errorf("node_id %q: want [a-z0-9][a-z0-9_-]{0,63}, such as %s-1", c.Node(), c.Region)
+	}
+	return c.validateCluster(dep)
 }
 
 // Validate reports the first setting that cannot work.
@@ -152,6 +285,9 @@ func (c Config) Validate() error {
 		}
 	}
 	if err := c.HTTP.validate(); err != nil {
+		return err
+	}
+	if err := c.validateRegion(); err != nil {
 		return err
 	}
 	return c.Mail.validate()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/store"
+	"github.com/meridian-video/meridian/internal/topology"
 )
 
 // SessionCookie is the name of the cookie that carries the session token.
@@ -161,6 +162,10 @@ func (a *accountAPI) signUp(w http.ResponseWriter, r *http.Request, _ account.Pr
 		Email       string `json:"email"`
 		DisplayName string `json:"display_name"`
 		Password    string `json:"password"`
+		// Where the user signs up from, and the home region they chose among those open
+		// to it (GET /api/regions); both optional.
+		Jurisdiction string `json:"jurisdiction"`
+		HomeRegion   string `json:"home_region"`
 	}
 	if !a.decode(w, r, &in) {
 		return
@@ -168,6 +173,7 @@ func (a *accountAPI) signUp(w http.ResponseWriter, r *http.Request, _ account.Pr
 	p, tok, err := a.svc.SignUp(r.Context(), account.SignUpInput{
 		AccountType: in.AccountType, AccountName: in.AccountName, Email: in.Email,
 		DisplayName: in.DisplayName, Password: in.Password, ClientIP: clientIP(r),
+		Jurisdiction: in.Jurisdiction, HomeRegion: in.HomeRegion,
 	})
 	if err != nil {
 		a.fail(w, r, err)
@@ -345,6 +351,12 @@ var statusOf = map[string]int{
 	account.CodeRateLimited:        http.StatusTooManyRequests,
 
 	account.CodeInvisibleCharacters: http.StatusBadRequest,
+	topology.CodeUnknownRegion:      http.StatusBadRequest,
+	topology.CodeHomeRequired:       http.StatusBadRequest,
+	topology.CodeOptInRequired:      http.StatusBadRequest,
+	topology.CodeNoHomeRegion:       http.StatusBadRequest,
+	topology.CodePlanLocked:         http.StatusForbidden,
+	account.CodeHomeRegionElsewhere: http.StatusConflict,
 
 	// The directory of a multi-region deployment (apart, as above).
 	account.CodeControlPlaneUnavailable: http.StatusServiceUnavailable,

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -22,7 +21,9 @@ type Deps struct {
 	Gatherer prometheus.Gatherer
 	Signal   http.Handler
 	WHIP     http.Handler // serves /whip/ and /whep/; nil disables them
-	Ready    *atomic.Bool
+	// Ready reports whether the node can serve: started, not stopping, its control plane
+	// answering. /healthz answers 503 while it is false.
+	Ready func() bool
 
 	// Accounts serves the REST API under /api/; nil disables it.
 	Accounts *account.Service
@@ -44,8 +45,8 @@ type Deps struct {
 func New(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if d.Ready != nil && !d.Ready.Load() {
-			WriteError(w, http.StatusServiceUnavailable, "not_ready", "the server is starting or stopping")
+		if d.Ready != nil && !d.Ready() {
+			WriteError(w, http.StatusServiceUnavailable, "not_ready", "the server is starting or stopping, or its control plane does not answer")
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

@@ -65,6 +65,9 @@ type meetingJSON struct {
 	StartedAt       *time.Time `json:"started_at,omitempty"`
 	EndsAt          *time.Time `json:"ends_at,omitempty"`
 	EndedAt         *time.Time `json:"ended_at,omitempty"`
+	// AllowedRegions are the regions that may carry the meeting, taken from its account
+	// when it went live.
+	AllowedRegions []string `json:"allowed_regions"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -82,6 +85,7 @@ func (m *meetingAPI) toMeeting(x meeting.Meeting, now time.Time) meetingJSON {
 		WaitingRoom: x.WaitingRoom, JoinBeforeHost: x.JoinBeforeHost, RequireSignIn: x.RequireSignIn,
 		Locked: x.Locked, Region: x.Region, CreatedAt: x.CreatedAt,
 		StartedAt: timePtr(x.StartedAt), EndsAt: timePtr(meeting.Deadline(x)), EndedAt: timePtr(x.EndedAt),
+		AllowedRegions: meeting.AllowedRegions(x),
 	}
 	if x.Recurrence != "" {
 		j.NextStart = timePtr(meeting.NextStart(x, now))

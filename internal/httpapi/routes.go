@@ -53,6 +53,9 @@ func apiRoutes() []apiRoute {
 		{"POST", "/api/meetings/{id}/end", signedIn, meetingRoute((*meetingAPI).end)},
 		{"POST", "/api/join", public, meetingRoute((*meetingAPI).join)},
 		{"POST", "/api/join/lookup", public, meetingRoute((*meetingAPI).lookup)},
+		{"GET", "/api/regions", public, (*accountAPI).listRegions},
+		{"GET", "/api/account/regions", signedIn, (*accountAPI).accountRegions},
+		{"PUT", "/api/account/regions", signedIn, (*accountAPI).setAccountRegions},
 	}
 }
 

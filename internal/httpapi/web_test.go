@@ -168,7 +168,7 @@ func TestWebAppFitsItsPolicy(t *testing.T) {
 func TestTransportHeaders(t *testing.T) {
 	for _, publicURL := range []string{"https://meet.example", "http://127.0.0.1:8080", ""} {
 		// Not ready: /healthz answers with a JSON error.
-		srv := httptest.NewServer(New(Deps{PublicURL: publicURL, Ready: new(atomic.Bool)}))
+		srv := httptest.NewServer(New(Deps{PublicURL: publicURL, Ready: new(atomic.Bool).Load}))
 		for _, path := range []string{"/healthz", "/nowhere"} {
 			resp, err := http.Get(srv.URL + path)
 			if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/meridian-video/meridian/internal/ratelimit"
 	"github.com/meridian-video/meridian/internal/store"
 	"github.com/meridian-video/meridian/internal/token"
+	"github.com/meridian-video/meridian/internal/topology"
 )
 
 // Store is what the Service needs of the persistence layer (*store.Store has it all).
@@ -33,10 +34,15 @@ type Store interface {
 	AddRemoval(ctx context.Context, meetingID, identity string, at time.Time) error
 	SetMeetingLocked(ctx context.Context, id string, locked bool) error
 	UpdateMeetingPlan(ctx context.Context, m store.Meeting) error
+	SetMeetingLive(ctx context.Context, id string, at time.Time, allowed string) error
 	GetAccount(ctx context.Context, id string) (store.Account, error)
 	GetUser(ctx context.Context, id string) (store.User, error)
 	AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error)
 }
+
+// RegionsOf returns the set of regions an account's meetings may use now;
+// account.Service.AllowedRegions is the one decision.
+type RegionsOf func(ctx context.Context, a store.Account) (topology.AllowedSet, error)
 
 // Minter mints the signed join tokens the SFU's signalling checks (*token.Issuer is one).
 type Minter interface {
@@ -106,6 +112,36 @@ func Deadline(m Meeting) time.Time {
 	return m.StartedAt.Add(m.MaxLength)
 }
 
+// AllowedRegions are the regions that may carry a meeting: its host account's set when it
+// last went live. It is empty for a meeting that never went live.
+func AllowedRegions(m Meeting) []string {
+	if m.Meeting.AllowedRegions == "" {
+		return []string{}
+	}
+	return strings.Split(m.Meeting.AllowedRegions, ",")
+}
+
+// allowedRegions is the set a meeting of the account takes when it goes live. An account
+// whose set cannot be decided starts no meeting: a meeting is never carried where it may
+// not be.
+func (s *Service) allowedRegions(ctx context.Context, accountID string) (topology.AllowedSet, error) {
+	a, err := s.store.GetAccount(ctx, accountID)
+	if err != nil {
+		return topology.AllowedSet{}, err
+	}
+	if s.regionsOf == nil {
+		return topology.NewAllowedSet(a.Region)
+	}
+	set, err := s.regionsOf(ctx, a)
+	if err == nil && set.Len() == 0 {
+		err = errors.New("no region allowed")
+	}
+	if err != nil {
+		return topology.AllowedSet{}, fmt.Errorf("meeting: the allowed regions of account %s: %w", a.ID, err)
+	}
+	return set, nil
+}
+
 // Ticket is what a participant needs to enter a meeting's SFU room.
 type Ticket struct {
 	Meeting Meeting
@@ -149,6 +185,9 @@ type Options struct {
 	// Routing records meetings' homes in a multi-region deployment's directory; nil in
 	// one region.
 	Routing Routing
+	// AllowedRegions gives a meeting its host account's allowed set when it goes live.
+	// Without it a meeting is allowed its account's home region alone.
+	AllowedRegions RegionsOf
 }
 
 // Service is the meeting domain: scheduling, starting, joining and ending meetings, and
@@ -165,6 +204,7 @@ type Service struct {
 	onWarning  func(string, time.Time)
 	onEnded    func(string, string)
 	occupancy  func(string, string) int
+	regionsOf  RegionsOf
 
 	auditLog *auditlog.Log
 	sleep    func(context.Context, time.Duration) error
@@ -240,7 +280,7 @@ func New(st Store, m Minter, secret []byte, o Options) (*Service, error) {
 	return &Service{
 		store: st, mint: m, linkKey: mac.Sum(nil), now: o.Now, log: o.Log, mayHost: o.MayHost,
 		tokenTTL: o.TokenTTL, warnBefore: o.WarnBefore, onWarning: o.OnWarning, onEnded: o.OnEnded,
-		occupancy: o.Occupancy, auditLog: o.Audit, sleep: o.Sleep, maxDelay: o.Limits.JoinMaxDelay,
+		occupancy: o.Occupancy, regionsOf: o.AllowedRegions, auditLog: o.Audit, sleep: o.Sleep, maxDelay: o.Limits.JoinMaxDelay,
 		routing:      o.Routing,
 		perIP:        ratelimit.NewSet(o.Limits.JoinPerIP, o.Limits.MaxKeys),
 		perSite:      ratelimit.NewSet(o.Limits.JoinPerSite, o.Limits.MaxKeys),
@@ -591,14 +631,18 @@ func (s *Service) goLive(ctx context.Context, id string, limit time.Duration, ac
 	if !start {
 		return Meeting{}, "", ErrWaitingForHost
 	}
-	if err := s.store.UpdateMeetingStatus(ctx, id, store.MeetingLive, now); err != nil {
+	allowed, err := s.allowedRegions(ctx, sm.AccountID)
+	if err != nil {
+		return Meeting{}, "", err
+	}
+	if err := s.store.SetMeetingLive(ctx, id, now, allowed.String()); err != nil {
 		return Meeting{}, "", err
 	}
 	s.mu.Lock()
 	s.live[id] = &liveMeeting{startedAt: now, maxLength: limit}
 	s.mu.Unlock()
 	s.audit(ctx, actor, "meeting.start", id, "ok", detail)
-	sm.Status, sm.StartedAt, sm.EndedAt = store.MeetingLive, now, time.Time{}
+	sm.Status, sm.StartedAt, sm.EndedAt, sm.AllowedRegions = store.MeetingLive, now, time.Time{}, allowed.String()
 	return Meeting{Meeting: sm, JoinToken: s.JoinToken(id), MaxLength: limit}, "", nil
 }
 
@@ -891,7 +935,8 @@ func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool, s
 	if ttl < time.Second {
 		ttl = time.Second
 	}
-	g := token.Grants{Publish: true, Subscribe: true, Host: host, Waiting: waiting && !host, Seats: seats}
+	g := token.Grants{Publish: true, Subscribe: true, Host: host, Waiting: waiting && !host, Seats: seats,
+		Regions: AllowedRegions(m)}
 	tok, err := s.mint.Mint(Room(m.ID), identity, name, g, ttl)
 	if err != nil {
 		return Ticket{}, fmt.Errorf("meeting: join token: %w", err)

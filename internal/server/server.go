@@ -1,5 +1,6 @@
 // Package server assembles a Meridian node from its parts (configuration, signing secret,
-// store, mail, accounts, SFU, signalling, WHIP/WHEP, metrics) and runs its HTTP listener.
+// store, mail, accounts, SFU, signalling, WHIP/WHEP, metrics, and the control plane: bus,
+// directory and node registry) and runs its HTTP listener.
 package server
 
 import (
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,8 +22,10 @@ import (
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/admission"
 	"github.com/meridian-video/meridian/internal/auditlog"
+	"github.com/meridian-video/meridian/internal/bus"
 	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/connlimit"
+	"github.com/meridian-video/meridian/internal/directory"
 	"github.com/meridian-video/meridian/internal/httpapi"
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/meeting"
@@ -29,6 +33,7 @@ import (
 	msignal "github.com/meridian-video/meridian/internal/signal"
 	"github.com/meridian-video/meridian/internal/store"
 	"github.com/meridian-video/meridian/internal/token"
+	"github.com/meridian-video/meridian/internal/topology"
 	"github.com/meridian-video/meridian/internal/whip"
 )
 
@@ -42,11 +47,24 @@ type Server struct {
 	// Audit is the audit trail both services write, summing repeated refusals.
 	Audit *auditlog.Log
 
-	log   *slog.Logger
-	ln    net.Listener
-	http  *http.Server
-	ready atomic.Bool
-	errc  chan error
+	// The control plane: the node's bus, the routing directory and the node registry,
+	// which announces this node once a second. Deployment is the region list.
+	Bus        *bus.Bus
+	Directory  *directory.Directory
+	Registry   *directory.Registry
+	Deployment topology.Deployment
+
+	cfg      config.Config
+	public   config.Config // cfg with the address actually bound
+	log      *slog.Logger
+	ln       net.Listener
+	http     *http.Server
+	ready    atomic.Bool // serving and not stopping; see Ready for the control plane
+	draining atomic.Bool
+	errc     chan error
+
+	closeOnce sync.Once
+	closeErr  error
 
 	stopTicks context.CancelFunc // stops the meetings' time-limit ticker
 	ticksDone chan struct{}
@@ -64,12 +82,16 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(context.Background(), store.Config{DataDir: cfg.DataDir, PostgresDSN: cfg.Database.PostgresDSN})
+	dep, err := cfg.Deployment()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(context.Background(), store.Config{DataDir: cfg.DataDir, PostgresDSN: cfg.Database.PostgresDSN, Region: cfg.Region})
 	if err != nil {
 		return nil, err
 	}
 	audit := auditlog.New(st, auditlog.Options{Log: log})
-	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit})
+	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit, Deployment: dep, Region: cfg.Region})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -92,6 +114,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
 		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom, Occupancy: s.occupancy, Audit: audit,
+		AllowedRegions: accounts.AllowedRegions,
 	})
 	if err != nil {
 		s.SFU.Close()
@@ -106,6 +129,13 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	public := cfg // for links in mail: the address actually bound, when none is configured
 	public.Addr = s.ln.Addr().String()
+	s.cfg, s.public, s.Deployment = cfg, public, dep
+	if err := s.startControlPlane(); err != nil {
+		s.ln.Close()
+		s.SFU.Close()
+		st.Close()
+		return nil, err
+	}
 	// Every way into a room goes through this one gate.
 	gate := &admission.Gate{SFU: s.SFU, Tokens: s.Tokens, Rooms: meetingRooms{s.Meetings}, Log: log}
 	handler := httpapi.New(httpapi.Deps{
@@ -113,7 +143,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Gatherer: reg,
 		Signal:   &msignal.Handler{Admission: gate, Moderator: meetingModerator{s.Meetings}, Log: log},
 		WHIP:     whip.New(gate, s.Tokens, log),
-		Ready:    &s.ready,
+		Ready:    s.Ready,
 
 		Accounts:      accounts,
 		ResetURL:      public.PasswordResetURL(),
@@ -138,8 +168,18 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s.ticksDone = make(chan struct{})
 	go s.tickMeetings(tickCtx)
 	s.ready.Store(true)
+	if cfg.Bus.Standalone() {
+		// A standalone server's JetStream answers in tens of milliseconds: wait for it, so
+		// that a single node is ready when Start returns, as it always was. A supercluster's
+		// first election takes seconds; its nodes serve not-ready until it is done.
+		ctx, cancel := context.WithTimeout(context.Background(), standaloneWait)
+		if err := s.WaitReady(ctx); err != nil {
+			log.Warn("control plane not ready yet; refusing what needs it until it is", "error", err)
+		}
+		cancel()
+	}
 	log.Info("meridian serving", "addr", s.ln.Addr().String(), "data", cfg.DataDir, "loopback_media", cfg.MediaLoopbackOnly(),
-		"database", databaseKind(cfg))
+		"database", databaseKind(cfg), "region", cfg.Region, "node", cfg.Node(), "regions", len(dep.Regions))
 	return s, nil
 }
 
@@ -285,8 +325,15 @@ func (s *Server) Wait(ctx context.Context) error {
 }
 
 // Close stops accepting requests, ends every room and waits up to 5 s for requests in
-// flight and the mails they queued.
+// flight and the mails they queued; then it leaves the control plane: the registry stops
+// announcing (the other nodes count this one down 3 s later), the directory and bus close.
+// Closing again returns the first Close's result.
 func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Server) close() error {
 	s.ready.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -296,6 +343,7 @@ func (s *Server) Close() error {
 	s.stopTicks()
 	<-s.ticksDone
 	s.SFU.Close()
+	s.closeControlPlane()
 	s.Audit.Flush(context.Background()) // what was counted and not yet written
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -245,3 +245,18 @@ func registerCodecs(m *webrtc.MediaEngine) error {
 	}
 	return webrtc.ConfigureSimulcastExtensionHeaders(m)
 }
+
+// Seated is how many are in the SFU's rooms, waiting rooms included: the node's load.
+func (s *SFU) Seated() int {
+	s.mu.Lock()
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	n := 0
+	for _, r := range rooms {
+		n += r.Occupancy()
+	}
+	return n
+}

@@ -42,6 +42,11 @@ type Meeting struct {
 	CreatedAt time.Time // now if zero
 	StartedAt time.Time // when it last went live; zero if it never did
 	EndedAt   time.Time // zero until ended
+	// AllowedRegions are the regions that may carry the meeting, comma-separated as
+	// topology.AllowedSet.String writes them: its host account's set when it last went
+	// live, kept for its life. Only SetMeetingLive sets it (CreateMeeting stores none: a
+	// meeting has no set before it goes live).
+	AllowedRegions string
 }
 
 // Meeting statuses.
@@ -104,7 +109,7 @@ func (s *Store) newMeeting(m Meeting) (Meeting, error) {
 
 const meetingColumns = `id, account_id, host_user_id, region, topic, kind, starts_at, duration_minutes,
 	time_zone, recurrence, passcode, join_token_hash, waiting_room, join_before_host, require_sign_in,
-	locked, status, created_at, started_at, ended_at`
+	locked, status, created_at, started_at, ended_at, allowed_regions`
 
 func scanMeeting(r rowScanner) (Meeting, error) {
 	var m Meeting
@@ -113,7 +118,7 @@ func scanMeeting(r rowScanner) (Meeting, error) {
 	var waiting, early, signIn, locked, created int64
 	err := r.Scan(&m.ID, &m.AccountID, &m.HostUserID, &m.Region, &m.Topic, &m.Kind, &startsAt, &m.DurationMinutes,
 		&m.TimeZone, &recurrence, &m.Passcode, &m.JoinTokenHash, &waiting, &early, &signIn,
-		&locked, &m.Status, &created, &startedAt, &endedAt)
+		&locked, &m.Status, &created, &startedAt, &endedAt, &m.AllowedRegions)
 	m.StartsAt, m.EndedAt, m.CreatedAt = fromNullMillis(startsAt), fromNullMillis(endedAt), fromMillis(created)
 	m.StartedAt = fromNullMillis(startedAt)
 	m.Recurrence = recurrence.String

@@ -24,6 +24,9 @@ type Grants struct {
 	// Seats is how many may be in the room at once, every connection and the waiting
 	// room counted (the plan's participant limit); 0 for no limit. The room enforces it.
 	Seats int `json:"seats,omitempty"`
+	// Regions are the regions that may carry the meeting (its allowed set), so that a
+	// node can check its own region against it.
+	Regions []string `json:"regions,omitempty"`
 }
 
 // Claims are the verified contents of a join token.

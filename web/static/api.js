@@ -90,6 +90,12 @@ export const api = {
   requestReset: (email) => request('POST', '/api/password/reset', { email }),
   confirmReset: (token, password) => request('POST', '/api/password/reset/confirm', { token, new_password: password }),
 
+  /** regions lists the deployment's regions, for anyone (GET /api/regions). */
+  regions: () => request('GET', '/api/regions'),
+  accountRegions: () => request('GET', '/api/account/regions'),
+  /** setAccountRegions: {allowed: [ids], acknowledge_opt_in: [ids of opt-in regions whose warning was accepted]}. */
+  setAccountRegions: (body) => request('PUT', '/api/account/regions', body),
+
   listKeys: () => request('GET', '/api/keys').then((d) => d.keys),
   createKey: (name, scopes) => request('POST', '/api/keys', { name, scopes }),
   revokeKey: (id) => request('DELETE', `/api/keys/${encodeURIComponent(id)}`),

@@ -5,6 +5,7 @@ import { api, currentUser } from './api.js';
 import { h } from './dom.js';
 import { showError } from './errors.js';
 import { busy, field, formValues, page, validate } from './layout.js';
+import { homeRegionNote } from './regions.js';
 import { navigate } from './router.js';
 
 // afterSignIn is where to go once signed in: the page that sent the user here (?next=,
@@ -88,7 +89,7 @@ export async function signUpPage(view, { query }) {
     field('Email address', { name: 'email', type: 'email', autocomplete: 'email', required: true, maxlength: 254 }),
     field('Password', { name: 'password', type: 'password', autocomplete: 'new-password', required: true, minlength: 10, maxlength: 256 },
       'At least 10 characters.'),
-    type, accountName, errors, submit);
+    type, accountName, homeRegionNote(), errors, submit);
   // A business must name its account; a person's account is named after them.
   form.elements.account_type.addEventListener('change', () => {
     form.elements.account_name.required = form.elements.account_type.value === 'business';

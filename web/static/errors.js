@@ -28,6 +28,11 @@ const MESSAGES = {
   plan_cannot_host: 'Your account’s plan does not include hosting meetings. Ask your account owner to upgrade the plan; you can still join other people’s meetings.',
   account_disabled: 'This account is disabled, so it cannot host meetings. Contact your account owner.',
   rate_limited: 'Too many attempts in a short time. Wait a little, then try again.',
+  plan_locked: 'Your plan keeps meetings in your home region. Choosing other regions needs a paid plan; ask your account owner to upgrade.',
+  opt_in_required: 'This region is opt-in: read its warning and confirm it before turning it on.',
+  home_required: 'Your home region always carries your meetings and cannot be turned off.',
+  unknown_region: 'That region is not part of this Meridian service. Reload the page to see the regions there are.',
+  home_region_elsewhere: 'Your home region is served from its own Meridian address: sign up there, or choose this site’s region as your home.',
 };
 
 /** describe returns the words for an ApiError (or any error). */

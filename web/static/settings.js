@@ -1,10 +1,12 @@
-// settings.js: the account page: who you are, your password, signing out, and the
-// account's API keys (a new key's secret is shown once, right after it is made).
+// settings.js: the account page: who you are, your password, signing out, the
+// data-center regions that carry the account's meetings (regions.js), and the account's
+// API keys (a new key's secret is shown once, right after it is made).
 
 import { api, currentUser } from './api.js';
 import { copyText, h, icon, toast } from './dom.js';
 import { showError } from './errors.js';
 import { busy, checkbox, field, formValues, page, validate } from './layout.js';
+import { regionsCard } from './regions.js';
 import { navigate } from './router.js';
 
 const SCOPES = [
@@ -45,6 +47,7 @@ export async function settingsPage(view) {
           h('dt', null, 'Plan'), h('dd', null, capitalize(account.plan))),
         signOutErrors, signOut),
       passwordCard(user.email),
+      regionsCard(),
       keysCard()));
 }
 

@@ -1,0 +1,135 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/meridian-video/meridian/internal/bus"
+	"github.com/meridian-video/meridian/internal/directory"
+	"github.com/meridian-video/meridian/internal/topology"
+)
+
+// standaloneWait bounds how long Start waits for a standalone node's control plane.
+const standaloneWait = 10 * time.Second
+
+// ErrControlPlane is returned (wrapped) by what needs the control plane while it does not
+// answer: the node refuses rather than guess (fail closed).
+var ErrControlPlane = errors.New("server: control plane not ready")
+
+// startControlPlane brings up the bus, the directory and the registry, in that order.
+// None of them waits for JetStream: see Ready.
+func (s *Server) startControlPlane() error {
+	cfg := s.cfg
+	secret, err := cfg.BusSecret()
+	if err != nil {
+		return err
+	}
+	if secret == "" && cfg.Bus.Standalone() {
+		// Nothing but this process connects to a standalone server (in-process), so a
+		// secret of its own each start keeps anything else on the machine out.
+		secret = rand.Text()
+	}
+	s.Bus, err = bus.Start(context.Background(), bus.Config{
+		NodeID:      cfg.Node(),
+		Region:      cfg.Region,
+		Listen:      cfg.Bus.Listen,
+		Cluster:     bus.ClusterConfig{Listen: cfg.Bus.Cluster.Listen, Routes: cfg.Bus.Cluster.Routes},
+		Gateways:    bus.GatewayConfig{Listen: cfg.Bus.Gateways.Listen, Peers: cfg.Bus.Gateways.Peers},
+		ExternalURL: cfg.Bus.ExternalURL,
+		// One directory per node: the nodes of a region may share a data directory.
+		StoreDir: filepath.Join(cfg.BusStoreDir(), cfg.Node()),
+		Secret:   secret,
+	}, s.log)
+	if err != nil {
+		return fmt.Errorf("control plane: %w", err)
+	}
+	s.Directory, err = directory.Open(context.Background(), s.Bus, directory.Config{Deployment: s.Deployment}, s.log)
+	if err != nil {
+		s.Bus.Close()
+		return fmt.Errorf("control plane: %w", err)
+	}
+	s.Registry, err = directory.StartRegistry(s.Bus, directory.RegistryConfig{Deployment: s.Deployment}, s.nodeInfo, s.log)
+	if err != nil {
+		s.Directory.Close()
+		s.Bus.Close()
+		return fmt.Errorf("control plane: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) closeControlPlane() {
+	s.Registry.Close()
+	s.Directory.Close()
+	s.Bus.Close()
+}
+
+// nodeInfo is this node's heartbeat; the registry adds id, region and fingerprint.
+func (s *Server) nodeInfo() topology.NodeInfo {
+	return topology.NodeInfo{
+		HTTPURL:   s.HTTPURL(),
+		SignalURL: s.SignalURL(),
+		Capacity:  s.cfg.Capacity,
+		Load:      s.SFU.Seated(),
+		Draining:  s.draining.Load(),
+	}
+}
+
+// HTTPURL is the base URL this node announces: public_url, or the address it is bound to.
+func (s *Server) HTTPURL() string { return strings.TrimRight(s.public.BaseURL(), "/") }
+
+// SignalURL is this node's signalling WebSocket, the one a join answer names.
+func (s *Server) SignalURL() string {
+	u := s.HTTPURL()
+	if rest, ok := strings.CutPrefix(u, "https://"); ok {
+		return "wss://" + rest + "/ws"
+	}
+	return "ws://" + strings.TrimPrefix(u, "http://") + "/ws"
+}
+
+// NodeID and Region name this node in the deployment.
+func (s *Server) NodeID() string { return s.cfg.Node() }
+func (s *Server) Region() string { return s.cfg.Region }
+
+// ControlPlaneErr is nil when the control plane answers: the directory is ready and this
+// node's own last heartbeat came back through the bus within topology.DefaultDownAfter.
+// Otherwise it says why (wrapping ErrControlPlane).
+func (s *Server) ControlPlaneErr() error {
+	if err := s.Directory.Err(); err != nil {
+		return fmt.Errorf("%w: %v", ErrControlPlane, err)
+	}
+	n, ok := s.Registry.Node(s.NodeID())
+	if !ok || !n.Up(time.Now(), topology.DefaultDownAfter) {
+		return fmt.Errorf("%w: this node's heartbeat has not come back through the bus", ErrControlPlane)
+	}
+	return nil
+}
+
+// Ready reports whether the node serves: started, not stopping, its control plane
+// answering. /healthz says 503 otherwise.
+func (s *Server) Ready() bool { return s.ready.Load() && s.ControlPlaneErr() == nil }
+
+// WaitReady blocks until Ready or ctx ends.
+func (s *Server) WaitReady(ctx context.Context) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for !s.Ready() {
+		select {
+		case <-ctx.Done():
+			err := s.ControlPlaneErr()
+			if err == nil {
+				err = errors.New("server: stopping")
+			}
+			return fmt.Errorf("%w (%v)", err, ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// Draining reports whether the node is draining: it takes no new meeting.
+func (s *Server) Draining() bool { return s.draining.Load() }

@@ -1,0 +1,82 @@
+// Package servertest starts real Meridian deployments of several nodes in one test
+// process: regions (NATS clusters) joined by gateways, each node with its own HTTP port on
+// loopback, the nodes of a region sharing its data directory (see internal/devcluster).
+package servertest
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"github.com/meridian-video/meridian/internal/bus/bustest"
+	"github.com/meridian-video/meridian/internal/config"
+	"github.com/meridian-video/meridian/internal/devcluster"
+	"github.com/meridian-video/meridian/internal/topology"
+)
+
+// Spec describes a deployment to start.
+type Spec struct {
+	// Regions are "id:JURISDICTION" items as `meridian dev --regions` takes them
+	// ("us-west:US"), well-known ids getting their location (devcluster.KnownRegion).
+	Regions []string
+	// Nodes per region; 1 if zero.
+	Nodes int
+	// Capacity of every node; config.DefaultCapacity if zero.
+	Capacity int
+	// Configure, if set, adjusts each node's config before it starts.
+	Configure func(*config.Config)
+}
+
+// Deployment is a running deployment; it closes when the test ends.
+type Deployment struct {
+	*devcluster.Cluster
+}
+
+// StartDeployment starts the deployment under t.TempDir() and waits until every node's
+// control plane answers and every node hears every other. JetStream's first election in a
+// supercluster takes 5-12 s, so a test starting one is a heavy test (run it under the
+// flock). It shortens the gateways' solicit delay, a process-wide setting for tests.
+func StartDeployment(t testing.TB, spec Spec) *Deployment {
+	t.Helper()
+	var regions []topology.Region
+	for _, item := range spec.Regions {
+		rs, err := devcluster.ParseRegions(item, func(id string) { t.Logf("region %s: no known location, 0, 0", id) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		regions = append(regions, rs...)
+	}
+	natsserver.SetGatewaysSolicitDelay(10 * time.Millisecond)
+	c, err := devcluster.Start(devcluster.Spec{
+		Regions:   regions,
+		Nodes:     spec.Nodes,
+		Dir:       t.TempDir(),
+		Capacity:  spec.Capacity,
+		FreePort:  func() (int, error) { return bustest.FreePort(t), nil },
+		Configure: spec.Configure,
+		Log:       Logger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return &Deployment{Cluster: c}
+}
+
+// Logger logs warnings and errors to stderr (everything with MERIDIAN_TEST_DEBUG set).
+func Logger(t testing.TB) *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("MERIDIAN_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("test", t.Name())
+}
