@@ -224,3 +224,10 @@ func clientAddr(r *http.Request) netip.Addr {
 	}
 	return ap.Addr().Unmap()
 }
+
+// Close drops the idle connections to other nodes.
+func (f *Forwarder) Close() {
+	if t, ok := f.cfg.Transport.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,20 +21,22 @@ import (
 
 	"github.com/meridian-video/meridian/client"
 	"github.com/meridian-video/meridian/internal/devcluster"
+	"github.com/meridian-video/meridian/internal/directory"
+	"github.com/meridian-video/meridian/internal/httpapi"
 	"github.com/meridian-video/meridian/internal/residency"
 	"github.com/meridian-video/meridian/internal/server/servertest"
 	"github.com/meridian-video/meridian/internal/store"
 )
 
-// browser is one person's HTTP client: one cookie jar whatever node a request enters
+// webClient is one person's HTTP client: one cookie jar whatever node a request enters
 // (cookies ignore ports, and every node is on 127.0.0.1), as one browser would have.
-type browser struct {
+type webClient struct {
 	t    *testing.T
 	http *http.Client
 	csrf string
 }
 
-func newBrowser(t *testing.T) *browser {
+func newWebClient(t *testing.T) *webClient {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -41,12 +44,12 @@ func newBrowser(t *testing.T) *browser {
 	}
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &browser{t: t, http: &http.Client{Jar: jar, Transport: tr, Timeout: 30 * time.Second}}
+	return &webClient{t: t, http: &http.Client{Jar: jar, Transport: tr, Timeout: 30 * time.Second}}
 }
 
 // call sends a JSON request to node and decodes the answer into out (when not nil),
 // returning the status and the error code of an error answer.
-func (b *browser) call(node *devcluster.Node, method, path string, in, out any, hdr ...string) (int, string) {
+func (b *webClient) call(node *devcluster.Node, method, path string, in, out any, hdr ...string) (int, string) {
 	b.t.Helper()
 	var body io.Reader
 	if in != nil {
@@ -89,7 +92,7 @@ func (b *browser) call(node *devcluster.Node, method, path string, in, out any, 
 }
 
 // must is call expecting want.
-func (b *browser) must(want int, node *devcluster.Node, method, path string, in, out any, hdr ...string) {
+func (b *webClient) must(want int, node *devcluster.Node, method, path string, in, out any, hdr ...string) {
 	b.t.Helper()
 	if got, code := b.call(node, method, path, in, out, hdr...); got != want {
 		b.t.Fatalf("%s %s via %s: %d %s, want %d", method, path, node.NodeID(), got, code, want)
@@ -98,9 +101,27 @@ func (b *browser) must(want int, node *devcluster.Node, method, path string, in,
 
 type resident struct {
 	home, email, name, topic string
-	b                        *browser
+	b                        *webClient
 	accountID, meetingID     string
 	passcode                 string
+	// secrets are the bearer credentials the person was given: session tokens, an API key.
+	secrets []string
+}
+
+// sessionToken is the session cookie node set in b's jar.
+func (b *webClient) sessionToken(node *devcluster.Node) string {
+	b.t.Helper()
+	u, err := url.Parse(node.URL())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for _, c := range b.http.Jar.Cookies(u) {
+		if c.Name == httpapi.SessionCookie {
+			return c.Value
+		}
+	}
+	b.t.Fatal("no session cookie")
+	return ""
 }
 
 var residencyRegions = []string{"us-west", "eu-central", "cn-north"}
@@ -108,10 +129,11 @@ var residencyRegions = []string{"us-west", "eu-central", "cn-north"}
 // Accounts homed in each of three regions sign up, sign in, make API keys, schedule,
 // start and join meetings and chat, every request entering a node of another region
 // than the one before; each region's store then holds its own accounts' rows only, and
-// the directory no address, name or topic.
+// the directory no address, name, topic or credential.
 func TestDataResidency(t *testing.T) {
 	d := servertest.StartDeployment(t, servertest.Spec{Regions: []string{"us-west:US", "eu-central:EU", "cn-north:CN"}})
 	node := func(i int) *devcluster.Node { return d.Region(residencyRegions[i%3])[0] }
+	waitReplicating(t, d)
 
 	people := make([]*resident, 3)
 	for i, home := range residencyRegions {
@@ -120,7 +142,7 @@ func TestDataResidency(t *testing.T) {
 			email: fmt.Sprintf("Resident.%d@Example-%s.test", i, home),
 			name:  fmt.Sprintf("Person Of %s", strings.ToUpper(home)),
 			topic: fmt.Sprintf("Quarterly plans of %s", strings.ToUpper(home)),
-			b:     newBrowser(t),
+			b:     newWebClient(t),
 		}
 	}
 	for i, p := range people {
@@ -135,6 +157,7 @@ func TestDataResidency(t *testing.T) {
 		p.b.must(http.StatusCreated, node(i+1), "POST", "/api/signup", map[string]any{
 			"account_type": "individual", "email": p.email, "display_name": p.name,
 			"password": "correct horse battery", "home_region": p.home,
+			"jurisdiction": []string{"US", "EU", "CN"}[i],
 		}, &sess)
 		if sess.Account.Region != p.home {
 			t.Fatalf("%s signed up homed in %q", p.email, sess.Account.Region)
@@ -151,17 +174,24 @@ func TestDataResidency(t *testing.T) {
 		for k := range 3 {
 			p.b.must(http.StatusOK, node(i+k), "POST", "/api/signin", map[string]any{"email": p.email, "password": "correct horse battery"}, &sess)
 			p.b.csrf = sess.CSRFToken
+			p.secrets = append(p.secrets, p.b.sessionToken(node(i+k)))
 		}
 		// An API key made through one region works through another.
 		var key struct{ Secret string }
 		p.b.must(http.StatusCreated, node(i+1), "POST", "/api/keys", map[string]any{"name": "ci", "scopes": []string{"account:read"}}, &key)
-		keyB := newBrowser(t)
+		p.secrets = append(p.secrets, key.Secret)
+		keyB := newWebClient(t)
 		keyB.must(http.StatusOK, node(i+2), "GET", "/api/me", nil, nil, "Authorization", "Bearer "+key.Secret)
-		// The same address cannot sign up again, homed in any other region.
-		other := newBrowser(t)
+		// The same address cannot sign up again, homed in another region (cn-north is
+		// opt-in, a home for CN's sign-ups only).
+		otherHome := "us-west"
+		if p.home == otherHome {
+			otherHome = "eu-central"
+		}
+		other := newWebClient(t)
 		if got, code := other.call(node(i+2), "POST", "/api/signup", map[string]any{
 			"account_type": "individual", "email": strings.ToLower(p.email), "display_name": "Someone Else",
-			"password": "correct horse battery", "home_region": residencyRegions[(i+1)%3],
+			"password": "correct horse battery", "home_region": otherHome,
 		}, nil); got != http.StatusConflict || code != "email_taken" {
 			t.Fatalf("second sign-up of %s in another region: %d %s, want 409 email_taken", p.email, got, code)
 		}
@@ -179,7 +209,7 @@ func TestDataResidency(t *testing.T) {
 		}
 		p.meetingID, p.passcode = m.ID, m.Passcode
 		var got struct{ Topic string }
-		guest := newBrowser(t)
+		guest := newWebClient(t)
 		guest.must(http.StatusOK, node(i+1), "POST", "/api/join/lookup", map[string]any{"meeting_id": m.ID, "passcode": m.Passcode}, &got)
 		if got.Topic != p.topic {
 			t.Fatalf("lookup through another region: topic %q", got.Topic)
@@ -191,13 +221,13 @@ func TestDataResidency(t *testing.T) {
 	for i, p := range people {
 		var host, guestTicket ticketAnswer
 		p.b.must(http.StatusOK, node(i+1), "POST", "/api/meetings/"+p.meetingID+"/start", nil, &host)
-		guest := newBrowser(t)
+		guest := newWebClient(t)
 		guest.must(http.StatusOK, node(i+2), "POST", "/api/join", map[string]any{
 			"meeting_id": p.meetingID, "passcode": p.passcode, "display_name": "Guest " + strconv.Itoa(i),
 		}, &guestTicket)
 		chatted := make(chan client.Chat, 4)
-		hc := joinTicket(t, ctx, d, p.home, host, client.Options{OnChat: func(c client.Chat) { chatted <- c }})
-		joinTicket(t, ctx, d, p.home, guestTicket, client.Options{})
+		hc := joinResidentTicket(t, ctx, d, p.home, host, client.Options{OnChat: func(c client.Chat) { chatted <- c }})
+		joinResidentTicket(t, ctx, d, p.home, guestTicket, client.Options{})
 		if err := hc.Chat("hello " + p.home); err != nil {
 			t.Fatal(err)
 		}
@@ -214,7 +244,7 @@ func TestDataResidency(t *testing.T) {
 
 	t.Run("a forged forwarding header is refused", func(t *testing.T) {
 		p := people[1]
-		b := newBrowser(t)
+		b := newWebClient(t)
 		forged := fmt.Sprintf("v1 us-west-1 eu-central %d %s", time.Now().Unix(), strings.Repeat("A", 43))
 		got, code := b.call(node(1), "POST", "/api/signin", map[string]any{"email": p.email, "password": "correct horse battery"}, nil,
 			residency.ForwardedHeader, forged, "X-Forwarded-For", "198.51.100.9")
@@ -232,7 +262,7 @@ func TestDataResidency(t *testing.T) {
 		if err := d.Region("eu-central")[0].Close(); err != nil {
 			t.Fatal(err)
 		}
-		b := newBrowser(t)
+		b := newWebClient(t)
 		for _, via := range []*devcluster.Node{node(0), node(2)} {
 			if got, code := b.call(via, "POST", "/api/signin", map[string]any{"email": eu.email, "password": "correct horse battery"}, nil); got != http.StatusServiceUnavailable || code != residency.CodeHomeRegionUnavailable {
 				t.Fatalf("sign-in homed in a region that is down, via %s: %d %s", via.NodeID(), got, code)
@@ -256,14 +286,35 @@ func TestDataResidency(t *testing.T) {
 	})
 }
 
+// waitReplicating waits until each region's directory view has a fact from every other
+// region: a view starts sourcing another region's bucket only some seconds after the
+// deployment's first election, and before that a fact written elsewhere is not found.
+func waitReplicating(t *testing.T, d *servertest.Deployment) {
+	t.Helper()
+	ctx := context.Background()
+	for _, n := range d.Nodes {
+		if err := n.Directory.PutAccount(ctx, directory.Account{ID: "PROBE" + strings.ReplaceAll(n.Region(), "-", ""), HomeRegion: n.Region()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, reader := range d.Nodes {
+		for _, writer := range d.Nodes {
+			eventually(t, 30*time.Second, reader.NodeID()+" reads "+writer.Region()+"'s facts", func() bool {
+				_, err := reader.Directory.Account(ctx, "PROBE"+strings.ReplaceAll(writer.Region(), "-", ""))
+				return err == nil
+			})
+		}
+	}
+}
+
 type ticketAnswer struct {
 	Token     string `json:"token"`
 	SignalURL string `json:"signal_url"`
 }
 
-// joinTicket opens the signalling session of a ticket: at the node its answer names, or
+// joinResidentTicket opens the signalling session of a ticket: at the node its answer names, or
 // else at the meeting's home region's node.
-func joinTicket(t *testing.T, ctx context.Context, d *servertest.Deployment, home string, tk ticketAnswer, opts client.Options) *client.Client {
+func joinResidentTicket(t *testing.T, ctx context.Context, d *servertest.Deployment, home string, tk ticketAnswer, opts client.Options) *client.Client {
 	t.Helper()
 	opts.URL = tk.SignalURL
 	if opts.URL == "" {
@@ -371,6 +422,9 @@ func checkDirectory(t *testing.T, d *servertest.Deployment, people []*resident) 
 	for _, p := range people {
 		local, domain, _ := strings.Cut(strings.ToLower(p.email), "@")
 		forbidden = append(forbidden, strings.ToLower(p.email), local, domain, strings.ToLower(p.name), strings.ToLower(p.topic))
+		for _, s := range p.secrets {
+			forbidden = append(forbidden, strings.ToLower(s))
+		}
 	}
 	js := d.Nodes[0].Bus.JetStream()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -63,6 +63,8 @@ type Server struct {
 	draining atomic.Bool
 	errc     chan error
 
+	residency *dataResidency // nil in one region
+
 	closeOnce sync.Once
 	closeErr  error
 
@@ -91,7 +93,13 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	audit := auditlog.New(st, auditlog.Options{Log: log})
-	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit, Deployment: dep, Region: cfg.Region})
+	dr, err := newDataResidency(cfg, dep)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit, Deployment: dep, Region: cfg.Region,
+		Routing: dr.accountRouting()})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -109,12 +117,13 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 			PublicIPs:      cfg.Media.PublicIPs,
 			InitialBitrate: cfg.Media.InitialBitrate,
 		}, log, sfu.NewMetrics(reg)),
-		log:  log,
-		errc: make(chan error, 1),
+		log:       log,
+		errc:      make(chan error, 1),
+		residency: dr,
 	}
 	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
 		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom, Occupancy: s.occupancy, Audit: audit,
-		AllowedRegions: accounts.AllowedRegions,
+		AllowedRegions: accounts.AllowedRegions, Routing: dr.meetingRouting(),
 	})
 	if err != nil {
 		s.SFU.Close()
@@ -152,6 +161,13 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Meetings:  s.Meetings,
 		PublicURL: public.BaseURL(),
 	})
+	if handler, err = dr.wrap(s, handler); err != nil {
+		s.closeControlPlane()
+		s.ln.Close()
+		s.SFU.Close()
+		st.Close()
+		return nil, err
+	}
 	s.http = &http.Server{
 		Handler: handler,
 		// Hijacking a connection for a WebSocket clears its deadlines, so these bound
@@ -343,6 +359,7 @@ func (s *Server) close() error {
 	s.stopTicks()
 	<-s.ticksDone
 	s.SFU.Close()
+	s.residency.close()
 	s.closeControlPlane()
 	s.Audit.Flush(context.Background()) // what was counted and not yet written
 	if errors.Is(err, http.ErrServerClosed) {
