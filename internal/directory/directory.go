@@ -57,7 +57,7 @@ type Directory struct {
 	// sourced is how many regions' buckets the view sources, owned by run: a bucket is
 	// added once it exists (see createBuckets).
 	sourced int
-	err       error
+	err     error
 
 	stop chan struct{}
 	done chan struct{}
