@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -182,6 +184,14 @@ func TestDataResidency(t *testing.T) {
 		p.secrets = append(p.secrets, key.Secret)
 		keyB := newWebClient(t)
 		keyB.must(http.StatusOK, node(i+2), "GET", "/api/me", nil, nil, "Authorization", "Bearer "+key.Secret)
+		// A password reset asked for through one region is mailed by the home region, and
+		// its link works through another.
+		newWebClient(t).must(http.StatusAccepted, node(i+1), "POST", "/api/password/reset", map[string]any{"email": p.email}, nil)
+		newWebClient(t).must(http.StatusNoContent, node(i+2), "POST", "/api/password/reset/confirm", map[string]any{
+			"token": resetToken(t, d, p.home, p.email), "new_password": "another horse battery"}, nil)
+		p.b.must(http.StatusOK, node(i), "POST", "/api/signin", map[string]any{"email": p.email, "password": "another horse battery"}, &sess)
+		p.b.csrf = sess.CSRFToken
+		p.secrets = append(p.secrets, p.b.sessionToken(node(i)))
 		// The same address cannot sign up again, homed in another region (cn-north is
 		// opt-in, a home for CN's sign-ups only).
 		otherHome := "us-west"
@@ -329,6 +339,44 @@ func joinResidentTicket(t *testing.T, ctx context.Context, d *servertest.Deploym
 	return c
 }
 
+// resetToken reads the token of the reset mail to email from the outbox of its home
+// region's data directory (the mail goes out after the request returns).
+func resetToken(t *testing.T, d *servertest.Deployment, home, email string) string {
+	t.Helper()
+	re := regexp.MustCompile(`token=([A-Z2-7]+)`)
+	var tok string
+	eventually(t, 10*time.Second, "the reset mail to "+email, func() bool {
+		for _, m := range outbox(t, d, home) {
+			if strings.Contains(m, "To: "+store.NormalizeEmail(email)) {
+				if sub := re.FindStringSubmatch(m); sub != nil {
+					tok = sub[1]
+					return true
+				}
+			}
+		}
+		return false
+	})
+	return tok
+}
+
+// outbox is the mail a region's nodes wrote to their data directory's outbox.
+func outbox(t *testing.T, d *servertest.Deployment, region string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(d.Region(region)[0].Config.DataDir, "outbox", "*.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	return out
+}
+
 // residencyTables are the tables of account data, each with its region column.
 var residencyTables = []string{"accounts", "users", "sessions", "api_keys", "meetings", "audit_log", "password_resets"}
 
@@ -379,6 +427,15 @@ func checkStores(t *testing.T, d *servertest.Deployment, people []*resident) {
 				if n != want {
 					t.Errorf("%s's %s: %d rows of the account homed in %s, want %d", region, table, n, p.home, want)
 				}
+			}
+			mailed := 0
+			for _, m := range outbox(t, d, region) {
+				if strings.Contains(m, store.NormalizeEmail(p.email)) {
+					mailed++
+				}
+			}
+			if (mailed > 0) != (want == 1) {
+				t.Errorf("%s's outbox: %d mails to the account homed in %s", region, mailed, p.home)
 			}
 			// The audit trail of what the account did is in its home alone.
 			var n int
