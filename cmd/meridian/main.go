@@ -1,4 +1,4 @@
-// Command meridian is the Meridian server and its tools: serve, token, load.
+// Command meridian is the Meridian server and its tools: serve, dev, drain, token, load.
 package main
 
 import (
@@ -15,7 +15,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), tokenCmd(), loadCmd())
+	root.AddCommand(serveCmd(), devCmd(), drainCmd(), tokenCmd(), loadCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "meridian:", err)
 		os.Exit(1)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -51,17 +52,11 @@ func serveCmd() *cobra.Command {
 				return err
 			}
 			log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
 			srv, err := server.Start(cfg, log)
 			if err != nil {
 				return err
 			}
-			werr := srv.Wait(ctx)
-			if err := srv.Close(); err != nil {
-				return err
-			}
-			return werr
+			return runUntilSignal(cmd.Context(), srv)
 		},
 	}
 	f := cmd.Flags()
@@ -73,4 +68,30 @@ func serveCmd() *cobra.Command {
 	f.StringVar(&over.NodeID, "node-id", "", "this node's id in the deployment (default <region>-1)")
 	f.StringVar(&over.RegionsFile, "regions-file", "", "YAML region list (regions: [...]); default the one region local")
 	return cmd
+}
+
+// runUntilSignal serves until the server stops, a drain asked for with `meridian drain`
+// is done, SIGTERM (drain first: the live meetings stay until they end or drain_timeout
+// passes) or an interrupt (stop at once); then it closes the server.
+func runUntilSignal(ctx context.Context, srv *server.Server) error {
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	defer signal.Stop(term)
+	ictx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	wctx, cancel := context.WithCancel(ictx)
+	defer cancel()
+	go func() {
+		select {
+		case <-term:
+			_ = srv.Drain(ictx) // an interrupt during the drain cuts it short
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	werr := srv.Wait(wctx)
+	if err := srv.Close(); err != nil {
+		return err
+	}
+	return werr
 }

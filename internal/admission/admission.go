@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/meridian-video/meridian/internal/sfu"
@@ -52,6 +53,9 @@ const (
 	CodeRoomClosed = "room_closed"
 	// CodeInternal: the decision could not be made (the store failed); nothing entered.
 	CodeInternal = "internal"
+	// CodeRegionNotAllowed: the meeting's allowed set (the token's regions) does not
+	// contain this node's region, whatever sent the participant here.
+	CodeRegionNotAllowed = "region_not_allowed"
 )
 
 // Error is a refused entry.
@@ -107,6 +111,10 @@ type Gate struct {
 	Tokens Verifier
 	Rooms  Rooms
 	Log    *slog.Logger
+	// Region is this node's region. A token that names the regions allowed to carry its
+	// meeting is refused unless this region is one of them (defence in depth behind
+	// placement). A token naming none is not a meeting's (rooms of hand-minted tokens).
+	Region string
 }
 
 // Request is one attempt to enter a room.
@@ -177,6 +185,8 @@ func (g *Gate) enter(ctx context.Context, req Request) (*Entry, error) {
 		return e, refuse(CodeWrongRoom, "the token is for another room")
 	case !ok:
 		return e, refuse(CodeNotAllowed, "the token does not grant this")
+	case len(c.Grants.Regions) > 0 && !slices.Contains(c.Grants.Regions, g.Region):
+		return e, refuse(CodeRegionNotAllowed, "this meeting may not be carried in this server's region; join it again to be sent to the right server")
 	}
 	lasting, err := g.Rooms.CheckEntry(ctx, c.Room, c.Identity, c.IssuedAt.Time)
 	if err != nil {

@@ -37,6 +37,11 @@ type Bus struct {
 	// listeners are reachable from other machines); a relative path in a config file is
 	// taken from that file's directory. A standalone node makes a new one at each start.
 	SecretFile string `yaml:"secret_file"`
+	// Replicas is how many of the region's servers keep its directory bucket: 1 by
+	// default; 3 in a region of three or more nodes, so that the region's control plane
+	// survives the loss of one (with 1, losing the node that holds it stops the region's
+	// placement: it refuses, failing closed).
+	Replicas int `yaml:"replicas"`
 }
 
 // BusCluster lists the routes between the nodes of one region.
@@ -85,6 +90,9 @@ func (c Config) validateCluster(dep topology.Deployment) error {
 		return fmt.Errorf("drain_timeout %v: want a duration such as 15m, or 0 to stop at once", c.DrainTimeout)
 	}
 	b := c.Bus
+	if b.Replicas < 0 || b.Replicas > 5 {
+		return fmt.Errorf("bus replicas %d: want 1 to 5, or 0 for 1", b.Replicas)
+	}
 	if b.ExternalURL != "" {
 		if b.Listen != "" || b.Cluster.Listen != "" || len(b.Cluster.Routes) > 0 || b.Gateways.Listen != "" || len(b.Gateways.Peers) > 0 {
 			return errors.New("bus external_url: leave listen, cluster and gateways out (they configure the embedded server)")

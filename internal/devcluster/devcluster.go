@@ -35,8 +35,9 @@ import (
 type Spec struct {
 	// Regions of the deployment, in list order (see ParseRegions).
 	Regions []topology.Region
-	// Nodes per region; 1 if zero.
-	Nodes int
+	// Nodes per region; 1 if zero. RegionNodes overrides it for the regions it names.
+	Nodes       int
+	RegionNodes map[string]int
 	// Dir holds everything (see the package comment); it is created if missing.
 	Dir string
 	// Capacity of every node; config.DefaultCapacity if zero.
@@ -88,12 +89,19 @@ func Configs(spec Spec) ([]config.Config, error) {
 		return nil, err
 	}
 	multi := len(spec.Regions) > 1 || spec.Nodes > 1
+	for _, n := range spec.RegionNodes {
+		multi = multi || n > 1
+	}
 	gateways := map[string][]string{}
 	var cfgs []config.Config
 	for _, r := range spec.Regions {
 		first := len(cfgs)
 		var routes []string
-		for i := range spec.Nodes {
+		count := spec.Nodes
+		if n := spec.RegionNodes[r.ID]; n > 0 {
+			count = n
+		}
+		for i := range count {
 			c := config.Default()
 			c.Addr = "127.0.0.1:0"
 			if spec.HTTPPort != 0 {
@@ -103,6 +111,9 @@ func Configs(spec Spec) ([]config.Config, error) {
 			c.Region, c.NodeID, c.Regions = r.ID, fmt.Sprintf("%s-%d", r.ID, i+1), spec.Regions
 			if spec.Capacity != 0 {
 				c.Capacity = spec.Capacity
+			}
+			if count >= 3 {
+				c.Bus.Replicas = 3 // the region's directory survives the loss of a node
 			}
 			if multi {
 				c.Bus.SecretFile = secretFile

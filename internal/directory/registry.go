@@ -103,6 +103,10 @@ func (r *Registry) run() {
 	}
 }
 
+// AnnounceNow sends this node's heartbeat at once, not at the next tick: a change that
+// placement must see soon (draining) goes out without waiting.
+func (r *Registry) AnnounceNow() { r.announce() }
+
 func (r *Registry) announce() {
 	n := r.self()
 	n.ID, n.Region, n.Fingerprint, n.Seen = r.b.NodeID(), r.b.Region(), r.fp, time.Time{}

@@ -21,6 +21,9 @@ type Deps struct {
 	Gatherer prometheus.Gatherer
 	Signal   http.Handler
 	WHIP     http.Handler // serves /whip/ and /whep/; nil disables them
+	// SignalURLs, if set, are the signalling URLs of the deployment's nodes, which the
+	// browser app may connect to (its pages' Content-Security-Policy names them).
+	SignalURLs func() []string
 	// Ready reports whether the node can serve: started, not stopping, its control plane
 	// answering. /healthz answers 503 while it is false.
 	Ready func() bool
@@ -78,7 +81,7 @@ func New(d Deps) http.Handler {
 		}))
 		mux.Handle("/api/", cop.Handler(api))
 	}
-	registerWeb(mux)
+	registerWeb(mux, d.SignalURLs)
 	return withTransportHeaders(mux, strings.HasPrefix(d.PublicURL, "https://"))
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/meeting"
 	"github.com/meridian-video/meridian/internal/store"
+	"github.com/meridian-video/meridian/internal/topology"
 )
 
 // SignalPath is where the signalling WebSocket is served; a meeting's ticket is presented
@@ -104,12 +105,18 @@ type ticketJSON struct {
 	Waiting   bool       `json:"waiting"`
 	ExpiresAt time.Time  `json:"expires_at"`
 	EndsAt    *time.Time `json:"ends_at,omitempty"`
+	// SignalURL is the signalling WebSocket of the node carrying the meeting, which may
+	// be another than the one that answered; NodeID and Region name that node.
+	SignalURL string `json:"signal_url,omitempty"`
+	NodeID    string `json:"node_id,omitempty"`
+	Region    string `json:"region,omitempty"`
 }
 
 func toTicket(t meeting.Ticket) ticketJSON {
 	return ticketJSON{
 		Token: t.Token, WSPath: SignalPath, Room: t.Room, Identity: t.Identity, Host: t.Host,
 		Waiting: t.Waiting, ExpiresAt: t.ExpiresAt, EndsAt: timePtr(meeting.Deadline(t.Meeting)),
+		SignalURL: t.Node.SignalURL, NodeID: t.Node.ID, Region: t.Node.Region,
 	}
 }
 
@@ -388,7 +395,7 @@ var meetingStatusOf = map[string]int{
 
 	meeting.CodeInvisibleCharacters: http.StatusBadRequest,
 
-	// The directory of a multi-region deployment (apart, as above).
+	meeting.CodeNoAllowedCapacity:       http.StatusServiceUnavailable,
 	meeting.CodeControlPlaneUnavailable: http.StatusServiceUnavailable,
 }
 
@@ -414,6 +421,14 @@ func (m *meetingAPI) fail(a *accountAPI, w http.ResponseWriter, r *http.Request,
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="meridian"`)
+	}
+	if e.Code == meeting.CodeNoAllowedCapacity {
+		// Which allowed regions were tried and why: the refusal names no other region.
+		writeJSON(w, status, struct {
+			Error
+			Tried []topology.RegionAttempt `json:"tried"`
+		}{Error{Code: e.Code, Message: e.Message}, e.Tried})
+		return
 	}
 	WriteError(w, status, e.Code, e.Message)
 }

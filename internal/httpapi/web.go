@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/meridian-video/meridian/web"
@@ -40,15 +41,19 @@ type webAsset struct {
 // webApp serves the browser app from its embedded files.
 type webApp struct {
 	assets map[string]webAsset // by path below web/static
+	// signalURLs are the deployment's nodes' signalling URLs, which the page may connect
+	// to (the join answer names one); nil in a server alone.
+	signalURLs func() []string
 }
 
 // registerWeb adds the app's page routes and its /static/ files to mux. The patterns are
 // exact paths (and GET only), so they overlap none of the server's other routes.
-func registerWeb(mux *http.ServeMux) {
+func registerWeb(mux *http.ServeMux, signalURLs func() []string) {
 	app, err := newWebApp(web.Static())
 	if err != nil { // the files are compiled in: only a broken build gets here
 		panic("httpapi: reading the embedded browser app: " + err.Error())
 	}
+	app.signalURLs = signalURLs
 	for _, p := range webPages {
 		mux.HandleFunc("GET "+p, app.servePage)
 	}
@@ -85,7 +90,7 @@ func (a *webApp) servePage(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	setWebHeaders(w, r)
+	a.setWebHeaders(w, r)
 	// Some page URLs carry secrets (/j/<token>, /reset-password?token=): no cache keeps a
 	// copy filed under them. The page is small and the same for every route.
 	w.Header().Set("Cache-Control", "no-store")
@@ -102,7 +107,7 @@ func (a *webApp) serveAsset(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	setWebHeaders(w, r)
+	a.setWebHeaders(w, r)
 	h := w.Header()
 	h.Set("Content-Type", asset.contentType)
 	// The files keep their names from release to release (no build step adds a hash), so
@@ -113,9 +118,13 @@ func (a *webApp) serveAsset(w http.ResponseWriter, r *http.Request) {
 }
 
 // setWebHeaders sets the security headers of every response of the app.
-func setWebHeaders(w http.ResponseWriter, r *http.Request) {
+func (a *webApp) setWebHeaders(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", contentSecurityPolicy(r.Host))
+	var nodes []string
+	if a.signalURLs != nil {
+		nodes = a.signalURLs()
+	}
+	h.Set("Content-Security-Policy", contentSecurityPolicy(r.Host, nodes))
 	h.Set("X-Content-Type-Options", "nosniff")
 	// Join links and reset links carry their token in the URL: never send it onwards.
 	h.Set("Referrer-Policy", "no-referrer")
@@ -126,11 +135,19 @@ func setWebHeaders(w http.ResponseWriter, r *http.Request) {
 
 // contentSecurityPolicy allows scripts, styles and requests to this origin only: no
 // inline script or style, no plugins, no framing. The signalling WebSocket is named
-// explicitly for browsers in which 'self' does not cover ws: and wss:.
-func contentSecurityPolicy(host string) string {
+// explicitly for browsers in which 'self' does not cover ws: and wss:, and so are the
+// deployment's other nodes' (nodes: ws or wss URLs), where a meeting may be carried.
+func contentSecurityPolicy(host string, nodes []string) string {
 	connect := "'self'"
 	if isPlainHost(host) {
 		connect += " ws://" + host + " wss://" + host
+	}
+	for _, n := range nodes {
+		scheme, rest, ok := strings.Cut(n, "://")
+		hostPart, _, _ := strings.Cut(rest, "/")
+		if ok && (scheme == "ws" || scheme == "wss") && isPlainHost(hostPart) {
+			connect += " " + scheme + "://" + hostPart
+		}
 	}
 	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 		"media-src 'self' blob:; connect-src " + connect + "; object-src 'none'; " +

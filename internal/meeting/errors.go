@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/meridian-video/meridian/internal/topology"
 )
 
 // Error is a refusal the caller can act on: a stable Code for programs (the HTTP API sends
@@ -15,6 +17,9 @@ type Error struct {
 	Message string
 	// RetryAfter, when set, says how long to wait before trying again (rate_limited).
 	RetryAfter time.Duration
+	// Tried, for no_allowed_capacity, lists the allowed regions placement tried, nearest
+	// first, and why none could take the join.
+	Tried []topology.RegionAttempt
 }
 
 func (e *Error) Error() string { return "meeting: " + e.Message }

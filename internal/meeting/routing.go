@@ -17,10 +17,6 @@ type Routing interface {
 	AddMeeting(ctx context.Context, id string) error
 }
 
-// CodeControlPlaneUnavailable: the directory, which routes a meeting to its home region,
-// did not answer; the meeting was not scheduled where it can be found.
-const CodeControlPlaneUnavailable = "control_plane_unavailable"
-
 func (s *Service) controlPlane(ctx context.Context, id string, err error) error {
 	s.log.WarnContext(ctx, "directory: meeting not recorded", "meeting", id, "err", err)
 	return &Error{Code: CodeControlPlaneUnavailable,

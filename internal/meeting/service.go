@@ -156,6 +156,8 @@ type Ticket struct {
 	// Waiting: the meeting has a waiting room and the participant is not its host, so
 	// the host must admit them. The admission itself belongs to the signalling layer.
 	Waiting bool
+	// Node is where to connect: the node carrying the meeting (zero without a Placer).
+	Node Node
 }
 
 // Options tune a Service; the zero value is usable.
@@ -185,6 +187,9 @@ type Options struct {
 	// Routing records meetings' homes in a multi-region deployment's directory; nil in
 	// one region.
 	Routing Routing
+	// Placer picks the node that carries each live meeting; without one, tickets name no
+	// node (the participant stays on the node that answered).
+	Placer Placer
 	// AllowedRegions gives a meeting its host account's allowed set when it goes live.
 	// Without it a meeting is allowed its account's home region alone.
 	AllowedRegions RegionsOf
@@ -205,6 +210,7 @@ type Service struct {
 	onEnded    func(string, string)
 	occupancy  func(string, string) int
 	regionsOf  RegionsOf
+	placer     Placer
 
 	auditLog *auditlog.Log
 	sleep    func(context.Context, time.Duration) error
@@ -280,7 +286,7 @@ func New(st Store, m Minter, secret []byte, o Options) (*Service, error) {
 	return &Service{
 		store: st, mint: m, linkKey: mac.Sum(nil), now: o.Now, log: o.Log, mayHost: o.MayHost,
 		tokenTTL: o.TokenTTL, warnBefore: o.WarnBefore, onWarning: o.OnWarning, onEnded: o.OnEnded,
-		occupancy: o.Occupancy, regionsOf: o.AllowedRegions, auditLog: o.Audit, sleep: o.Sleep, maxDelay: o.Limits.JoinMaxDelay,
+		occupancy: o.Occupancy, regionsOf: o.AllowedRegions, placer: o.Placer, auditLog: o.Audit, sleep: o.Sleep, maxDelay: o.Limits.JoinMaxDelay,
 		routing:      o.Routing,
 		perIP:        ratelimit.NewSet(o.Limits.JoinPerIP, o.Limits.MaxKeys),
 		perSite:      ratelimit.NewSet(o.Limits.JoinPerSite, o.Limits.MaxKeys),
@@ -538,6 +544,10 @@ func (s *Service) view(sm store.Meeting) Meeting {
 // allows the account to host. A meeting that ended stays ended, unless it recurs: then
 // starting it begins its next occurrence.
 func (s *Service) Start(ctx context.Context, p account.Principal, id string) (Ticket, error) {
+	return s.start(ctx, p, id, topology.Origin{})
+}
+
+func (s *Service) start(ctx context.Context, p account.Principal, id string, from topology.Origin) (Ticket, error) {
 	if p.ViaAPIKey() || p.User.ID == "" {
 		return Ticket{}, forbidden("a meeting is started by its host, signed in (API keys cannot)")
 	}
@@ -565,7 +575,11 @@ func (s *Service) Start(ctx context.Context, p account.Principal, id string) (Ti
 		}
 		return Ticket{}, err
 	}
-	return s.ticket(m, p.User.ID, p.User.DisplayName, true, false, ent.MaxParticipants)
+	node, err := s.place(ctx, m, from, p.Actor())
+	if err != nil {
+		return Ticket{}, err
+	}
+	return s.ticket(m, p.User.ID, p.User.DisplayName, true, false, ent.MaxParticipants, node)
 }
 
 // decideHost asks policy.MayHost whether account a may host, with its plan's entitlements
@@ -763,6 +777,9 @@ type JoinInput struct {
 	// GuestKey is a random secret the guest's browser keeps (a cookie), so that a guest
 	// has one identity across joins and a removal holds. Empty gives a new identity.
 	GuestKey string
+	// Origin is where the participant is, for placement: zero means the region of the
+	// node the join came in through.
+	Origin topology.Origin
 }
 
 // Join admits a participant to a meeting and returns their ticket. Guessing is costly:
@@ -857,7 +874,7 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 		return refuse(ErrMeetingCancelled)
 	}
 	if userID != "" && userID == sm.HostUserID {
-		return s.Start(ctx, *in.Principal, id)
+		return s.start(ctx, *in.Principal, id, in.Origin)
 	}
 	if sm.Locked {
 		return refuse(ErrMeetingLocked)
@@ -910,7 +927,11 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	if err != nil {
 		return Ticket{}, err
 	}
-	return s.ticket(m, identity, name, false, m.WaitingRoom, ent.MaxParticipants)
+	node, err := s.place(ctx, m, in.Origin, actor)
+	if err != nil {
+		return Ticket{}, err
+	}
+	return s.ticket(m, identity, name, false, m.WaitingRoom, ent.MaxParticipants, node)
 }
 
 // guestIdentity is a guest's identity in rooms: derived from the key their browser keeps,
@@ -926,7 +947,7 @@ func guestIdentity(key string) string {
 // ticket mints an SFU join token for a participant of a live meeting, valid for the
 // Service's TokenTTL but never past the meeting's deadline. seats is the plan's
 // participant limit, which the room enforces.
-func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool, seats int) (Ticket, error) {
+func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool, seats int, node Node) (Ticket, error) {
 	now := s.now()
 	ttl := s.tokenTTL
 	if d := Deadline(m); !d.IsZero() {
@@ -943,7 +964,7 @@ func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool, s
 	}
 	return Ticket{
 		Meeting: m, Token: tok, Room: Room(m.ID), Identity: identity, Name: name,
-		Host: host, ExpiresAt: now.Add(ttl), Waiting: waiting && !host,
+		Host: host, ExpiresAt: now.Add(ttl), Waiting: waiting && !host, Node: node,
 	}, nil
 }
 

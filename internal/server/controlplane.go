@@ -48,7 +48,7 @@ func (s *Server) startControlPlane() error {
 	if err != nil {
 		return fmt.Errorf("control plane: %w", err)
 	}
-	s.Directory, err = directory.Open(context.Background(), s.Bus, directory.Config{Deployment: s.Deployment}, s.log)
+	s.Directory, err = directory.Open(context.Background(), s.Bus, directory.Config{Deployment: s.Deployment, Replicas: cfg.Bus.Replicas}, s.log)
 	if err != nil {
 		s.Bus.Close()
 		return fmt.Errorf("control plane: %w", err)
@@ -59,7 +59,49 @@ func (s *Server) startControlPlane() error {
 		s.Bus.Close()
 		return fmt.Errorf("control plane: %w", err)
 	}
+	s.placer.Directory, s.placer.Registry = s.Directory, s.Registry
 	return nil
+}
+
+// nodeOrigins are the browser origins of the deployment's nodes (from the registry, this
+// node's public URL included): a page served by any of them may open a signalling
+// connection here, where placement sent it. Nothing else is allowed across origins.
+func (s *Server) nodeOrigins() []string {
+	snap := s.Registry.Snapshot()
+	out := make([]string, 0, len(snap)+1)
+	out = append(out, originPattern(s.HTTPURL()))
+	for _, n := range snap {
+		out = append(out, originPattern(n.HTTPURL))
+	}
+	return out
+}
+
+// nodeSignalURLs are the signalling URLs of the deployment's nodes, from the registry.
+func (s *Server) nodeSignalURLs() []string {
+	snap := s.Registry.Snapshot()
+	out := make([]string, 0, len(snap))
+	for _, n := range snap {
+		out = append(out, n.SignalURL)
+	}
+	return out
+}
+
+// originPattern is the pattern matching exactly the origin of base URL u: scheme and host,
+// with path.Match's special characters (an IPv6 address's brackets) escaped.
+func originPattern(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		if j := strings.IndexByte(u[i+3:], '/'); j >= 0 {
+			u = u[:i+3+j]
+		}
+	}
+	var b strings.Builder
+	for _, c := range u {
+		if strings.ContainsRune(`*?[]\`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 func (s *Server) closeControlPlane() {

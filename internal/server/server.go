@@ -29,6 +29,7 @@ import (
 	"github.com/meridian-video/meridian/internal/httpapi"
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/meeting"
+	"github.com/meridian-video/meridian/internal/placement"
 	"github.com/meridian-video/meridian/internal/sfu"
 	msignal "github.com/meridian-video/meridian/internal/signal"
 	"github.com/meridian-video/meridian/internal/store"
@@ -61,7 +62,9 @@ type Server struct {
 	http     *http.Server
 	ready    atomic.Bool // serving and not stopping; see Ready for the control plane
 	draining atomic.Bool
+	placer   *placement.Placer
 	errc     chan error
+	drained  chan struct{} // a drain asked for over the admin endpoint is done
 
 	residency *dataResidency // nil in one region
 
@@ -119,11 +122,14 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		}, log, sfu.NewMetrics(reg)),
 		log:       log,
 		errc:      make(chan error, 1),
+		drained:   make(chan struct{}, 1),
 		residency: dr,
 	}
+	// The placer's directory and registry come with the control plane, before serving.
+	s.placer = &placement.Placer{Deployment: dep, Region: cfg.Region, Ready: s.ControlPlaneErr}
 	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
 		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom, Occupancy: s.occupancy, Audit: audit,
-		AllowedRegions: accounts.AllowedRegions, Routing: dr.meetingRouting(),
+		AllowedRegions: accounts.AllowedRegions, Placer: s.placer, Routing: dr.meetingRouting(),
 	})
 	if err != nil {
 		s.SFU.Close()
@@ -146,13 +152,15 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	// Every way into a room goes through this one gate.
-	gate := &admission.Gate{SFU: s.SFU, Tokens: s.Tokens, Rooms: meetingRooms{s.Meetings}, Log: log}
+	gate := &admission.Gate{SFU: s.SFU, Tokens: s.Tokens, Rooms: meetingRooms{s.Meetings}, Log: log, Region: cfg.Region}
 	handler := httpapi.New(httpapi.Deps{
 		Log:      log,
 		Gatherer: reg,
-		Signal:   &msignal.Handler{Admission: gate, Moderator: meetingModerator{s.Meetings}, Log: log},
+		Signal:   &msignal.Handler{Admission: gate, Moderator: meetingModerator{s.Meetings}, Log: log, Origins: s.nodeOrigins},
 		WHIP:     whip.New(gate, s.Tokens, log),
 		Ready:    s.Ready,
+		// The browser app may connect to whichever node carries its meeting.
+		SignalURLs: s.nodeSignalURLs,
 
 		Accounts:      accounts,
 		ResetURL:      public.PasswordResetURL(),
@@ -168,8 +176,16 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	adminSecret, err := loadAdminSecret(cfg.DataDir)
+	if err != nil {
+		s.closeControlPlane()
+		s.ln.Close()
+		s.SFU.Close()
+		st.Close()
+		return nil, err
+	}
 	s.http = &http.Server{
-		Handler: handler,
+		Handler: s.adminHandler(adminSecret, handler),
 		// Hijacking a connection for a WebSocket clears its deadlines, so these bound
 		// plain requests only.
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
@@ -330,11 +346,14 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // URL is the server's base URL.
 func (s *Server) URL() string { return "http://" + s.Addr() }
 
-// Wait blocks until the server stops on its own (an error) or ctx ends.
+// Wait blocks until the server stops on its own (an error), a drain asked for over the
+// admin endpoint is done, or ctx ends.
 func (s *Server) Wait(ctx context.Context) error {
 	select {
 	case err := <-s.errc:
 		return err
+	case <-s.drained:
+		return nil
 	case <-ctx.Done():
 		return nil
 	}

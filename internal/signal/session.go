@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,13 +78,20 @@ type Handler struct {
 	Now       func() time.Time
 	// OriginPatterns are the browser origins allowed besides the server's own host.
 	OriginPatterns []string
+	// Origins, if set, gives more allowed origin hosts at each upgrade: the deployment's
+	// nodes, whose pages send participants to whichever node carries their meeting.
+	Origins func() []string
 	// JoinTimeout is how long a connection may take to join; 10 s when zero.
 	JoinTimeout time.Duration
 }
 
 // ServeHTTP upgrades the request and runs one participant's session until it ends.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.OriginPatterns})
+	patterns := h.OriginPatterns
+	if h.Origins != nil {
+		patterns = append(slices.Clip(patterns), h.Origins()...)
+	}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: patterns})
 	if err != nil {
 		return
 	}

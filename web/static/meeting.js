@@ -55,8 +55,11 @@ const FORCED = {
   screen: (by) => `${byWhom(by)} stopped your screen share.`,
 };
 
-function wsURL(path) {
-  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path || '/ws'}`;
+// The signalling URL of a ticket: that of the node carrying the meeting, which may be
+// another than the one serving this page; this page's own without one.
+function wsURL(ticket) {
+  if (ticket.signal_url) return ticket.signal_url;
+  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${ticket.ws_path || '/ws'}`;
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -123,7 +126,7 @@ class Meeting {
 
   connect(ticket) {
     this.ticket = ticket;
-    const session = new Session(wsURL(ticket.ws_path));
+    const session = new Session(wsURL(ticket));
     this.session = session;
     // Events of a session that has been replaced (after a reconnect) are stale.
     const on = (type, fn) => session.on(type, (msg) => {

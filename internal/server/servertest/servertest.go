@@ -23,8 +23,11 @@ type Spec struct {
 	// Regions are "id:JURISDICTION" items as `meridian dev --regions` takes them
 	// ("us-west:US"), well-known ids getting their location (devcluster.KnownRegion).
 	Regions []string
-	// Nodes per region; 1 if zero.
-	Nodes int
+	// Nodes per region; 1 if zero. RegionNodes overrides it for the regions it names. A
+	// region of three or more keeps its directory on three of them (bus replicas 3), so
+	// that it survives the loss of one.
+	Nodes       int
+	RegionNodes map[string]int
 	// Capacity of every node; config.DefaultCapacity if zero.
 	Capacity int
 	// Configure, if set, adjusts each node's config before it starts.
@@ -52,13 +55,14 @@ func StartDeployment(t testing.TB, spec Spec) *Deployment {
 	}
 	natsserver.SetGatewaysSolicitDelay(10 * time.Millisecond)
 	c, err := devcluster.Start(devcluster.Spec{
-		Regions:   regions,
-		Nodes:     spec.Nodes,
-		Dir:       t.TempDir(),
-		Capacity:  spec.Capacity,
-		FreePort:  func() (int, error) { return bustest.FreePort(t), nil },
-		Configure: spec.Configure,
-		Log:       Logger(t),
+		Regions:     regions,
+		Nodes:       spec.Nodes,
+		RegionNodes: spec.RegionNodes,
+		Dir:         t.TempDir(),
+		Capacity:    spec.Capacity,
+		FreePort:    func() (int, error) { return bustest.FreePort(t), nil },
+		Configure:   spec.Configure,
+		Log:         Logger(t),
 	})
 	if err != nil {
 		t.Fatal(err)
