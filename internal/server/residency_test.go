@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/meridian-video/meridian/client"
+	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/devcluster"
 	"github.com/meridian-video/meridian/internal/directory"
 	"github.com/meridian-video/meridian/internal/httpapi"
@@ -266,6 +267,23 @@ func TestDataResidency(t *testing.T) {
 	checkStores(t, d, people)
 	checkDirectory(t, d, people)
 
+	t.Run("a sign-up without a home region is homed where its jurisdiction proposes", func(t *testing.T) {
+		var sess struct{ Account struct{ Region string } }
+		newWebClient(t).must(http.StatusCreated, node(0), "POST", "/api/signup", map[string]any{
+			"account_type": "individual", "email": "proposed@example.test", "display_name": "Pro Posed",
+			"password": "correct horse battery", "jurisdiction": "EU",
+		}, &sess)
+		for _, region := range residencyRegions {
+			var n int
+			if err := openRegionDB(t, d, region).QueryRow(`SELECT count(*) FROM users WHERE email = 'proposed@example.test'`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]int{true: 1}[region == "eu-central"]; n != want || sess.Account.Region != "eu-central" {
+				t.Errorf("homed in %q; %s's store has %d such users", sess.Account.Region, region, n)
+			}
+		}
+	})
+
 	t.Run("home region down: refused, nothing written elsewhere", func(t *testing.T) {
 		eu := people[1]
 		before := rowCounts(t, d)
@@ -292,6 +310,28 @@ func TestDataResidency(t *testing.T) {
 			if before[r] != after[r] {
 				t.Errorf("%s's store changed while eu-central was down: %v -> %v", r, before[r], after[r])
 			}
+		}
+	})
+
+	t.Run("directory unreachable: refused, nothing written", func(t *testing.T) {
+		us, cn := people[0], people[2]
+		before := rowCounts(t, d)
+		node(0).Bus.Close() // us-west's node loses its control plane
+		eventually(t, 10*time.Second, "us-west's directory not ready", func() bool { return node(0).Directory.Err() != nil })
+		if got, code := cn.b.call(node(0), "GET", "/api/me", nil, nil); got != http.StatusServiceUnavailable || code != residency.CodeControlPlaneUnavailable {
+			t.Fatalf("a session homed elsewhere: %d %s", got, code)
+		}
+		if got, code := newWebClient(t).call(node(0), "POST", "/api/signup", map[string]any{
+			"account_type": "individual", "email": "unchecked@example-us.test", "display_name": "Un Checked",
+			"password": "correct horse battery", "home_region": "us-west", "jurisdiction": "US",
+		}, nil); got != http.StatusServiceUnavailable || code != account.CodeControlPlaneUnavailable {
+			t.Fatalf("a sign-up whose address cannot be checked: %d %s", got, code)
+		}
+		if got, code := us.b.call(node(0), "GET", "/api/me", nil, nil); got != http.StatusServiceUnavailable || code != residency.CodeControlPlaneUnavailable {
+			t.Fatalf("a session whose home cannot be looked up: %d %s", got, code)
+		}
+		if after := rowCounts(t, d); before["us-west"] != after["us-west"] {
+			t.Errorf("us-west's store changed without a directory: %v -> %v", before["us-west"], after["us-west"])
 		}
 	})
 }
