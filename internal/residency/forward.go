@@ -14,7 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meridian-video/meridian/internal/auditlog"
 	"github.com/meridian-video/meridian/internal/httpapi"
+	"github.com/meridian-video/meridian/internal/store"
 	"github.com/meridian-video/meridian/internal/topology"
 )
 
@@ -52,8 +54,12 @@ type Config struct {
 	LagWait time.Duration
 	// Transport carries forwarded requests (default: a clone of http.DefaultTransport).
 	Transport http.RoundTripper
-	Log       *slog.Logger
-	Now       func() time.Time
+	// Audit, if set, records the forwarded requests refused (summed per client, as every
+	// refusal of unauthenticated traffic is). It is this node's own record of what it
+	// refused, and holds no account's data.
+	Audit *auditlog.Log
+	Log   *slog.Logger
+	Now   func() time.Time
 }
 
 // Keys derives the directory secret and the forwarding key from the deployment's shared
@@ -139,6 +145,11 @@ func (f *Forwarder) Wrap(next http.Handler) http.Handler {
 // receive serves a request another node forwarded here, once its header checks out.
 func (f *Forwarder) receive(next http.Handler, w http.ResponseWriter, r *http.Request) {
 	fw, err := f.signer.verify(r, f.cfg.Region, f.cfg.Now())
+	if err != nil && f.cfg.Audit != nil {
+		remote := clientAddr(r).String()
+		f.cfg.Audit.Refusal(r.Context(), remote, store.AuditEntry{At: f.cfg.Now(), Actor: "anonymous",
+			Action: "request.forwarded", Outcome: "refused", Detail: fmt.Sprintf("%v; from=%s path=%s", err, remote, r.URL.Path)})
+	}
 	switch {
 	case errors.Is(err, ErrWrongHome):
 		f.cfg.Log.WarnContext(r.Context(), "forwarded request outside its home region refused", "origin", fw.Origin, "err", err)

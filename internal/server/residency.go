@@ -62,7 +62,7 @@ func (r *dataResidency) wrap(s *Server, handler http.Handler) (http.Handler, err
 		Deployment: s.Deployment, Region: s.Region(), Node: s.NodeID(),
 		Dir: s.Directory, Nodes: s.Registry.Snapshot,
 		DirectorySecret: r.facts.Secret, ForwardKey: r.forwardKey,
-		Log: s.log,
+		Audit: s.Audit, Log: s.log,
 	})
 	if err != nil {
 		return nil, err

@@ -262,6 +262,11 @@ func TestDataResidency(t *testing.T) {
 		if got != http.StatusForbidden || code != residency.CodeForwardingRefused {
 			t.Fatalf("forged header: %d %s, want 403 %s", got, code, residency.CodeForwardingRefused)
 		}
+		node(1).Audit.Flush(context.Background())
+		var n int
+		if err := openRegionDB(t, d, "eu-central").QueryRow(`SELECT count(*) FROM audit_log WHERE action = 'request.forwarded' AND outcome = 'refused'`).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("refusals of forwarded requests audited: %d, %v; want 1", n, err)
+		}
 	})
 
 	checkStores(t, d, people)
