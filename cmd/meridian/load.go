@@ -30,13 +30,14 @@ server's CPU and memory. Progress goes to stderr every second; the summary to st
 with --json a JSON object to stdout and the summary to stderr.
 
 Tokens are minted with the signing secret in --data (the server's data directory), or
---token is used by every client.`,
+--token is used by every client, or with --meeting every client joins that meeting through
+the API at --url and connects to the node its ticket names.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
-			if f.Changed("token") && f.Changed("data") {
-				return fmt.Errorf("give --data or --token, not both")
+			if btoi(f.Changed("token"))+btoi(f.Changed("data"))+btoi(f.Changed("meeting")) > 1 {
+				return fmt.Errorf("give one of --data, --token or --meeting")
 			}
-			if opts.Token == "" {
+			if opts.Token == "" && opts.Meeting == "" {
 				secret, err := load.ReadSecret(dataDir)
 				if err != nil {
 					return err
@@ -68,6 +69,8 @@ Tokens are minted with the signing secret in --data (the server's data directory
 	f.DurationVar(&opts.Duration, "duration", 30*time.Second, "measured window, after warm-up")
 	f.StringVar(&dataDir, "data", "./data", "the server's data directory, whose signing secret mints the tokens")
 	f.StringVar(&opts.Token, "token", "", "a join token for every client, instead of --data (one room)")
+	f.StringVar(&opts.Meeting, "meeting", "", "a meeting id to join through the API, instead of --data (one room)")
+	f.StringVar(&opts.Passcode, "passcode", "", "the meeting's passcode, with --meeting")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON on stdout")
 	f.IntVar(&opts.ServerPID, "server-pid", 0, "the server's process id on this machine: report its CPU and peak RSS")
 	f.IntVar(&opts.VideoBitrate, "video-bitrate", 1_500_000, "synthetic video bitrate, bits per second")
@@ -79,4 +82,11 @@ Tokens are minted with the signing secret in --data (the server's data directory
 	f.IntVar(&opts.ProbeJoins, "probe-joins", 3, "subscribers joining one by one after the window, for join-to-first-frame in a busy room")
 	f.DurationVar(&opts.WarmupTimeout, "warmup-timeout", 0, "longest wait for every client to receive every track (0: 30s + 100ms per client)")
 	return cmd
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

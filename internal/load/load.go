@@ -82,6 +82,11 @@ type Options struct {
 	// Token, instead of Secret, is used by every client; all clients then share the token's
 	// room, and Rooms must be 1.
 	Token string
+	// Meeting, instead of Secret or Token, is a meeting id: every client joins it through
+	// the API at URL (POST /api/join, with Passcode) and connects to the node its ticket
+	// names, wherever placement put the meeting. Rooms must be 1. The meeting's plan limits
+	// its participants, and the server's join limits per client address apply.
+	Meeting, Passcode string
 	// VideoBitrate and AudioBitrate in bits per second: 1.5 Mbps and 32 kbps when zero.
 	VideoBitrate, AudioBitrate int
 	// FPS of the synthetic video, 30 when zero.
@@ -227,10 +232,10 @@ func (o *Options) validate() error {
 		return errors.New("load: one publisher and no subscriber forwards nothing: add subscribers or publishers")
 	case o.Duration <= 0:
 		return errors.New("load: duration must be positive")
-	case (o.Token == "") == (len(o.Secret) == 0):
-		return errors.New("load: give either the signing secret (--data) or a token (--token)")
-	case o.Token != "" && o.Rooms != 1:
-		return errors.New("load: with a token every client joins the token's room: use one room")
+	case btoi(o.Token != "")+btoi(len(o.Secret) > 0)+btoi(o.Meeting != "") != 1:
+		return errors.New("load: give one of the signing secret (--data), a token (--token) or a meeting (--meeting)")
+	case (o.Token != "" || o.Meeting != "") && o.Rooms != 1:
+		return errors.New("load: with a token or a meeting every client joins the same room: use one room")
 	}
 	return nil
 }
@@ -565,13 +570,23 @@ const joinTimeout = 30 * time.Second
 func (r *run) join(ctx, mediaCtx context.Context, m *member) error {
 	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
-	tok, err := r.token(m)
-	if err != nil {
-		return err
-	}
 	m.joinStart = time.Now()
+	url, tok := r.opts.URL, ""
+	if r.opts.Meeting != "" {
+		t, err := client.RequestTicket(ctx, r.opts.URL, client.TicketRequest{
+			MeetingID: r.opts.Meeting, Passcode: r.opts.Passcode, DisplayName: m.identity})
+		if err != nil {
+			return fmt.Errorf("ticket: %w", err)
+		}
+		url, tok = t.URL(), t.Token // the node carrying the meeting
+	} else {
+		var err error
+		if tok, err = r.token(m); err != nil {
+			return err
+		}
+	}
 	c, err := client.Join(ctx, client.Options{
-		URL: r.opts.URL, Token: tok, LoopbackOnly: r.opts.LoopbackOnly, Log: r.opts.Log,
+		URL: url, Token: tok, LoopbackOnly: r.opts.LoopbackOnly, Log: r.opts.Log,
 		OnTrack: func(rt *client.RemoteTrack) { r.watch(m, rt) },
 	})
 	if err != nil {
@@ -995,4 +1010,11 @@ func (res Result) Summary() string {
 		fmt.Fprintf(&b, "warning         %s\n", w)
 	}
 	return b.String()
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

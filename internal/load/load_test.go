@@ -135,6 +135,7 @@ func TestOptionsRejected(t *testing.T) {
 		"nothing to forward": func(o *load.Options) { o.Subscribers = 0 },
 		"no credentials":     func(o *load.Options) { o.Token = "" },
 		"both credentials":   func(o *load.Options) { o.Secret = make([]byte, 32) },
+		"token and meeting":  func(o *load.Options) { o.Meeting = "12345678901" },
 		"token, two rooms":   func(o *load.Options) { o.Rooms = 2 },
 		"no duration":        func(o *load.Options) { o.Duration = 0 },
 	} {
