@@ -13,7 +13,8 @@ import (
 
 // dataResidency keeps each account's data in its home region: the routing facts the
 // account and meeting services record, and the forwarding of requests homed elsewhere.
-// It is nil in a one-region deployment, where everything is homed here.
+// It is nil in a one-region deployment, where everything is homed here, and on a
+// standalone node.
 type dataResidency struct {
 	facts      *residency.Facts
 	forwardKey []byte
@@ -21,7 +22,10 @@ type dataResidency struct {
 }
 
 func newDataResidency(cfg config.Config, dep topology.Deployment) (*dataResidency, error) {
-	if len(dep.Regions) < 2 {
+	// A standalone node has no other node to forward to or share a directory with, even
+	// configured with a list of several regions: it serves its own region's accounts, and
+	// refuses sign-ups homed elsewhere (home_region_elsewhere).
+	if len(dep.Regions) < 2 || cfg.Bus.Standalone() {
 		return nil, nil
 	}
 	// Multi-region nodes share the bus secret (secret_file is required with gateways):
