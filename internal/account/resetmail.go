@@ -106,7 +106,7 @@ func (s *Service) sendReset(ctx context.Context, j resetJob) {
 	}
 	token := rand.Text()
 	if err := s.addCredential(ctx, CredentialReset, token); err != nil {
-		// Fail closed: a link its home region cannot be found for from elsewhere.
+		// No mail rather than a link that nodes of other regions could not route home.
 		s.log.ErrorContext(ctx, "password reset not made", "user", u.ID, "err", err)
 		return
 	}

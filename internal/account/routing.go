@@ -44,9 +44,10 @@ func controlPlane(what string, err error) error {
 		err:     fmt.Errorf("directory: %w", err)}
 }
 
-// emailFree refuses an address that an account of any region already has: one address
-// is one account across the deployment. Within the region the store's unique index
-// decides as before.
+// emailFree refuses an address that an account of another region already has: one
+// address is one account across the deployment. Within this region the store's unique
+// index decides, as before: it has the truth where the directory may hold a fact of a
+// sign-up whose store write then failed (the facts are written first).
 func (s *Service) emailFree(ctx context.Context, email, clientIP string) error {
 	if s.routing == nil {
 		return nil
@@ -55,7 +56,7 @@ func (s *Service) emailFree(ctx context.Context, email, clientIP string) error {
 	if err != nil {
 		return controlPlane("the sign-up", err)
 	}
-	if found {
+	if found && home != s.regions.self.ID {
 		s.refused(ctx, clientIP, "anonymous", "account.sign_up", "", "email_taken", "ip="+clientIP+" home="+home)
 		return ErrEmailTaken
 	}
