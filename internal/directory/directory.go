@@ -54,10 +54,7 @@ type Directory struct {
 	// only one probe in a row failed).
 	answering atomic.Bool
 	fails     int // consecutive failed probes, owned by run
-	// sourced is how many regions' buckets the view sources, owned by run: a bucket is
-	// added once it exists (see createBuckets).
-	sourced int
-	err     error
+	err       error
 
 	stop chan struct{}
 	done chan struct{}
@@ -138,11 +135,6 @@ func (d *Directory) run() {
 		case <-t.C:
 		}
 		d.probe(ctx)
-		if d.view != nil && d.sourced < len(d.regions) {
-			if err := d.createBuckets(ctx); err != nil {
-				d.log.Debug("view not updated", "error", err)
-			}
-		}
 	}
 }
 
@@ -189,21 +181,9 @@ func (d *Directory) createBuckets(ctx context.Context) error {
 		return fmt.Errorf("bucket %s: %w", originBucket(d.region), err)
 	}
 	var view jetstream.KeyValue
-	sourced := 1
 	if len(d.regions) > 1 {
-		// Only the buckets that exist already: a source whose stream does not exist yet
-		// (its region is still starting) is retried with a backoff that grows by 10 s a
-		// failure up to 2 minutes, in which time that region's facts are not found here.
-		// run adds the others as they appear.
 		sources := make([]*jetstream.StreamSource, 0, len(d.regions))
 		for _, r := range d.regions {
-			if r != d.region {
-				if _, err := js.Stream(ctx, "KV_"+originBucket(r)); errors.Is(err, jetstream.ErrStreamNotFound) {
-					continue
-				} else if err != nil {
-					return fmt.Errorf("bucket %s: %w", originBucket(r), err)
-				}
-			}
 			sources = append(sources, &jetstream.StreamSource{Name: originBucket(r)})
 		}
 		view, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
@@ -217,12 +197,10 @@ func (d *Directory) createBuckets(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("bucket %s: %w", viewBucket(d.region), err)
 		}
-		sourced = len(sources)
 	}
 	d.mu.Lock()
 	d.origin, d.view = origin, view
 	d.mu.Unlock()
-	d.sourced = sourced
 	return nil
 }
 

@@ -342,8 +342,9 @@ func TestDataResidency(t *testing.T) {
 }
 
 // waitReplicating waits until each region's directory view has a fact from every other
-// region: a view starts sourcing another region's bucket only some seconds after the
-// deployment's first election, and before that a fact written elsewhere is not found.
+// region: a view starts sourcing another region's bucket some time after the deployment's
+// first election (once it took 30 s or more: JetStream retries a failed source after a
+// backoff that grows to 2 minutes), and before that a fact written elsewhere is not found.
 func waitReplicating(t *testing.T, d *servertest.Deployment) {
 	t.Helper()
 	ctx := context.Background()
@@ -354,7 +355,7 @@ func waitReplicating(t *testing.T, d *servertest.Deployment) {
 	}
 	for _, reader := range d.Nodes {
 		for _, writer := range d.Nodes {
-			eventually(t, 30*time.Second, reader.NodeID()+" reads "+writer.Region()+"'s facts", func() bool {
+			eventually(t, 150*time.Second, reader.NodeID()+" reads "+writer.Region()+"'s facts", func() bool {
 				_, err := reader.Directory.Account(ctx, "PROBE"+strings.ReplaceAll(writer.Region(), "-", ""))
 				return err == nil
 			})
