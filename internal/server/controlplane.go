@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/meridian-video/meridian/internal/bus"
 	"github.com/meridian-video/meridian/internal/directory"
 	"github.com/meridian-video/meridian/internal/topology"
@@ -60,7 +62,40 @@ func (s *Server) startControlPlane() error {
 		return fmt.Errorf("control plane: %w", err)
 	}
 	s.placer.Directory, s.placer.Registry = s.Directory, s.Registry
+	if s.endedSub, err = s.Bus.Conn().Subscribe(endedPrefix+".*", s.onMeetingEnded); err != nil {
+		s.Registry.Close()
+		s.Directory.Close()
+		s.Bus.Close()
+		return fmt.Errorf("control plane: subscribe: %w", err)
+	}
 	return nil
+}
+
+// endedPrefix starts the subjects on which a meeting's end is told to every node:
+// meridian.ended.<meeting id> (an opaque number, no personal data).
+const endedPrefix = "meridian.ended"
+
+// meetingEnded closes an ended meeting's room here and tells every node, since the node
+// that ended it (the host's API call, a time limit) need not be the one carrying it.
+func (s *Server) meetingEnded(id, reason string) {
+	s.closeMeetingRoom(id, reason)
+	subject, err := bus.Subject("meridian", "ended", id)
+	if err == nil {
+		err = s.Bus.Conn().Publish(subject, []byte(reason))
+	}
+	if err != nil {
+		// The carrier still refuses every new entry (the meeting is ended in the store);
+		// those in its room stay until they leave.
+		s.log.Warn("meeting end not told to the other nodes", "meeting", id, "err", err)
+	}
+}
+
+func (s *Server) onMeetingEnded(m *nats.Msg) {
+	id := strings.TrimPrefix(m.Subject, endedPrefix+".")
+	if len(m.Data) > 256 || bus.Token(id) != nil {
+		return
+	}
+	s.closeMeetingRoom(id, string(m.Data))
 }
 
 // nodeOrigins are the browser origins of the deployment's nodes (from the registry, this
@@ -105,6 +140,9 @@ func originPattern(u string) string {
 }
 
 func (s *Server) closeControlPlane() {
+	if err := s.endedSub.Unsubscribe(); err != nil {
+		s.log.Debug("unsubscribe", "err", err)
+	}
 	s.Registry.Close()
 	s.Directory.Close()
 	s.Bus.Close()

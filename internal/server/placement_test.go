@@ -304,3 +304,27 @@ func TestJoinRefusedWithoutControlPlane(t *testing.T) {
 		t.Fatalf("start with the control plane down: %v", err)
 	}
 }
+
+// A meeting ended through a node that does not carry it (the host's API call went there)
+// ends for those in its room on the carrier too.
+func TestEndingOnAnotherNodeClosesTheRoom(t *testing.T) {
+	d := servertest.StartDeployment(t, servertest.Spec{Regions: []string{"us-west:US"}, Nodes: 2})
+	ctx, cancel := testContext(t)
+	defer cancel()
+	carrier, other := d.Nodes[0], d.Nodes[1] // an empty region's first join goes to the lower id
+	host := usHost(t, other, "host@example.com")
+	m := openMeeting(t, other, host)
+	tk, err := other.Meetings.Join(ctx, meeting.JoinInput{MeetingID: m.ID, Principal: &host})
+	if err != nil || tk.Node.ID != carrier.NodeID() {
+		t.Fatalf("placed on %+v %v, want %s", tk.Node, err, carrier.NodeID())
+	}
+	c := connect(t, ctx, tk)
+	if _, err := other.Meetings.End(ctx, host, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the carrier's room stayed open after the meeting ended on another node")
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -63,6 +64,7 @@ type Server struct {
 	ready    atomic.Bool // serving and not stopping; see Ready for the control plane
 	draining atomic.Bool
 	placer   *placement.Placer
+	endedSub *nats.Subscription // meetings ended by another node
 	errc     chan error
 	drained  chan struct{} // a drain asked for over the admin endpoint is done
 
@@ -128,7 +130,7 @@ func Start(cfg config.Config, log *slog.Logger) (*Server, error) {
 	// The placer's directory and registry come with the control plane, before serving.
 	s.placer = &placement.Placer{Deployment: dep, Region: cfg.Region, Ready: s.ControlPlaneErr}
 	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
-		Log: log, OnWarning: s.warnMeeting, OnEnded: s.closeMeetingRoom, Occupancy: s.occupancy, Audit: audit,
+		Log: log, OnWarning: s.warnMeeting, OnEnded: s.meetingEnded, Occupancy: s.occupancy, Audit: audit,
 		AllowedRegions: accounts.AllowedRegions, Placer: s.placer, Routing: dr.meetingRouting(),
 	})
 	if err != nil {
