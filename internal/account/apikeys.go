@@ -117,6 +117,9 @@ func (s *Service) CreateAPIKey(ctx context.Context, p Principal, name string, sc
 	}
 	for range 3 { // a prefix collision (60 bits) is all but impossible; draw again if so
 		prefix, secret := randomKeyPart(apiKeyPrefixLen), randomKeyPart(apiKeySecretLen)
+		if err := s.addCredential(ctx, CredentialAPIKey, prefix); err != nil {
+			return APIKey{}, "", err
+		}
 		k, err := s.store.CreateAPIKey(ctx, store.NewAPIKey{
 			AccountID: p.Account.ID, Name: name, Prefix: prefix, Secret: secret, Scopes: scopes, CreatedAt: s.now(),
 		})

@@ -16,8 +16,8 @@ import (
 
 // CodeHomeRegionElsewhere: a sign-up whose home region is not this node's. Its data at
 // rest may live only in its home region's store, and this node holds only its own
-// region's, so the sign-up must be made through a node of that region (forwarding it
-// there is later work).
+// region's, so the sign-up must be made through a node of that region: in a deployment
+// of several regions, internal/residency forwards it there before it reaches here.
 const CodeHomeRegionElsewhere = "home_region_elsewhere"
 
 // regions is the deployment a Service runs in and the region of its node.

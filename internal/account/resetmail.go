@@ -105,6 +105,11 @@ func (s *Service) sendReset(ctx context.Context, j resetJob) {
 		return
 	}
 	token := rand.Text()
+	if err := s.addCredential(ctx, CredentialReset, token); err != nil {
+		// No mail rather than a link that nodes of other regions could not route home.
+		s.log.ErrorContext(ctx, "password reset not made", "user", u.ID, "err", err)
+		return
+	}
 	pr, err := s.store.CreatePasswordReset(ctx, store.NewPasswordReset{
 		Token: token, UserID: u.ID, CreatedAt: j.at, ExpiresAt: j.at.Add(s.resetTTL),
 	})

@@ -86,6 +86,9 @@ type Options struct {
 	// Sleep waits out the delay of a sign-in slowed by its email address's ceiling;
 	// ratelimit.Sleep if nil.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Routing records the directory's routing facts in a multi-region deployment; nil in
+	// one region.
+	Routing Routing
 	// Deployment is the region list (topology.Default() if it has no region) and Region
 	// this node's region in it (topology.DefaultRegion if empty): accounts signing up
 	// here are homed in Region, since this node holds only its region's store.
@@ -114,6 +117,8 @@ type Service struct {
 
 	signInPair, signInIP, signInSite, signInEmail, changePassword, signUpIP, resetEmail *ratelimit.Set
 	resets                                                                              *resetQueue
+
+	routing Routing
 
 	// dummyHash is checked against when an email address has no user, so that an unknown
 	// address costs the same argon2 time as a wrong password.
@@ -165,6 +170,7 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 		signUpIP:       ratelimit.NewSet(l.SignUpPerIP, l.MaxKeys),
 		resetEmail:     ratelimit.NewSet(l.ResetPerEmail, l.MaxKeys),
 		dummyHash:      dummy,
+		routing:        o.Routing,
 	}
 	s.startResetQueue()
 	return s, nil
@@ -295,13 +301,24 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (Principal, Sessio
 		}
 		return Principal{}, SessionTokens{}, err
 	}
+	if err := s.emailFree(ctx, email, in.ClientIP); err != nil {
+		return Principal{}, SessionTokens{}, err
+	}
+	// The account's id is drawn here, so that its routing facts are in the directory
+	// before its data is in the store (see addCredential).
+	accountID := rand.Text()
+	if s.routing != nil {
+		if err := s.routing.AddAccount(ctx, accountID, email); err != nil {
+			return Principal{}, SessionTokens{}, controlPlane("the sign-up", err)
+		}
+	}
 	now := s.now()
 	if err := s.decideRegister(ctx, in.AccountType, country, billing, in.ClientIP, now); err != nil {
 		return Principal{}, SessionTokens{}, err
 	}
 	a, u, err := s.store.CreateAccountWithOwner(ctx,
-		store.Account{Type: in.AccountType, Name: name, Plan: string(Free), Region: home.ID, Country: country, BillingCountry: billing,
-			CreatedAt: now},
+		store.Account{ID: accountID, Type: in.AccountType, Name: name, Plan: string(Free), Region: home.ID, Country: country,
+			BillingCountry: billing, CreatedAt: now},
 		store.User{Email: email, DisplayName: display, PasswordHash: hash, CreatedAt: now})
 	if errors.Is(err, store.ErrConflict) {
 		s.refused(ctx, in.ClientIP, "anonymous", "account.sign_up", "", "email_taken", "ip="+in.ClientIP)
@@ -387,6 +404,7 @@ func (s *Service) SignOut(ctx context.Context, token string) error {
 	if err := s.store.RevokeSession(ctx, token, s.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	s.removeCredential(ctx, CredentialSession, token)
 	s.audit(ctx, sess.UserID, "user.sign_out", sess.UserID, "ok", "")
 	return nil
 }
@@ -547,6 +565,9 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 // newSession stores a session for a user with fresh random tokens.
 func (s *Service) newSession(ctx context.Context, userID string, now time.Time) (store.Session, SessionTokens, error) {
 	t := SessionTokens{Token: rand.Text(), CSRFToken: rand.Text(), ExpiresAt: now.Add(s.sessionTTL)}
+	if err := s.addCredential(ctx, CredentialSession, t.Token); err != nil {
+		return store.Session{}, SessionTokens{}, err
+	}
 	sess, err := s.store.CreateSession(ctx, store.NewSession{
 		Token: t.Token, CSRFToken: t.CSRFToken, UserID: userID, CreatedAt: now, ExpiresAt: t.ExpiresAt,
 	})

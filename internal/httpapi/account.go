@@ -376,6 +376,9 @@ var statusOf = map[string]int{
 	topology.CodeNoHomeRegion:       http.StatusBadRequest,
 	topology.CodePlanLocked:         http.StatusForbidden,
 	account.CodeHomeRegionElsewhere: http.StatusConflict,
+
+	// The directory of a multi-region deployment (apart, as above).
+	account.CodeControlPlaneUnavailable: http.StatusServiceUnavailable,
 }
 
 // fail writes err as a JSON error; an error that is not a refusal is logged and answered

@@ -188,6 +188,9 @@ type Options struct {
 	// host (policy.MayHost) and who may join and enter (policy.Join, policy.Enter); nil,
 	// or a nil policy in it, restricts nothing.
 	Policy *policy.Holder
+	// Routing records meetings' homes in a multi-region deployment's directory; nil in
+	// one region.
+	Routing Routing
 	// Placer picks the node that carries each live meeting; without one, tickets name no
 	// node (the participant stays on the node that answered).
 	Placer Placer
@@ -219,6 +222,8 @@ type Service struct {
 	maxDelay time.Duration
 
 	perIP, perSite, perMeetingIP, perMeeting *ratelimit.Set
+
+	routing Routing
 
 	// tmu serialises a meeting's status changes (read, decide, write); it is taken
 	// before mu.
@@ -287,6 +292,7 @@ func New(st Store, m Minter, secret []byte, o Options) (*Service, error) {
 		store: st, mint: m, linkKey: mac.Sum(nil), now: o.Now, log: o.Log, mayHost: o.MayHost, policy: o.Policy,
 		tokenTTL: o.TokenTTL, warnBefore: o.WarnBefore, onWarning: o.OnWarning, onEnded: o.OnEnded,
 		occupancy: o.Occupancy, regionsOf: o.AllowedRegions, placer: o.Placer, auditLog: o.Audit, sleep: o.Sleep, maxDelay: o.Limits.JoinMaxDelay,
+		routing:      o.Routing,
 		perIP:        ratelimit.NewSet(o.Limits.JoinPerIP, o.Limits.MaxKeys),
 		perSite:      ratelimit.NewSet(o.Limits.JoinPerSite, o.Limits.MaxKeys),
 		perMeetingIP: ratelimit.NewSet(o.Limits.JoinPerMeetingIP, o.Limits.MaxKeys),
@@ -383,12 +389,20 @@ func (s *Service) Schedule(ctx context.Context, p account.Principal, in Schedule
 		if sm.ID, err = NewID(); err != nil {
 			return Meeting{}, err
 		}
+		if taken, err := s.idTaken(ctx, sm.ID); err != nil {
+			return Meeting{}, err
+		} else if taken {
+			continue
+		}
 		sm.JoinTokenHash = store.HashToken(s.JoinToken(sm.ID))
 		created, err := s.store.CreateMeeting(ctx, sm)
 		if errors.Is(err, store.ErrConflict) {
 			continue // the id is taken: draw another
 		}
 		if err != nil {
+			return Meeting{}, err
+		}
+		if err := s.addMeeting(ctx, created.ID); err != nil {
 			return Meeting{}, err
 		}
 		s.audit(ctx, p.Actor(), "meeting.schedule", created.ID, "ok", "kind="+created.Kind)

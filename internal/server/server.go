@@ -77,6 +77,8 @@ type Server struct {
 	errc     chan error
 	drained  chan struct{} // a drain asked for over the admin endpoint is done
 
+	residency *dataResidency // nil in one region
+
 	closeOnce sync.Once
 	closeErr  error
 
@@ -141,8 +143,13 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 		return nil, err
 	}
 	audit := auditlog.New(st, auditlog.Options{Log: log, Now: o.Now})
+	dr, err := newDataResidency(cfg, dep)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit, Deployment: dep, Region: cfg.Region,
-		Now: o.Now, Policy: holder})
+		Now: o.Now, Policy: holder, Routing: dr.accountRouting()})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -160,8 +167,10 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 			PublicIPs:      cfg.Media.PublicIPs,
 			InitialBitrate: cfg.Media.InitialBitrate,
 		}, log, sfu.NewMetrics(reg)),
-		log:  log,
-		errc: make(chan error, 1), drained: make(chan struct{}, 1),
+		log:       log,
+		errc:      make(chan error, 1),
+		drained:   make(chan struct{}, 1),
+		residency: dr,
 	}
 	s.Commerce = commerce.New(st, commerce.Options{Log: log, Audit: audit, Policy: holder, Now: o.Now,
 		Operator: commerce.Support{Name: "Meridian", SupportContact: store.SupportContact{Email: cfg.Mail.From}}})
@@ -169,7 +178,7 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 	s.placer = &placement.Placer{Deployment: dep, Region: cfg.Region, Ready: s.ControlPlaneErr}
 	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
 		Log: log, OnWarning: s.warnMeeting, OnEnded: s.meetingEnded, Occupancy: s.occupancy, Audit: audit,
-		AllowedRegions: accounts.AllowedRegions, Placer: s.placer,
+		AllowedRegions: accounts.AllowedRegions, Placer: s.placer, Routing: dr.meetingRouting(),
 		Now: o.Now, Policy: holder,
 	})
 	if err != nil {
@@ -223,6 +232,13 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 			policyadmin.Options{Now: o.Now, Audit: audit}),
 		Operators: cfg.Operators,
 	})
+	if handler, err = dr.wrap(s, handler); err != nil {
+		s.closeControlPlane()
+		s.ln.Close()
+		s.SFU.Close()
+		st.Close()
+		return nil, err
+	}
 	adminSecret, err := loadAdminSecret(cfg.DataDir)
 	if err != nil {
 		s.closeControlPlane()
@@ -405,6 +421,7 @@ func (s *Server) close() error {
 	<-s.ticksDone
 	s.SFU.Close()
 	checksErr := s.entryChecks.Close()
+	s.residency.close()
 	s.closeControlPlane()
 	s.Audit.Flush(context.Background()) // what was counted and not yet written
 	if errors.Is(err, http.ErrServerClosed) {
