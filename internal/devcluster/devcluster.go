@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -30,6 +29,7 @@ import (
 	"time"
 
 	"github.com/meridian-video/meridian/internal/config"
+	"github.com/meridian-video/meridian/internal/freeport"
 	"github.com/meridian-video/meridian/internal/server"
 	"github.com/meridian-video/meridian/internal/token"
 	"github.com/meridian-video/meridian/internal/topology"
@@ -49,9 +49,6 @@ type Spec struct {
 	// HTTPPort is the first node's HTTP port, the others following in order; 0 gives each
 	// node a free port.
 	HTTPPort int
-	// FreePort returns a free loopback TCP port, for the bus's listeners; a listen on
-	// port 0 and close if nil.
-	FreePort func() (int, error)
 	// Configure, if set, adjusts each node's config before it starts.
 	Configure func(*config.Config)
 	// Log is every node's logger, with node and region attributes added.
@@ -81,9 +78,8 @@ func Configs(spec Spec) ([]config.Config, error) {
 	if spec.Nodes <= 0 {
 		spec.Nodes = 1
 	}
-	if spec.FreePort == nil {
-		spec.FreePort = freePort
-	}
+	// The bus's listeners name each other's ports before they open.
+	var ports freeport.Ports
 	dep := topology.Deployment{Regions: spec.Regions}
 	if err := dep.Validate(); err != nil {
 		return nil, fmt.Errorf("devcluster: %w", err)
@@ -125,7 +121,7 @@ func Configs(spec Spec) ([]config.Config, error) {
 			}
 			if multi {
 				c.Bus.SecretFile = secretFile
-				p, err := spec.FreePort()
+				p, err := ports.Take()
 				if err != nil {
 					return nil, err
 				}
@@ -133,7 +129,7 @@ func Configs(spec Spec) ([]config.Config, error) {
 				routes = append(routes, "nats://"+c.Bus.Cluster.Listen)
 			}
 			if len(spec.Regions) > 1 {
-				p, err := spec.FreePort()
+				p, err := ports.Take()
 				if err != nil {
 					return nil, err
 				}
@@ -332,13 +328,4 @@ func writeSecret(path string) error {
 		return fmt.Errorf("devcluster: bus secret: %w", err)
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("devcluster: free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

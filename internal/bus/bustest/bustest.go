@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/meridian-video/meridian/internal/bus"
+	"github.com/meridian-video/meridian/internal/freeport"
 )
 
 // Secret is the bus secret of every node Supercluster configures.
@@ -33,6 +33,14 @@ func SuperclusterN(t testing.TB, dir string, n int, regions ...string) []bus.Con
 	t.Helper()
 	server.SetGatewaysSolicitDelay(10 * time.Millisecond)
 	gw := make(map[string][]string, len(regions))
+	var ports freeport.Ports
+	port := func() int {
+		p, err := ports.Take()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
 	var cfgs []bus.Config
 	for _, r := range regions {
 		var routes []string
@@ -42,8 +50,8 @@ func SuperclusterN(t testing.TB, dir string, n int, regions ...string) []bus.Con
 				NodeID:         fmt.Sprintf("%s-%d", r, i+1),
 				Region:         r,
 				StoreDir:       filepath.Join(dir, fmt.Sprintf("%s-%d", r, i+1)),
-				Cluster:        bus.ClusterConfig{Listen: fmt.Sprintf("127.0.0.1:%d", FreePort(t))},
-				Gateways:       bus.GatewayConfig{Listen: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), Peers: gw},
+				Cluster:        bus.ClusterConfig{Listen: fmt.Sprintf("127.0.0.1:%d", port())},
+				Gateways:       bus.GatewayConfig{Listen: fmt.Sprintf("127.0.0.1:%d", port()), Peers: gw},
 				RequestTimeout: time.Second,
 				Secret:         Secret,
 			}
@@ -79,17 +87,6 @@ func StartAll(t testing.TB, cfgs []bus.Config) []*bus.Bus {
 		}
 	}
 	return buses
-}
-
-// FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Logger logs warnings and errors to stderr, enough to see why a cluster did not form.

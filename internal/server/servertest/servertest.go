@@ -12,7 +12,6 @@ import (
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
-	"github.com/meridian-video/meridian/internal/bus/bustest"
 	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/devcluster"
 	"github.com/meridian-video/meridian/internal/topology"
@@ -60,7 +59,6 @@ func StartDeployment(t testing.TB, spec Spec) *Deployment {
 		RegionNodes: spec.RegionNodes,
 		Dir:         t.TempDir(),
 		Capacity:    spec.Capacity,
-		FreePort:    func() (int, error) { return bustest.FreePort(t), nil },
 		Configure:   spec.Configure,
 		Log:         Logger(t),
 	})
