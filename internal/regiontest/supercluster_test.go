@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-video/meridian/internal/chromium"
 	"github.com/meridian-video/meridian/internal/netlab"
 )
 
@@ -117,10 +118,10 @@ type refusal struct {
 // A real deployment of three regions (us-west, eu-central, cn-north: opt-in), one
 // `meridian serve` each in its own namespace, joined by NATS gateways over the bridge. An
 // account signs up on the US node (homed in us-west; a free plan is locked to its home, so
-// its meetings allow us-west alone) and holds a meeting with two Go clients in a host near
-// CN. The join answer names the US node; media flows there. Then the US node is made full
-// (capacity 2): a third join is refused with no_allowed_capacity, trying us-west only,
-// although CN has room. Then the US node is killed mid-meeting: rejoins find no node (the
+// its meetings allow us-west alone) and holds a meeting with two Go clients and a Chromium
+// (by the invite link) in a host near CN. The join answers name the US node; media flows
+// there. With them the US node is full (capacity 3): a fourth join is refused with
+// no_allowed_capacity, trying us-west only, although CN has room. Then the US node is killed mid-meeting: rejoins find no node (the
 // US API is gone, the EU node does not place another region's meeting). All along, a
 // capture on the CN node's interfaces counts the packets from or to the host near CN or
 // the US node, the control plane excluded (TCP between node addresses on the bus ports:
@@ -130,10 +131,13 @@ type refusal struct {
 // the meeting.
 func TestSuperclusterMeetingNeverReachesCN(t *testing.T) {
 	lab := netlab.New(t)
+	if _, err := chromium.Path(); err != nil {
+		netlab.Unavailable(t, err)
+	}
 	bin := buildMeridian(t)
 	us, eu, cn, near := lab.AddHost("us"), lab.AddHost("eu"), lab.AddHost("cn"), lab.AddHost("near-cn")
 	nodes := startDeployment(t, bin, []region{
-		{id: "us-west", jurisdiction: "US", name: "US West (Oregon)", lat: 45.6, lng: -121.2, host: us, capacity: 2},
+		{id: "us-west", jurisdiction: "US", name: "US West (Oregon)", lat: 45.6, lng: -121.2, host: us, capacity: 3},
 		{id: "eu-central", jurisdiction: "EU", name: "EU Central (Frankfurt)", lat: 50.1, lng: 8.7, host: eu, capacity: 100},
 		{id: "cn-north", jurisdiction: "CN", name: "CN North (Beijing)", lat: 39.9, lng: 116.4, optIn: true, host: cn, capacity: 100},
 	})
@@ -175,19 +179,26 @@ func TestSuperclusterMeetingNeverReachesCN(t *testing.T) {
 
 	host := joinNear(t, ctx, near, hostTicket.SignalURL, hostTicket.Token)
 	guest := joinNear(t, ctx, near, guestTicket.SignalURL, guestTicket.Token)
+	browser := openBrowser(t, near, usNode.URL)
+	browserID := browser.join(ctx, m.JoinURL, "Chromium Chen")
 	hostID, guestID := host.c.Self().ID, guest.c.Self().ID
-	waitFor(t, ctx, "video frames at the host from the guest", func() bool { return host.framesFrom(guestID) >= 30 }, host.String)
-	waitFor(t, ctx, "video frames at the guest from the host", func() bool { return guest.framesFrom(hostID) >= 30 }, guest.String)
+	waitFor(t, ctx, "video frames at the host from the guest and the browser", func() bool {
+		return host.framesFrom(guestID) >= 30 && host.framesFrom(browserID) >= 30
+	}, host.String)
+	waitFor(t, ctx, "video frames at the guest from the host and the browser", func() bool {
+		return guest.framesFrom(hostID) >= 30 && guest.framesFrom(browserID) >= 30
+	}, guest.String)
+	browser.waitVideoPackets(ctx, 2, 100)
 
-	// 2. The US node is full (two seated, capacity 2). Its heartbeat, once a second,
+	// 2. The US node is full (three seated, capacity 3). Its heartbeat, once a second,
 	// carries the load placement reads: wait out two of them.
 	time.Sleep(2 * time.Second)
 	var refused refusal
-	thirdAPI := &apiClient{t: t, http: near.HTTPClient(), base: usNode.URL}
-	third := map[string]string{"meeting_id": m.ID, "passcode": m.Passcode, "display_name": "Third Party"}
-	thirdAPI.call("POST", "/api/join", third, http.StatusServiceUnavailable, &refused)
+	fourthAPI := &apiClient{t: t, http: near.HTTPClient(), base: usNode.URL}
+	fourth := map[string]string{"meeting_id": m.ID, "passcode": m.Passcode, "display_name": "Fourth Party"}
+	fourthAPI.call("POST", "/api/join", fourth, http.StatusServiceUnavailable, &refused)
 	if refused.Code != "no_allowed_capacity" || len(refused.Tried) != 1 || refused.Tried[0].Region != "us-west" {
-		t.Fatalf("the third join was refused with %+v, want no_allowed_capacity trying us-west alone", refused)
+		t.Fatalf("the fourth join was refused with %+v, want no_allowed_capacity trying us-west alone", refused)
 	}
 	if strings.Contains(refused.Message, "cn-north") || strings.Contains(refused.Message, "eu-central") {
 		t.Fatalf("the refusal names a region the meeting does not allow: %q", refused.Message)
@@ -244,10 +255,12 @@ func TestSuperclusterMeetingNeverReachesCN(t *testing.T) {
 	if n := usBusOnCN.Matched(); n < 20 {
 		t.Errorf("the CN node's capture saw %d packets of the US node's control plane, want at least 20: it may be blind", n)
 	}
-	// 30 frames each way between the two Go clients crossed the US node's interface at
-	// least twice (in and out).
-	if n := onUS.Matched(); n < 4*30 {
-		t.Errorf("the US node saw %d packets of the meeting, want at least %d", n, 4*30)
+	// The waits above saw at least this many packets delivered by the US node to the host
+	// near CN (30 frames in each of four streams to the Go clients, 100 packets in each of
+	// two to the browser).
+	const delivered = 4*30 + 2*100
+	if n := onUS.Matched(); n < delivered {
+		t.Errorf("the US node saw %d packets of the meeting, want at least the %d delivered", n, delivered)
 	}
 	t.Logf("packets of the meeting: %d at the US node, %d at the CN node (of %d it saw; %d of them the US node's control plane)",
 		onUS.Matched(), onCN.Matched(), onCN.Count(), usBusOnCN.Matched())
