@@ -48,6 +48,16 @@ const NodePort = 8080
 // not empty, is appended to the generated config file. It returns once /healthz answers.
 func StartMeridian(t testing.TB, h *Host, bin, extraYAML string) *Node {
 	t.Helper()
+	n := LaunchMeridian(t, h, bin, extraYAML)
+	n.WaitReady(t, 30*time.Second)
+	return n
+}
+
+// LaunchMeridian is StartMeridian without the wait: nodes of a deployment of several
+// regions are ready only once enough of them run to elect JetStream's meta leader, so
+// they are all launched first, then waited for (WaitReady).
+func LaunchMeridian(t testing.TB, h *Host, bin, extraYAML string) *Node {
+	t.Helper()
 	dataDir := t.TempDir()
 	addr := fmt.Sprintf("%s:%d", h.Addr, NodePort)
 	cfg := fmt.Sprintf("addr: %q\ndata: %q\nmedia:\n  loopback_only: false\n%s", addr, dataDir, extraYAML)
@@ -57,24 +67,32 @@ func StartMeridian(t testing.TB, h *Host, bin, extraYAML string) *Node {
 	}
 	n := &Node{Host: h, URL: "http://" + addr, DataDir: dataDir}
 	n.Process = h.Start(t, bin, "serve", "--config", cfgPath)
-	hc := h.HTTPClient()
+	return n
+}
+
+// WaitReady polls the node's /healthz until it answers 200, failing t when the process
+// exits first or timeout passes.
+func (n *Node) WaitReady(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	hc := n.Host.HTTPClient()
 	hc.Timeout = 2 * time.Second
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(timeout)
 	for {
 		resp, err := hc.Get(n.URL + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return n
+				return
 			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
 		select {
 		case <-n.Process.Exited():
-			t.Fatalf("netlab: meridian in %s exited before it was ready: %v (log: %s)", h.Name, n.Process.Err(), n.Process.Log)
+			t.Fatalf("netlab: meridian in %s exited before it was ready: %v (log: %s)", n.Host.Name, n.Process.Err(), n.Process.Log)
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("netlab: meridian in %s not ready at %s/healthz after 30 s: %v (log: %s)", h.Name, n.URL, err, n.Process.Log)
+			t.Fatalf("netlab: meridian in %s not ready at %s/healthz after %v: %v (log: %s)", n.Host.Name, n.URL, timeout, err, n.Process.Log)
 		}
 	}
 }

@@ -23,6 +23,24 @@ type apiClient struct {
 // but want fails the test.
 func (c *apiClient) call(method, path string, body any, want int, out any) {
 	c.t.Helper()
+	if got, b := c.do(method, path, body, out); got != want {
+		c.t.Fatalf("%s %s%s: %d %s", method, c.base, path, got, b)
+	}
+}
+
+// callStatus is call for an answer whose status the test examines: it returns the
+// status, and decodes any JSON answer into out.
+func (c *apiClient) callStatus(method, path string, body any, out any) int {
+	c.t.Helper()
+	got, _ := c.do(method, path, body, out)
+	return got
+}
+
+// do sends the request and decodes a JSON answer into out, returning the status and the
+// body; a request that gets no answer, or an answer of status 2xx that does not decode,
+// fails the test.
+func (c *apiClient) do(method, path string, body any, out any) (int, []byte) {
+	c.t.Helper()
 	var r io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -47,14 +65,14 @@ func (c *apiClient) call(method, path string, body any, want int, out any) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		c.t.Fatalf("%s %s%s: %d %s", method, c.base, path, resp.StatusCode, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
+	if out != nil && json.Valid(b) {
+		if err := json.Unmarshal(b, out); err != nil && resp.StatusCode/100 == 2 {
 			c.t.Fatalf("%s %s%s: %s: %v", method, c.base, path, b, err)
 		}
+	} else if out != nil && resp.StatusCode/100 == 2 {
+		c.t.Fatalf("%s %s%s: %d, not JSON: %s", method, c.base, path, resp.StatusCode, b)
 	}
+	return resp.StatusCode, b
 }
 
 // signUp creates an individual account and keeps its session for later calls.
@@ -81,4 +99,9 @@ type ticket struct {
 	Token  string `json:"token"`
 	WSPath string `json:"ws_path"`
 	Room   string `json:"room"`
+	// SignalURL, NodeID and Region name the node carrying the meeting, where the
+	// participant connects.
+	SignalURL string `json:"signal_url"`
+	NodeID    string `json:"node_id"`
+	Region    string `json:"region"`
 }
