@@ -32,13 +32,14 @@ func BenchmarkJoinAcrossRegions(b *testing.B) {
 		RegionNodes: map[string]int{"us-west": 2, "eu-central": 2},
 	})
 	sets := []struct {
-		name, home string
-		allowed    []string // the account's allowed regions; nil for its home region alone
+		name, home, entry string
+		allowed           []string // the account's allowed regions; nil for its home region alone
 	}{
-		{"us-west", "us-west", nil},
-		{"us-west+eu-central", "us-west", []string{"eu-central", "us-west"}},
-		{"eu-central+us-west", "eu-central", []string{"eu-central", "us-west"}},
-		{"cn-north", "cn-north", nil},
+		{"us-west", "us-west", "", nil},
+		{"us-west+eu-central", "us-west", "", []string{"eu-central", "us-west"}},
+		{"eu-central+us-west", "eu-central", "", []string{"eu-central", "us-west"}},
+		{"cn-north", "cn-north", "", nil},
+		{"us-west-via-eu-central", "us-west", "eu-central", nil},
 	}
 	httpc := &http.Client{Timeout: 30 * time.Second}
 	for i, set := range sets {
@@ -48,6 +49,10 @@ func BenchmarkJoinAcrossRegions(b *testing.B) {
 		if allowed == nil {
 			allowed = []string{set.home}
 		}
+		entries := nodes
+		if set.entry != "" {
+			entries = d.Region(set.entry)
+		}
 		b.Run("allowed="+set.name, func(b *testing.B) {
 			var first, later client.Histogram
 			for i := range b.N {
@@ -55,7 +60,7 @@ func BenchmarkJoinAcrossRegions(b *testing.B) {
 				m := openMeeting(b, nodes[0], host)
 				b.StartTimer()
 				for j := range 4 {
-					n := nodes[(i+j)%len(nodes)] // first joins through each node in turn
+					n := entries[(i+j)%len(entries)] // first joins through each node in turn
 					start := time.Now()
 					region := joinOnce(b, httpc, n.URL(), m.ID)
 					took := time.Since(start)
