@@ -86,11 +86,15 @@ const (
 	maxIDInputLength  = 32
 )
 
-// RoomPrefix starts the name of every meeting's SFU room: "m-" and the meeting id.
-const RoomPrefix = "m-"
+// roomPrefix starts the name of every meeting's SFU room: "m-" and the meeting id.
+const roomPrefix = "m-"
 
 // Room is the SFU room of a meeting.
-func Room(meetingID string) string { return RoomPrefix + meetingID }
+func Room(meetingID string) string { return roomPrefix + meetingID }
+
+// MeetingOfRoom is Room's inverse: the meeting id of a meeting's room, and ok false for a
+// room that is no meeting's (one made with a hand-minted token).
+func MeetingOfRoom(room string) (id string, ok bool) { return strings.CutPrefix(room, roomPrefix) }
 
 // Meeting is a stored meeting as its host sees it.
 type Meeting struct {
