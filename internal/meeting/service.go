@@ -534,12 +534,9 @@ func (s *Service) view(sm store.Meeting) Meeting {
 // audit appends a decision to the audit log (see auditlog.Log.Write). A refusal of an
 // anonymous request is a refusal of unauthenticated traffic, summed as refused sums them.
 func (s *Service) audit(ctx context.Context, actor, action, subject, outcome, detail string) {
-	e := store.AuditEntry{At: s.now(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Detail: detail}
-	if actor == "anonymous" && outcome != "ok" {
-		s.auditLog.Refusal(ctx, "", e)
-		return
-	}
-	s.auditLog.Write(ctx, e)
+	s.auditLog.Record(ctx, "", store.AuditEntry{
+		At: s.now(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Detail: detail,
+	})
 }
 
 // checkText refuses empty, overlong or invalid text, and text that is not shown as it
