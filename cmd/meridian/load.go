@@ -45,9 +45,7 @@ node its ticket names.`,
 				return fmt.Errorf("give one of --data, --token or --meeting")
 			}
 			if opts.Token == "" && opts.Meeting == "" {
-				if keyFile == "" {
-					keyFile = config.Config{DataDir: dataDir}.RegionKeyPath(region)
-				}
+				keyFile = config.Config{DataDir: dataDir, RegionKeyFile: keyFile}.RegionKeyPath(region)
 				// Never created here: a key made by this tool would sign tokens no node accepts.
 				key, err := token.ReadRegionKey(keyFile, region)
 				if errors.Is(err, os.ErrNotExist) {

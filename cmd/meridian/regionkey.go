@@ -19,9 +19,7 @@ func regionKeyCmd() *cobra.Command {
 server would on first start if it is missing: put it in the region list as the region's
 public_key on every node, and copy the key file to the region's other nodes.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if keyFile == "" {
-				keyFile = config.Config{DataDir: dataDir}.RegionKeyPath(region)
-			}
+			keyFile = config.Config{DataDir: dataDir, RegionKeyFile: keyFile}.RegionKeyPath(region)
 			key, err := token.LoadOrCreateRegionKey(keyFile, region)
 			if err != nil {
 				return err

@@ -25,9 +25,7 @@ func tokenCmd() *cobra.Command {
 --region-key or <data>/region-<region>.key, created there if missing as the server would on
 first start. A node accepts it for a room that is not a meeting's, on a node of that region.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if keyFile == "" {
-				keyFile = config.Config{DataDir: dataDir}.RegionKeyPath(region)
-			}
+			keyFile = config.Config{DataDir: dataDir, RegionKeyFile: keyFile}.RegionKeyPath(region)
 			key, err := token.LoadOrCreateRegionKey(keyFile, region)
 			if err != nil {
 				return err

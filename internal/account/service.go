@@ -586,11 +586,7 @@ func sessionPrincipal(a store.Account, u store.User, sess store.Session) Princip
 // audit appends a decision to the audit log (see auditlog.Log.Write). A refusal of an
 // anonymous request is a refusal of unauthenticated traffic, summed as refused sums them.
 func (s *Service) audit(ctx context.Context, actor, action, subject, outcome, detail string) {
-	if actor == "anonymous" && outcome != "ok" {
-		s.refused(ctx, "", actor, action, subject, outcome, detail)
-		return
-	}
-	s.auditLog.Write(ctx, store.AuditEntry{
+	s.auditLog.Record(ctx, "", store.AuditEntry{
 		At: s.now(), Actor: actor, Action: action, Subject: subject, Outcome: outcome, Detail: detail,
 	})
 }

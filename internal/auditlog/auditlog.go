@@ -98,6 +98,16 @@ func (l *Log) Write(ctx context.Context, e store.AuditEntry) {
 	l.append(ctx, e)
 }
 
+// Record is the one rule of which decisions are summed: a refusal (any outcome but "ok")
+// of an anonymous request from addr goes to Refusal, anything else to Write.
+func (l *Log) Record(ctx context.Context, addr string, e store.AuditEntry) {
+	if e.Actor == "anonymous" && e.Outcome != "ok" {
+		l.Refusal(ctx, addr, e)
+		return
+	}
+	l.Write(ctx, e)
+}
+
 // Refusal records a refusal of unauthenticated traffic from the client address addr: the
 // first of its key in a window is written at once, the others are counted (see the
 // package comment).

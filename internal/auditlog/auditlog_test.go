@@ -116,3 +116,22 @@ func TestRefusalsPastTheCeilingAreOnlyCounted(t *testing.T) {
 		t.Fatalf("%d entries counting %d, want at most 52 counting %d", len(es), sum, 2*n)
 	}
 }
+
+// Record sums an anonymous request's refusals only; a signed-in user's refusals and every
+// success it writes one by one (a caller that wants them summed calls Refusal).
+func TestRecordSumsOnlyAnonymousRefusals(t *testing.T) {
+	l, st, _ := newLog(t, 0)
+	ctx := t.Context()
+	signedIn := store.AuditEntry{Actor: "u1", Action: "meeting.join", Subject: "12345678901", Outcome: "wrong_passcode"}
+	anonymousOK := store.AuditEntry{Actor: "anonymous", Action: "meeting.join", Subject: "12345678901", Outcome: "ok"}
+	for range 3 {
+		l.Record(ctx, "192.0.2.1", refusal("wrong_passcode"))
+		l.Record(ctx, "192.0.2.1", signedIn)
+		l.Record(ctx, "192.0.2.1", anonymousOK)
+	}
+	// The first anonymous refusal at once (its repeats wait for the window), the other six
+	// one by one.
+	if es, sum := entries(t, st); len(es) != 7 || sum != 7 {
+		t.Fatalf("%d entries counting %d, want 7: %+v", len(es), sum, es)
+	}
+}

@@ -73,6 +73,16 @@ func (d *Directory) PutMeeting(ctx context.Context, m Meeting) error {
 	if err != nil {
 		return err
 	}
+	if err := d.checkMeeting(m); err != nil {
+		return err
+	}
+	m.V = Version
+	return d.put(ctx, m.HomeRegion, k, m)
+}
+
+// checkMeeting refuses, as ErrInvalid, a meeting whose allowed regions are not the
+// deployment's or leave out its home, or whose node is not a bus token.
+func (d *Directory) checkMeeting(m Meeting) error {
 	if err := m.Allowed.Check(d.cfg.Deployment, m.HomeRegion); err != nil {
 		return fmt.Errorf("%w: meeting %s: %v", ErrInvalid, m.ID, err)
 	}
@@ -81,8 +91,7 @@ func (d *Directory) PutMeeting(ctx context.Context, m Meeting) error {
 			return fmt.Errorf("%w: meeting %s node: %v", ErrInvalid, m.ID, err)
 		}
 	}
-	m.V = Version
-	return d.put(ctx, m.HomeRegion, k, m)
+	return nil
 }
 
 // Meeting looks a meeting up.

@@ -7,8 +7,6 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/meridian-video/meridian/internal/bus"
 )
 
 // ErrConflict is returned by UpdateMeeting when the entry changed since it was read:
@@ -55,13 +53,8 @@ func (d *Directory) UpdateMeeting(ctx context.Context, m Meeting, rev uint64) er
 	if err != nil {
 		return err
 	}
-	if err := m.Allowed.Check(d.cfg.Deployment, m.HomeRegion); err != nil {
-		return fmt.Errorf("%w: meeting %s: %v", ErrInvalid, m.ID, err)
-	}
-	if m.Node != "" {
-		if err := bus.Token(m.Node); err != nil {
-			return fmt.Errorf("%w: meeting %s node: %v", ErrInvalid, m.ID, err)
-		}
+	if err := d.checkMeeting(m); err != nil {
+		return err
 	}
 	if m.HomeRegion != d.region {
 		return fmt.Errorf("%w: home region %q: this node writes only region %q", ErrInvalid, m.HomeRegion, d.region)

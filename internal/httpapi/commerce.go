@@ -7,7 +7,6 @@ import (
 
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/commerce"
-	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/store"
 )
 
@@ -93,30 +92,6 @@ type supportJSON struct {
 	Phone   string `json:"phone,omitempty"`
 }
 
-// refusalJSON is a policy refusal: the error's code and message with the decision.
-type refusalJSON struct {
-	Code          string            `json:"code"`
-	Message       string            `json:"message"`
-	RuleID        string            `json:"rule_id"`
-	Jurisdiction  string            `json:"jurisdiction"`
-	EffectiveFrom time.Time         `json:"effective_from"`
-	PolicyVersion string            `json:"policy_version"`
-	Alternatives  []alternativeJSON `json:"alternatives"`
-}
-
-type alternativeJSON struct {
-	Kind    string       `json:"kind"`
-	Text    string       `json:"text"`
-	Partner *partnerJSON `json:"partner,omitempty"`
-}
-
-type partnerJSON struct {
-	ID      string         `json:"id"`
-	Kind    string         `json:"kind"`
-	Name    string         `json:"name"`
-	Contact policy.Contact `json:"contact"`
-}
-
 func toSubscription(s store.Subscription) *subscriptionJSON {
 	return &subscriptionJSON{ID: s.ID, Plan: s.Plan, Interval: s.Interval, AmountMinor: s.AmountMinor, Currency: s.Currency,
 		BillingCountry: s.BillingCountry, Channel: s.Channel, Status: s.Status, PeriodStart: s.PeriodStart, RenewsAt: s.PeriodEnd}
@@ -126,19 +101,6 @@ func toInvoice(v store.Invoice) invoiceJSON {
 	return invoiceJSON{ID: v.ID, OrderID: v.OrderID, Seller: sellerJSON{Channel: v.SellerChannel, Name: v.SellerName, Contact: v.SellerContact},
 		BuyerName: v.BuyerName, BillingCountry: v.BillingCountry, Description: v.Description, AmountMinor: v.AmountMinor,
 		Currency: v.Currency, PeriodStart: v.PeriodStart, PeriodEnd: v.PeriodEnd, IssuedAt: v.IssuedAt}
-}
-
-func toRefusal(code, msg string, d *policy.Decision) refusalJSON {
-	out := refusalJSON{Code: code, Message: msg, RuleID: d.RuleID, Jurisdiction: d.Jurisdiction, EffectiveFrom: d.EffectiveFrom,
-		PolicyVersion: d.PolicyVersion, Alternatives: make([]alternativeJSON, 0, len(d.Alternatives))}
-	for _, alt := range d.Alternatives {
-		j := alternativeJSON{Kind: alt.Kind, Text: alt.Text}
-		if p := alt.Partner; p != nil {
-			j.Partner = &partnerJSON{ID: p.ID, Kind: p.Kind, Name: p.Name, Contact: p.Contact}
-		}
-		out.Alternatives = append(out.Alternatives, j)
-	}
-	return out
 }
 
 // Handlers.
@@ -266,7 +228,7 @@ func (a *accountAPI) failCommerce(w http.ResponseWriter, r *http.Request, err er
 		return
 	}
 	if e.Decision != nil {
-		writeJSON(w, http.StatusForbidden, toRefusal(e.Code, e.Message, e.Decision))
+		writeJSON(w, http.StatusForbidden, toPolicyRefusal(e.Code, e.Message, e.Decision))
 		return
 	}
 	status, ok := commerceStatus[e.Code]

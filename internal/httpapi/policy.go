@@ -16,40 +16,42 @@ import (
 // maxPolicyBody bounds a policy document sent to validate or stage.
 const maxPolicyBody = 1 << 20
 
-// jurisdictionRefusalJSON is a refusal by the jurisdiction policy: the error's code and
-// message (the decision's Explain, alternatives included) with the decision's fields.
-type jurisdictionRefusalJSON struct {
-	Code          string                `json:"code"`
-	Message       string                `json:"message"`
-	RuleID        string                `json:"rule_id"`
-	Jurisdiction  string                `json:"jurisdiction"`
-	EffectiveFrom time.Time             `json:"effective_from"`
-	PolicyVersion string                `json:"policy_version"`
-	Reason        string                `json:"reason"`
-	Alternatives  []policyAlternativeJS `json:"alternatives"`
+// policyRefusalJSON is a refusal by the jurisdiction policy, one shape wherever a
+// policy.Decision refuses (sign-up, hosting, joining, sales): the error's code and message
+// (the decision's Explain, alternatives included) with the decision's fields. See
+// PolicyRefusal in api/openapi.yaml.
+type policyRefusalJSON struct {
+	Code          string            `json:"code"`
+	Message       string            `json:"message"`
+	RuleID        string            `json:"rule_id"`
+	Jurisdiction  string            `json:"jurisdiction"`
+	EffectiveFrom time.Time         `json:"effective_from"`
+	PolicyVersion string            `json:"policy_version"`
+	Reason        string            `json:"reason"`
+	Alternatives  []alternativeJSON `json:"alternatives"`
 }
 
-type policyAlternativeJS struct {
-	Kind    string           `json:"kind"`
-	Text    string           `json:"text"`
-	Partner *policyPartnerJS `json:"partner,omitempty"`
+type alternativeJSON struct {
+	Kind    string       `json:"kind"`
+	Text    string       `json:"text"`
+	Partner *partnerJSON `json:"partner,omitempty"`
 }
 
-type policyPartnerJS struct {
+type partnerJSON struct {
 	ID      string         `json:"id"`
 	Kind    string         `json:"kind"`
 	Name    string         `json:"name"`
 	Contact policy.Contact `json:"contact"`
 }
 
-func toPolicyRefusal(code, msg string, d *policy.Decision) jurisdictionRefusalJSON {
-	out := jurisdictionRefusalJSON{Code: code, Message: msg, RuleID: d.RuleID, Jurisdiction: d.Jurisdiction,
+func toPolicyRefusal(code, msg string, d *policy.Decision) policyRefusalJSON {
+	out := policyRefusalJSON{Code: code, Message: msg, RuleID: d.RuleID, Jurisdiction: d.Jurisdiction,
 		EffectiveFrom: d.EffectiveFrom, PolicyVersion: d.PolicyVersion, Reason: d.Reason,
-		Alternatives: make([]policyAlternativeJS, 0, len(d.Alternatives))}
+		Alternatives: make([]alternativeJSON, 0, len(d.Alternatives))}
 	for _, alt := range d.Alternatives {
-		j := policyAlternativeJS{Kind: alt.Kind, Text: alt.Text}
+		j := alternativeJSON{Kind: alt.Kind, Text: alt.Text}
 		if p := alt.Partner; p != nil {
-			j.Partner = &policyPartnerJS{ID: p.ID, Kind: p.Kind, Name: p.Name, Contact: p.Contact}
+			j.Partner = &partnerJSON{ID: p.ID, Kind: p.Kind, Name: p.Name, Contact: p.Contact}
 		}
 		out.Alternatives = append(out.Alternatives, j)
 	}

@@ -105,13 +105,10 @@ func (g *joinGate) end(failed bool) {
 }
 
 // refused audits a refused join from clientIP: a guest's refusals are summed, so that
-// guessing cannot grow the log without bound (see auditlog.Log.Refusal); a signed-in
+// guessing cannot grow the log without bound (see auditlog.Log.Record); a signed-in
 // user's are written one by one.
 func (s *Service) refused(ctx context.Context, clientIP, actor, subject, outcome, detail string) {
-	e := store.AuditEntry{At: s.now(), Actor: actor, Action: "meeting.join", Subject: subject, Outcome: outcome, Detail: detail}
-	if actor != "anonymous" {
-		s.auditLog.Write(ctx, e)
-		return
-	}
-	s.auditLog.Refusal(ctx, clientIP, e)
+	s.auditLog.Record(ctx, clientIP, store.AuditEntry{
+		At: s.now(), Actor: actor, Action: "meeting.join", Subject: subject, Outcome: outcome, Detail: detail,
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/meridian-video/meridian/internal/admission"
@@ -78,7 +77,7 @@ type roomHomes struct {
 }
 
 func (h roomHomes) HomeOf(ctx context.Context, room string) (string, error) {
-	id, ok := strings.CutPrefix(room, meeting.RoomPrefix)
+	id, ok := meeting.MeetingOfRoom(room)
 	if !ok {
 		return h.region, nil
 	}
@@ -112,7 +111,7 @@ type meetingRooms struct {
 }
 
 func (m meetingRooms) CheckEntry(ctx context.Context, room, identity string, issuedAt time.Time) (admission.Lasting, error) {
-	id, ok := strings.CutPrefix(room, meeting.RoomPrefix)
+	id, ok := meeting.MeetingOfRoom(room)
 	if !ok {
 		return admission.Lasting{}, nil
 	}

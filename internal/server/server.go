@@ -354,7 +354,7 @@ func (s *Server) occupancy(id, identity string) int {
 type meetingModerator struct{ meetings *meeting.Service }
 
 func (m meetingModerator) Moderate(ctx context.Context, a msignal.Moderation) error {
-	id, ok := strings.CutPrefix(a.Room, meeting.RoomPrefix)
+	id, ok := meeting.MeetingOfRoom(a.Room)
 	if !ok {
 		return nil
 	}

@@ -38,9 +38,6 @@ const (
 var (
 	ErrInvalidInput      = &Error{Code: CodeInvalidInput, Message: "invalid input"}
 	ErrUnknownRegion     = &Error{Code: CodeUnknownRegion, Message: "no such region in this deployment"}
-	ErrHomeRequired      = &Error{Code: CodeHomeRequired, Message: "the home region is always allowed and cannot be turned off"}
-	ErrOptInRequired     = &Error{Code: CodeOptInRequired, Message: "an opt-in region needs an admin to turn it on first"}
-	ErrPlanLocked        = &Error{Code: CodePlanLocked, Message: "the account's plan keeps its meetings in its home region"}
 	ErrNoHomeRegion      = &Error{Code: CodeNoHomeRegion, Message: "no region of this deployment is open to this jurisdiction"}
 	ErrNoAllowedCapacity = &Error{Code: CodeNoAllowedCapacity, Message: "no allowed region can take the join"}
 )

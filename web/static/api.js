@@ -15,7 +15,7 @@ class ApiError extends Error {
     this.code = code;
     this.retryAfter = retryAfter; // seconds, from Retry-After (rate_limited)
     // A refusal by the jurisdiction policy carries its rule and what to do instead
-    // (JurisdictionRefusal in api/openapi.yaml); policyerror.js says it in words.
+    // (PolicyRefusal in api/openapi.yaml); policyerror.js says it in words.
     this.policy = data?.rule_id ? data : null;
     // A policy document that does not load: each problem with its file and line.
     this.problems = Array.isArray(data?.errors) ? data.errors : null;

@@ -1,6 +1,6 @@
 // policyerror.js: a refusal by the jurisdiction policy in plain words: why (the rule's
 // message), which rule of which jurisdiction since when, and what the person can do
-// instead, with the authorized partners' contacts (JurisdictionRefusal in api/openapi.yaml).
+// instead, with the authorized partners' contacts (PolicyRefusal in api/openapi.yaml).
 
 import { h } from './dom.js';
 

@@ -1,0 +1,277 @@
+package meeting
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/policy"
+	"github.com/meridian-video/meridian/internal/store"
+	"github.com/meridian-video/meridian/internal/topology"
+)
+
+// Start starts a meeting as its host, or lets the host back into it when it is live, and
+// returns the host's ticket. Only the meeting's host may, and only while policy.MayHost
+// allows the account to host. A meeting that ended stays ended, unless it recurs: then
+// starting it begins its next occurrence.
+func (s *Service) Start(ctx context.Context, p account.Principal, id string) (Ticket, error) {
+	return s.start(ctx, p, id, topology.Origin{})
+}
+
+func (s *Service) start(ctx context.Context, p account.Principal, id string, from topology.Origin) (Ticket, error) {
+	if p.ViaAPIKey() || p.User.ID == "" {
+		return Ticket{}, forbidden("a meeting is started by its host, signed in (API keys cannot)")
+	}
+	sm, err := s.ownMeeting(ctx, p, id)
+	if err != nil {
+		return Ticket{}, err
+	}
+	if sm.HostUserID != p.User.ID {
+		s.audit(ctx, p.Actor(), "meeting.start", sm.ID, "denied", "not the host")
+		return Ticket{}, forbidden("only the meeting's host can start it")
+	}
+	ent, err := s.decideHost(ctx, p.Account, p.Actor(), "meeting.start", sm.ID)
+	if err != nil {
+		return Ticket{}, err
+	}
+	s.tmu.Lock()
+	m, ended, err := s.goLive(ctx, sm.ID, ent.MaxMeetingLength, p.Actor(), "started by the host", true)
+	s.tmu.Unlock()
+	if ended != "" {
+		s.notifyEnded(sm.ID, ended)
+	}
+	if err != nil {
+		if e := (*Error)(nil); errors.As(err, &e) {
+			s.audit(ctx, p.Actor(), "meeting.start", sm.ID, e.Code, "")
+		}
+		return Ticket{}, err
+	}
+	node, err := s.place(ctx, m, from, p.Actor())
+	if err != nil {
+		return Ticket{}, err
+	}
+	return s.ticket(m, p.User.ID, p.User.DisplayName, true, false, ent.MaxParticipants, node)
+}
+
+// decideHost asks policy.MayHost whether account a may host, with its plan's entitlements
+// as facts, and returns the entitlements. A refusal is audited and returned with the
+// decision's code. An unknown plan entitles to nothing.
+func (s *Service) decideHost(ctx context.Context, a store.Account, actor, action, subject string) (account.Entitlements, error) {
+	ent, err := account.EntitlementsOf(account.Plan(a.Plan))
+	if err != nil {
+		s.log.WarnContext(ctx, "account with an unknown plan", "account", a.ID, "plan", a.Plan)
+		ent = account.Entitlements{}
+	}
+	p := s.runningPolicy()
+	d := s.mayHost(policy.HostFacts{PlanAllowsHosting: ent.Host, Policy: p, Facts: account.PolicyFacts(p, a)}, s.now())
+	if !d.Allowed {
+		return account.Entitlements{}, s.policyRefusal(ctx, actor, action, subject, d)
+	}
+	return ent, nil
+}
+
+func (s *Service) runningPolicy() *policy.Policy {
+	if s.policy == nil {
+		return nil
+	}
+	return s.policy.Policy()
+}
+
+// policyRefusal audits a refusing decision, with its rule when a jurisdiction rule
+// decided, and returns it as an Error: the decision's code, its plain-words explanation,
+// and the decision itself when a rule decided, for its alternatives.
+func (s *Service) policyRefusal(ctx context.Context, actor, action, subject string, d policy.Decision) error {
+	if d.RuleID == "" {
+		s.audit(ctx, actor, action, subject, d.Code, d.Reason)
+		return &Error{Code: d.Code, Message: d.Reason}
+	}
+	s.audit(ctx, actor, action, subject, d.Code, "rule="+d.RuleID+" jurisdiction="+d.Jurisdiction+" policy="+d.PolicyVersion)
+	return &Error{Code: d.Code, Message: d.Explain(), Decision: &d}
+}
+
+// decideJoin asks the jurisdiction policy whether a signed-in participant's account may
+// join meetings others host (policy.Join), and whether a participant from their account's
+// country may enter a meeting of the host's account (policy.Enter). A guest's country is
+// not known (there is no GeoIP lookup yet), so only the rules without it apply to guests.
+func (s *Service) decideJoin(ctx context.Context, in JoinInput, host store.Account, actor, id string) error {
+	p := s.runningPolicy()
+	if p == nil {
+		return nil
+	}
+	now := s.now()
+	country := ""
+	if in.Principal != nil {
+		pf := account.PolicyFacts(p, in.Principal.Account)
+		if d := policy.Join(p, pf, now); !d.Allowed {
+			return s.policyRefusal(ctx, actor, "meeting.join", id, d)
+		}
+		country = pf.Country
+	}
+	hf := account.PolicyFacts(p, host)
+	hf.ParticipantCountry = country
+	if d := policy.Enter(p, hf, now); !d.Allowed {
+		return s.policyRefusal(ctx, actor, "meeting.join", id, d)
+	}
+	return nil
+}
+
+// goLive makes meeting id live, unless it is, with the given time limit, and returns it.
+// A live meeting past its deadline is ended instead (ended says why, for notifyEnded);
+// an ended meeting that does not recur is ErrMeetingEnded, a cancelled one
+// ErrMeetingCancelled. When start is false a meeting
+// that is not live is left as it is and ErrWaitingForHost returned. Called with s.tmu held.
+func (s *Service) goLive(ctx context.Context, id string, limit time.Duration, actor, detail string, start bool) (m Meeting, ended string, err error) {
+	sm, err := s.store.GetMeeting(ctx, id)
+	if err != nil {
+		return Meeting{}, "", err
+	}
+	now := s.now()
+	switch sm.Status {
+	case store.MeetingLive:
+		s.mu.Lock()
+		lm := s.live[id]
+		if lm == nil {
+			// Live before this node's memory begins (a restart): time it from when it
+			// went live, as stored, under the plan it has now.
+			started := sm.StartedAt
+			if started.IsZero() {
+				started = now
+				s.log.WarnContext(ctx, "live meeting of unknown start: its time limit counts from now", "meeting", id)
+			}
+			lm = &liveMeeting{startedAt: started, maxLength: limit}
+			s.live[id] = lm
+		}
+		m = Meeting{Meeting: sm, JoinToken: s.JoinToken(id), MaxLength: lm.maxLength}
+		m.StartedAt = lm.startedAt
+		s.mu.Unlock()
+		if d := Deadline(m); !d.IsZero() && !now.Before(d) {
+			if err := s.endLocked(ctx, id, "system", EndedByTimeLimit); err != nil {
+				return Meeting{}, "", err
+			}
+			return Meeting{}, EndedByTimeLimit, ErrMeetingEnded
+		}
+		return m, "", nil
+	case store.MeetingEnded:
+		if sm.Recurrence == "" {
+			return Meeting{}, "", ErrMeetingEnded
+		}
+	case store.MeetingCancelled:
+		return Meeting{}, "", ErrMeetingCancelled
+	}
+	if !start {
+		return Meeting{}, "", ErrWaitingForHost
+	}
+	allowed, err := s.allowedRegions(ctx, sm.AccountID)
+	if err != nil {
+		return Meeting{}, "", err
+	}
+	if err := s.store.SetMeetingLive(ctx, id, now, allowed.String()); err != nil {
+		return Meeting{}, "", err
+	}
+	s.mu.Lock()
+	s.live[id] = &liveMeeting{startedAt: now, maxLength: limit}
+	s.mu.Unlock()
+	s.audit(ctx, actor, "meeting.start", id, "ok", detail)
+	sm.Status, sm.StartedAt, sm.EndedAt, sm.AllowedRegions = store.MeetingLive, now, time.Time{}, allowed.String()
+	return Meeting{Meeting: sm, JoinToken: s.JoinToken(id), MaxLength: limit}, "", nil
+}
+
+// End ends a meeting: its host, an owner or admin of its account, or a key with
+// meetings:write may. Ending an ended meeting is not an error. A recurring meeting can be
+// started again for its next occurrence.
+func (s *Service) End(ctx context.Context, p account.Principal, id string) (Meeting, error) {
+	if !p.Allows(account.ScopeMeetingsWrite) {
+		return Meeting{}, forbidden("this API key lacks the scope " + account.ScopeMeetingsWrite)
+	}
+	sm, err := s.ownMeeting(ctx, p, id)
+	if err != nil {
+		return Meeting{}, err
+	}
+	if err := s.endBy(ctx, sm.ID, p.Actor()); err != nil {
+		return Meeting{}, err
+	}
+	if sm, err = s.store.GetMeeting(ctx, sm.ID); err != nil {
+		return Meeting{}, err
+	}
+	return s.view(sm), nil
+}
+
+// endLocked marks a meeting ended and forgets its clock. Called with s.tmu held.
+func (s *Service) endLocked(ctx context.Context, id, actor, reason string) error {
+	if err := s.store.UpdateMeetingStatus(ctx, id, store.MeetingEnded, s.now()); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.live, id)
+	s.mu.Unlock()
+	s.audit(ctx, actor, "meeting.end", id, "ok", reason)
+	return nil
+}
+
+func (s *Service) notifyEnded(id, reason string) {
+	if s.onEnded != nil {
+		s.onEnded(id, reason)
+	}
+}
+
+// Tick enforces time limits at the Service's clock: it warns (OnWarning) about each live
+// meeting within WarnBefore of its deadline, once, and ends each one past it. The server
+// calls it every few seconds.
+func (s *Service) Tick(ctx context.Context) {
+	now := s.now()
+	type warning struct {
+		id       string
+		deadline time.Time
+	}
+	var warn []warning
+	var due []string
+	s.mu.Lock()
+	for id, lm := range s.live {
+		d := lm.deadline()
+		switch {
+		case d.IsZero():
+		case !now.Before(d):
+			due = append(due, id)
+		case !lm.warned && !now.Before(d.Add(-s.warnBefore)):
+			lm.warned = true
+			warn = append(warn, warning{id, d})
+		}
+	}
+	s.mu.Unlock()
+	for _, w := range warn {
+		s.audit(ctx, "system", "meeting.time_limit_warning", w.id, "ok", "ends at "+w.deadline.UTC().Format(time.RFC3339))
+		if s.onWarning != nil {
+			s.onWarning(w.id, w.deadline)
+		}
+	}
+	for _, id := range due {
+		ended, err := s.expire(ctx, id)
+		if err != nil {
+			s.log.ErrorContext(ctx, "meeting past its time limit not ended", "meeting", id, "err", err)
+		}
+		if ended {
+			s.notifyEnded(id, EndedByTimeLimit)
+		}
+	}
+}
+
+// expire ends a meeting that Tick found past its deadline, if it is still live.
+func (s *Service) expire(ctx context.Context, id string) (bool, error) {
+	s.tmu.Lock()
+	defer s.tmu.Unlock()
+	sm, err := s.store.GetMeeting(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if sm.Status != store.MeetingLive { // ended meanwhile
+		s.mu.Lock()
+		delete(s.live, id)
+		s.mu.Unlock()
+		return false, nil
+	}
+	if err := s.endLocked(ctx, id, "system", EndedByTimeLimit); err != nil {
+		return false, err
+	}
+	return true, nil
+}
