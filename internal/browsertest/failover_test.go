@@ -209,3 +209,57 @@ func joinAndPublish(ctx context.Context, t *testing.T, entry *devcluster.Node, r
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// When the node carrying the meeting dies and no other allowed node may take it (the
+// region's others are draining), the page says so in words while it keeps trying, and
+// after its 30 s of trying ends on a page that says why.
+func TestBrowserSaysWhyItCannotRejoin(t *testing.T) {
+	d := servertest.StartDeployment(t, servertest.Spec{Regions: []string{"us-west:US"}, Nodes: 3})
+	carrier, entry := d.Nodes[0], d.Nodes[1]
+	e := newBrowserEnv(t)
+	e.Server, e.URL, e.DataDir = entry.Server, entry.URL(), entry.Config.DataDir
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a, u, err := entry.Store.CreateAccountWithOwner(ctx, store.Account{Type: account.TypeBusiness, Name: "Acme", Plan: string(account.Business)},
+		store.User{Email: "host@example.com", DisplayName: "Hester Host", PasswordHash: "unused"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	m, err := entry.Meetings.Schedule(ctx, account.Principal{Account: a, User: u},
+		meeting.ScheduleInput{Topic: "No room", Passcode: &off, WaitingRoom: &off, JoinBeforeHost: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guest := newUser(t, e, "guest")
+	guest.Navigate("/j/" + m.JoinToken)
+	guest.Fill("display_name", "Grace Guest")
+	guest.Click("[data-testid=join-button]")
+	guest.WaitVisible("[data-testid=meeting]")
+	for deadline := time.Now().Add(10 * time.Second); carrier.SFU.Seated() != 1; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the guest is not on %s", carrier.NodeID())
+		}
+	}
+
+	drained, stop := context.WithCancel(ctx)
+	defer stop()
+	for _, n := range d.Nodes[1:] {
+		go n.Drain(drained)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if h, _ := entry.Registry.Node(n.NodeID()); h.Draining {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never announced draining", n.NodeID())
+			}
+		}
+	}
+	go carrier.Close()
+
+	guest.Timeout = 20 * time.Second // the registry counts the carrier down after 3 s
+	guest.WaitText("[data-testid=reconnecting]", "None of the data centers allowed to carry this meeting can take you now")
+	guest.Timeout = 45 * time.Second // the page tries for 30 s
+	guest.WaitVisible("[data-testid=ended][data-reason=no_allowed_capacity]")
+}
