@@ -19,6 +19,8 @@ const REASONS = {
   full: { title: 'The meeting is full', text: 'The meeting has as many participants as the host’s plan allows. Try again when someone leaves.', rejoin: true },
   locked: { title: 'The meeting is locked', text: 'You lost your connection and the host has since locked the meeting. Ask the host to unlock it, then rejoin.', rejoin: true },
   expired: { title: 'Your invitation expired', text: 'The pass to this meeting ran out before you got in. Join again to get a fresh one.', rejoin: true },
+  no_allowed_capacity: { title: 'The meeting could not go on', text: 'Your connection to the meeting was lost, and none of the data centers allowed to carry it could take you again: they are full, down or draining, and Meridian never moves a meeting anywhere else. Try to rejoin in a moment.', rejoin: true },
+  control_plane_unavailable: { title: 'The meeting could not go on', text: 'Your connection to the meeting was lost, and Meridian could not check where the meeting may be carried, so it did not let you back in. Try to rejoin in a moment.', rejoin: true },
   connection: { title: 'You lost your connection', text: 'We could not keep you connected to the meeting. Check your network, then rejoin.', rejoin: true },
 };
 

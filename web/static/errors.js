@@ -33,6 +33,8 @@ const MESSAGES = {
   opt_in_required: 'This region is opt-in: read its warning and confirm it before turning it on.',
   home_required: 'Your home region always carries your meetings and cannot be turned off.',
   unknown_region: 'That region is not part of this Meridian service. Reload the page to see the regions there are.',
+  no_allowed_capacity: 'None of the data centers allowed to carry this meeting can take you now: they are full, down or draining, and Meridian never moves a meeting anywhere else. Try again in a moment.',
+  control_plane_unavailable: 'Meridian cannot check where this meeting may be carried right now, so it lets nobody in until it can. Try again in a moment.',
   home_region_elsewhere: 'Your home region is served from its own Meridian address: sign up there, or choose this site’s region as your home.',
 };
 

@@ -6,6 +6,7 @@
 import { h, icon, toast, copyText } from './dom.js';
 import { endedPage } from './ended.js';
 import { brand } from './layout.js';
+import { describe } from './errors.js';
 import { stopAll } from './media.js';
 import { ChatPanel, PeoplePanel } from './panels.js';
 import { QualityIndicator } from './quality.js';
@@ -13,10 +14,19 @@ import { mount } from './router.js';
 import { Session } from './signal.js';
 import { AudioSink, Stage, roleName } from './tiles.js';
 
-// After the signalling connection drops, try again after these pauses, each time with a
-// fresh ticket (a join token is only good for a few minutes).
-const RECONNECT_DELAYS_MS = [500, 2000, 5000, 10000];
-const MAX_RECONNECTS = 5; // per meeting, so that a node that keeps dropping us ends it
+// After the signalling connection drops (its node went away, or the network did), the
+// meeting joins again through the API, with the same answers as the first time: the answer
+// names the node carrying the meeting now, another one when the old one died (the registry
+// counts a silent node down after 3 s, so the first answers may still name the dead one).
+// The pauses between attempts, the last repeated, for REJOIN_FOR_MS in all; a fresh ticket
+// each time (a join token is only good for a few minutes).
+const REJOIN_DELAYS_MS = [250, 500, 500, 1000, 1000, 2000, 4000];
+const REJOIN_FOR_MS = 30_000;
+const ATTEMPT_MS = 10_000; // a node that neither lets us in nor refuses
+const MAX_RECONNECTS = 5; // drops per meeting, so that a node that keeps dropping us ends it
+// The node's reasons for closing a session after which joining again can work: the node is
+// shutting down, or one of our connections failed.
+const DROPS = new Set(['room closed', 'publisher connection failed', 'subscriber connection failed']);
 
 // The host controls as signalling messages (the session-2 contract).
 const MODERATION = {
@@ -98,6 +108,7 @@ class Meeting {
   endingByMe = false;
   reconnects = 0;
   joinRetries = 0;
+  trying = null; // while rejoining: settles the session being tried, with whether it got in
   clockTimer = 0;
 
   constructor(view, params) {
@@ -148,16 +159,18 @@ class Meeting {
     on('forceMuted', this.#onForceMuted);
     on('notice', this.#onNotice);
     on('error', this.#onError);
-    on('closed', (msg) => this.end(msg.reason));
+    on('closed', ({ reason }) => (DROPS.has(reason) ? this.#onDisconnected({ reason }) : this.end(reason)));
     on('disconnected', this.#onDisconnected);
     session.connect(ticket.token);
   }
 
   #onWaiting() {
+    this.trying?.(true);
     this.#renderWaiting();
   }
 
   #onJoined(msg) {
+    this.trying?.(true);
     this.self = { ...msg.participant, role: msg.participant.role || (msg.grants?.host ? 'host' : '') };
     this.canPublish = msg.grants?.publish !== false;
     this.locked = !!msg.locked;
@@ -300,7 +313,8 @@ class Meeting {
 
   #onError({ code, message }) {
     // A join may meet a room that is closing; the node lets us try again.
-    if (code === 'room_closed' && !this.self && this.joinRetries++ < 3) {
+    const joining = !this.self || !!this.trying;
+    if (code === 'room_closed' && joining && this.joinRetries++ < 3) {
       setTimeout(() => this.session?.send({ type: 'join', token: this.ticket.token }), 1000);
       return;
     }
@@ -309,7 +323,7 @@ class Meeting {
       return;
     }
     // A join refused for good (docs/protocol.md, Admission) ends the page, saying why.
-    if (!this.self && JOIN_REFUSALS.has(code)) {
+    if (joining && JOIN_REFUSALS.has(code)) {
       this.end(code);
       return;
     }
@@ -317,32 +331,70 @@ class Meeting {
     else if (code !== 'waiting') console.warn(`meridian: ${code}: ${message}`);
   }
 
-  async #onDisconnected({ reason }) {
+  #onDisconnected({ reason }) {
+    if (this.trying) {
+      this.trying(false); // the node tried did not let us in: the rejoin goes on
+      return;
+    }
     if (!this.self || this.reconnects >= MAX_RECONNECTS) {
       this.end(reason || 'connection');
       return;
     }
     this.reconnects++;
+    this.#rejoin();
+  }
+
+  // rejoin asks the API for a ticket again and connects to the node it names, until one
+  // lets us in; #onJoined then publishes camera and microphone again. A refusal that
+  // trying again cannot change ends the meeting; one that can (no allowed node has room,
+  // the control plane cannot be asked) is shown, and the last one seen is why it ends
+  // when the time is up.
+  async #rejoin() {
     this.stopScreen();
     for (const id of [...this.shown.keys()]) this.#unshow(id); // their connection is gone
+    this.joinRetries = 0;
+    const words = h('span', null, 'Connection lost. Reconnecting…');
     this.notices.querySelector('.reconnecting')?.remove();
-    this.notices.append(h('p', { class: 'notice reconnecting', role: 'status' }, 'Connection lost. Reconnecting…'));
-    for (const delay of RECONNECT_DELAYS_MS) {
-      await sleep(delay);
+    this.notices.append(h('p', { class: 'notice reconnecting', role: 'status', 'data-testid': 'reconnecting' }, words));
+    const until = Date.now() + REJOIN_FOR_MS;
+    let refusal = null;
+    for (let i = 0; Date.now() < until; i++) {
+      await sleep(Math.max(REJOIN_DELAYS_MS[Math.min(i, REJOIN_DELAYS_MS.length - 1)], (refusal?.retryAfter ?? 0) * 1000));
       if (this.ended) return;
+      let ticket;
       try {
-        const ticket = await this.params.renewTicket();
-        if (!this.ended) this.connect(ticket);
-        return;
+        ticket = await this.params.renewTicket();
       } catch (err) {
-        // A refusal (the meeting ended, we were removed) is final; a failing network is not.
-        if (err.code !== 'network' && !(err.status >= 500)) {
+        if (err.code !== 'network' && err.code !== 'rate_limited' && !(err.status >= 500)) {
           this.end(err.code);
           return;
         }
+        refusal = err;
+        words.textContent = `Reconnecting… ${describe(err)}`;
+        continue;
       }
+      refusal = null;
+      if (this.ended || await this.#tryJoin(ticket)) return;
     }
-    this.end('connection');
+    if (!this.ended) this.end(refusal?.code ?? 'connection');
+  }
+
+  // tryJoin connects with ticket and resolves to whether the node let us in.
+  #tryJoin(ticket) {
+    return new Promise((resolve) => {
+      const settle = (ok) => {
+        clearTimeout(timer);
+        this.trying = null;
+        resolve(ok);
+      };
+      this.trying = settle;
+      this.connect(ticket);
+      const session = this.session;
+      const timer = setTimeout(() => {
+        session.close();
+        settle(false);
+      }, ATTEMPT_MS);
+    });
   }
 
   // reconcile plays each received track in the right place: by the latest subscriber
