@@ -50,11 +50,19 @@ var fromCN = topology.Origin{Region: "cn-north"}
 
 func connect(t *testing.T, ctx context.Context, tk meeting.Ticket) *client.Client {
 	t.Helper()
+	c := connectFor(t, ctx, tk)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// connectFor is connect for a client that outlives the (sub)test connecting it: its
+// caller closes it.
+func connectFor(t *testing.T, ctx context.Context, tk meeting.Ticket) *client.Client {
+	t.Helper()
 	c, err := client.Join(ctx, client.Options{URL: tk.Node.SignalURL, Token: tk.Token, LoopbackOnly: true})
 	if err != nil {
 		t.Fatalf("connect to %s: %v", tk.Node.SignalURL, err)
 	}
-	t.Cleanup(func() { c.Close() })
 	return c
 }
 
@@ -113,6 +121,15 @@ func TestPlacementNeverSpills(t *testing.T) {
 	var meetingA meeting.Meeting
 	var carrierA string
 	var others []*client.Client // in the meetings filling the other us-west nodes
+	// The steps' participants stay connected from step to step (a subtest's cleanup would
+	// close them as it ends, emptying the nodes a later step counts on being full).
+	var kept []*client.Client
+	t.Cleanup(func() {
+		for _, c := range kept {
+			c.Close()
+		}
+	})
+	keep := func(c *client.Client) *client.Client { kept = append(kept, c); return c }
 	full := map[string]bool{}
 	// fill starts a meeting and puts two participants in it, on a node that is not full.
 	fill := func(t *testing.T) {
@@ -124,12 +141,12 @@ func TestPlacementNeverSpills(t *testing.T) {
 		if tk.Node.Region != "us-west" || full[tk.Node.ID] {
 			t.Fatalf("placed on %+v, want a us-west node not full (full: %v)", tk.Node, full)
 		}
-		others = append(others, connect(t, ctx, tk))
+		others = append(others, keep(connectFor(t, ctx, tk)))
 		gt, err := usw[0].Meetings.Join(ctx, meeting.JoinInput{MeetingID: m.ID, DisplayName: "Guest", Origin: fromCN})
 		if err != nil || gt.Node.ID != tk.Node.ID {
 			t.Fatalf("guest: %+v %v, want the carrier %s", gt.Node, err, tk.Node.ID)
 		}
-		others = append(others, connect(t, ctx, gt))
+		others = append(others, keep(connectFor(t, ctx, gt)))
 		waitLoad(t, d, tk.Node.ID, 2)
 		full[tk.Node.ID] = true
 	}
@@ -148,7 +165,7 @@ func TestPlacementNeverSpills(t *testing.T) {
 				t.Fatalf("placed on %+v, want a us-west node", tk.Node)
 			}
 			carrierA = tk.Node.ID
-			connect(t, ctx, tk)
+			keep(connectFor(t, ctx, tk))
 			// A guest asking the other us-west node's API goes to the carrier, and the Go
 			// client connects there.
 			other := usw[0]
@@ -160,7 +177,7 @@ func TestPlacementNeverSpills(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { c.Close() })
+			keep(c)
 			if gt.NodeID != carrierA || gt.Region != "us-west" || gt.URL() != tk.Node.SignalURL {
 				t.Fatalf("guest's ticket names %s (%s), want the carrier %s", gt.NodeID, gt.URL(), carrierA)
 			}
