@@ -14,6 +14,7 @@ import (
 
 	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/devcluster"
+	"github.com/meridian-video/meridian/internal/directory"
 	"github.com/meridian-video/meridian/internal/topology"
 )
 
@@ -71,7 +72,45 @@ func StartDeployment(t testing.TB, spec Spec) *Deployment {
 	if err := c.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if len(c.Deployment.Regions) > 1 {
+		waitReplication(t, c)
+	}
 	return &Deployment{Cluster: c}
+}
+
+// waitReplication returns once every node reads a fact written in each region. In a new
+// supercluster a region's view may pick up another region's bucket only after JetStream's
+// retries (tens of seconds); tests start once facts flow, rather than each waiting on its
+// own.
+func waitReplication(t testing.TB, c *devcluster.Cluster) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	written := map[string]bool{}
+	for _, n := range c.Nodes {
+		r := n.Config.Region
+		if written[r] {
+			continue
+		}
+		if err := n.Directory.PutAccount(ctx, directory.Account{ID: "replication-probe-" + r, HomeRegion: r}); err != nil {
+			t.Fatalf("replication probe of %s: %v", r, err)
+		}
+		written[r] = true
+	}
+	for _, n := range c.Nodes {
+		for r := range written {
+			for {
+				a, err := n.Directory.Account(ctx, "replication-probe-"+r)
+				if err == nil && a.HomeRegion == r {
+					break
+				}
+				if ctx.Err() != nil {
+					t.Fatalf("%s never read %s's facts: %v", n.Config.NodeID, r, err)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	}
 }
 
 // Logger logs warnings and errors to stderr (everything with MERIDIAN_TEST_DEBUG set).
