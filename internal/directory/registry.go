@@ -46,6 +46,9 @@ type Registry struct {
 	mu       sync.Mutex
 	nodes    map[string]topology.NodeInfo
 	mismatch map[string]bool // node id -> announced another region list (logged once)
+	// announced is this node's latest heartbeat: its own entry shows it at once, while
+	// an earlier one still on the bus cannot set it back.
+	announced topology.NodeInfo
 
 	stop chan struct{}
 	done chan struct{}
@@ -124,6 +127,16 @@ func (r *Registry) announce() {
 	if err := r.b.Conn().Publish(r.sendTo, data); err != nil {
 		r.log.Debug("heartbeat not sent", "error", err)
 	}
+	// This node's own entry takes the new state at once (a draining node must not place
+	// the next meeting on itself while its heartbeat is on the way), but keeps the time it
+	// was last heard over the bus: being alive is still proven only by the round trip.
+	r.mu.Lock()
+	r.announced = n
+	if old, ok := r.nodes[n.ID]; ok {
+		n.Seen = old.Seen
+		r.nodes[n.ID] = n
+	}
+	r.mu.Unlock()
 }
 
 func (r *Registry) receive(m *nats.Msg) {
@@ -148,6 +161,11 @@ func (r *Registry) receive(m *nats.Msg) {
 	n.Seen = now
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if n.ID == r.announced.ID && m.Subject == r.sendTo {
+		fresh := r.announced
+		fresh.Seen = now
+		n = fresh
+	}
 	if n.Fingerprint != r.fp {
 		if !r.mismatch[n.ID] {
 			r.log.Error("node announces another region list; it is never chosen until its config matches",
