@@ -30,6 +30,9 @@ const (
 	CodeControlPlaneUnavailable = "control_plane_unavailable"
 	// CodeForwardingRefused: a forwarding header that is not authentic, or expired.
 	CodeForwardingRefused = "forwarding_refused"
+	// CodeForwardingBusy: more forwarded requests within MaxSkew than a node remembers
+	// to refuse their replays; temporary.
+	CodeForwardingBusy = "forwarding_busy"
 	// CodeMisdirected: an authentic forwarded request that reached a node outside the
 	// region it was forwarded to; it is not forwarded again.
 	CodeMisdirected = "misdirected_request"
@@ -108,7 +111,7 @@ func New(cfg Config) (*Forwarder, error) {
 		cfg.Now = time.Now
 	}
 	cfg.Log = cfg.Log.With("component", "residency", "node", cfg.Node)
-	return &Forwarder{cfg: cfg, fp: cfg.Deployment.Fingerprint(), signer: signer{key: cfg.ForwardKey}}, nil
+	return &Forwarder{cfg: cfg, fp: cfg.Deployment.Fingerprint(), signer: newSigner(cfg.ForwardKey)}, nil
 }
 
 // Wrap serves the API requests (under /api/) homed in this region with next, forwards
@@ -156,6 +159,11 @@ func (f *Forwarder) receive(next http.Handler, w http.ResponseWriter, r *http.Re
 		httpapi.WriteError(w, http.StatusMisdirectedRequest, CodeMisdirected,
 			"this request was forwarded to another region than this node's, and is not forwarded again")
 		return
+	case errors.Is(err, ErrBusy):
+		f.cfg.Log.WarnContext(r.Context(), "forwarded request refused: too many to check for replays", "origin", fw.Origin)
+		httpapi.WriteError(w, http.StatusServiceUnavailable, CodeForwardingBusy,
+			"this node is receiving more forwarded requests than it can check; try again shortly")
+		return
 	case err != nil:
 		f.cfg.Log.WarnContext(r.Context(), "forwarding header refused", "remote", r.RemoteAddr, "path", r.URL.Path, "err", err)
 		httpapi.WriteError(w, http.StatusForbidden, CodeForwardingRefused,
@@ -179,6 +187,12 @@ func (f *Forwarder) forward(w http.ResponseWriter, r *http.Request, home string)
 		httpapi.WriteError(w, http.StatusServiceUnavailable, CodeHomeRegionUnavailable, "the home region's node has no usable address")
 		return
 	}
+	// The MAC covers the body, so it is read first; the API refuses a larger one anyway.
+	body, ok := bodyOf(r)
+	if !ok {
+		httpapi.WriteError(w, http.StatusBadRequest, "body_too_large", "the request body is larger than any API request takes (1 MiB)")
+		return
+	}
 	client := clientAddr(r)
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -186,7 +200,7 @@ func (f *Forwarder) forward(w http.ResponseWriter, r *http.Request, home string)
 			// The host the client asked for, which the home node's cross-origin check
 			// compares with the request's Origin.
 			pr.Out.Host = pr.In.Host
-			f.signer.sign(pr.Out, f.cfg.Node, home, client, f.cfg.Now())
+			f.signer.sign(pr.Out, body, f.cfg.Node, home, client, f.cfg.Now())
 		},
 		Transport: f.cfg.Transport,
 		ErrorLog:  slog.NewLogLogger(f.cfg.Log.Handler(), slog.LevelDebug),

@@ -15,7 +15,7 @@ func receiving(t *testing.T) (http.Handler, *string) {
 	t.Helper()
 	f := &Forwarder{
 		cfg:    Config{Region: "eu-central", Node: "eu-central-1", Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return t0 }},
-		signer: signer{key: testKey},
+		signer: newSigner(testKey),
 	}
 	var servedFrom string
 	return f.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -55,11 +55,30 @@ func TestReceiveRefusesForgedAndMisdirected(t *testing.T) {
 	}
 
 	misdirected := httptest.NewRequest(http.MethodPost, "http://eu-central-1.example/api/meetings?limit=5", nil)
-	signer{key: testKey}.sign(misdirected, "us-west-1", "cn-north", client, t0)
+	newSigner(testKey).sign(misdirected, nil, "us-west-1", "cn-north", client, t0)
 	w = httptest.NewRecorder()
 	h.ServeHTTP(w, misdirected)
 	if w.Code != http.StatusMisdirectedRequest || code(t, w) != CodeMisdirected || *servedFrom != "" {
 		t.Fatalf("misdirected: %d %s, served %q", w.Code, w.Body, *servedFrom)
+	}
+}
+
+// A forwarded request is served once; the same request again is refused.
+func TestReceiveRefusesReplay(t *testing.T) {
+	h, servedFrom := receiving(t)
+	r := signed(t)
+	replay := r.Clone(r.Context())
+	setBody(replay, []byte(testBody))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusNoContent {
+		t.Fatalf("first: %d %s", w.Code, w.Body)
+	}
+	*servedFrom = ""
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, replay)
+	if w.Code != http.StatusForbidden || code(t, w) != CodeForwardingRefused || *servedFrom != "" {
+		t.Fatalf("replay: %d %s, served %q", w.Code, w.Body, *servedFrom)
 	}
 }
 
