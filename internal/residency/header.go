@@ -60,7 +60,9 @@ type signer struct {
 	seen *nonces
 }
 
-func newSigner(key []byte) signer { return signer{key: key, seen: &nonces{at: map[string]time.Time{}, max: maxNonces}} }
+func newSigner(key []byte) signer {
+	return signer{key: key, seen: &nonces{at: map[string]time.Time{}, max: maxNonces}}
+}
 
 func (s signer) mac(method, target string, body [sha256.Size]byte, origin, home string, at int64, nonce, clientIP string) string {
 	m := hmac.New(sha256.New, s.key)
