@@ -36,6 +36,9 @@ type Config struct {
 	// "meridian"): the deployment's nodes share it. Without it, anyone who reaches the
 	// listeners joins the bus, which is why they default to loopback.
 	Secret string
+	// TLS, when set, puts every route, gateway and client connection on TLS with
+	// certificates of the deployment's CA (and a connection to ExternalURL too).
+	TLS *TLSFiles
 
 	// RequestTimeout bounds every control-plane request (default 2s).
 	RequestTimeout time.Duration
@@ -124,6 +127,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		// RetryOnFailedConnect lets a node start while the external control plane is
 		// down: it then reports not ready until the connection comes up.
 		copts = append(copts, nats.RetryOnFailedConnect(true))
+		if cfg.TLS != nil {
+			topts, err := cfg.TLS.clientOptions()
+			if err != nil {
+				return nil, err
+			}
+			copts = append(copts, topts...)
+		}
 		b.nc, err = nats.Connect(cfg.ExternalURL, copts...)
 	} else {
 		if cfg.StoreDir == "" {

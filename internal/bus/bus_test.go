@@ -3,6 +3,7 @@ package bus_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -163,5 +164,89 @@ func BenchmarkGatewayRequest(b *testing.B) {
 		if _, err := nc.Request("meridian.echo", []byte("ping"), time.Second); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// With TLS, the nodes of a deployment's CA form the supercluster (routes and gateways
+// over TLS) and a request crosses it, while a node that knows the secret but whose
+// certificate another CA signed, or that offers no TLS, never joins: no request reaches
+// it, and a client without a certificate is refused.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca, other := bustest.NewCA(t, dir, "deployment"), bustest.NewCA(t, dir, "intruder")
+	cfgs := bustest.SuperclusterN(t, dir, 2, "us-west", "eu-central")
+	for i := range cfgs {
+		cfgs[i].TLS = ca.Issue(t, cfgs[i].NodeID)
+	}
+	buses := bustest.StartAll(t, cfgs)
+	// Two nodes of a region the deployment does not know dial its gateways with the
+	// secret: cn-north-1 with a certificate of another CA, cn-north-2 with none.
+	bad := bustest.SuperclusterN(t, dir, 2, "cn-north")
+	for i := range bad {
+		bad[i].Gateways.Peers = cfgs[0].Gateways.Peers
+	}
+	bad[0].TLS = other.Issue(t, bad[0].NodeID)
+	var intruders []*bus.Bus
+	for _, c := range bad {
+		b, err := bus.Start(context.Background(), c, bustest.Logger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(b.Close)
+		intruders = append(intruders, b)
+	}
+	echo := func(b *bus.Bus, subject string) {
+		sub, err := b.Conn().Subscribe(subject, func(m *nats.Msg) { _ = m.Respond([]byte(b.NodeID())) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sub.Unsubscribe() })
+		if err := b.Conn().Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	echo(buses[3], "meridian.echo.eu")
+	for i, b := range intruders {
+		echo(b, fmt.Sprintf("meridian.echo.cn%d", i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		// From us-west-2: over a route to us-west-1's gateway or its own, then eu-central.
+		m, err := buses[1].Conn().RequestWithContext(ctx, "meridian.echo.eu", nil)
+		if err == nil {
+			if string(m.Data) != "eu-central-2" {
+				t.Fatalf("answered by %q", m.Data)
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no answer across the TLS gateway: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The gateways are up; the intruders have had the same time to join, and more.
+	time.Sleep(2 * time.Second)
+	for i := range intruders {
+		for _, b := range buses {
+			if m, err := b.Conn().Request(fmt.Sprintf("meridian.echo.cn%d", i), nil, 300*time.Millisecond); err == nil {
+				t.Fatalf("%s reached the intruder: answered by %q", b.NodeID(), m.Data)
+			}
+		}
+	}
+	// The client listener wants a certificate of the CA as well.
+	if nc, err := nats.Connect(buses[0].ClientURL(), nats.UserInfo("meridian", bustest.Secret), nats.MaxReconnects(0)); err == nil {
+		nc.Close()
+		t.Fatal("a client without a certificate connected")
+	}
+	client := ca.Issue(t, "client")
+	ext, err := bus.Start(context.Background(), bus.Config{NodeID: "us-west-9", Region: "us-west", ExternalURL: buses[0].ClientURL(),
+		Secret: bustest.Secret, TLS: client, RequestTimeout: time.Second}, bustest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ext.Close()
+	if err := ext.WaitReady(ctx); err != nil {
+		t.Fatalf("a client with the CA's certificate: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -42,6 +43,13 @@ func serverOptions(cfg Config) (*server.Options, error) {
 		}
 		opts.Username, opts.Password = secretUser, string(h)
 	}
+	var tc *tls.Config
+	if cfg.TLS != nil {
+		if tc, err = cfg.TLS.serverTLS(); err != nil {
+			return nil, err
+		}
+		opts.TLSConfig, opts.TLSVerify, opts.TLSTimeout = tc, true, tlsTimeout
+	}
 	if cfg.Cluster.Listen == "" {
 		if len(cfg.Cluster.Routes) > 0 || cfg.Gateways.Listen != "" {
 			return nil, errors.New("bus: cluster routes and gateways need cluster.listen")
@@ -53,6 +61,9 @@ func serverOptions(cfg Config) (*server.Options, error) {
 		return nil, fmt.Errorf("bus: cluster listen: %w", err)
 	}
 	opts.Cluster = server.ClusterOpts{Name: cfg.Region, Host: chost, Port: cport}
+	if tc != nil {
+		opts.Cluster.TLSConfig, opts.Cluster.TLSTimeout = tc.Clone(), tlsTimeout
+	}
 	if cfg.Secret != "" {
 		opts.Cluster.Username, opts.Cluster.Password = secretUser, cfg.Secret
 	}
@@ -81,6 +92,9 @@ func serverOptions(cfg Config) (*server.Options, error) {
 		return nil, fmt.Errorf("bus: gateway listen: %w", err)
 	}
 	opts.Gateway = server.GatewayOpts{Name: cfg.Region, Host: ghost, Port: gport}
+	if tc != nil {
+		opts.Gateway.TLSConfig, opts.Gateway.TLSTimeout = tc.Clone(), tlsTimeout
+	}
 	if cfg.Secret != "" {
 		opts.Gateway.Username, opts.Gateway.Password = secretUser, cfg.Secret
 	}

@@ -42,7 +42,21 @@ type Bus struct {
 	// survives the loss of one (with 1, losing the node that holds it stops the region's
 	// placement: it refuses, failing closed).
 	Replicas int `yaml:"replicas"`
+	// TLS puts routes, gateways and the client listener (or the connection to
+	// external_url) on TLS, each peer verified against the deployment's CA.
+	TLS BusTLS `yaml:"tls"`
 }
+
+// BusTLS names the node's certificate and key for the bus and the deployment's CA (PEM
+// files; relative paths in a config file are taken from its directory).
+type BusTLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	CAFile   string `yaml:"ca_file"`
+}
+
+// Enabled reports whether any TLS file is named.
+func (t BusTLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" || t.CAFile != "" }
 
 // BusCluster lists the routes between the nodes of one region.
 type BusCluster struct {
@@ -126,6 +140,9 @@ func (c Config) validateCluster(dep topology.Deployment) error {
 		if err := natsURLs("gateways peers "+region, urls); err != nil {
 			return err
 		}
+	}
+	if t := b.TLS; t.Enabled() && (t.CertFile == "" || t.KeyFile == "" || t.CAFile == "") {
+		return errors.New("bus tls: cert_file, key_file and ca_file go together")
 	}
 	if !b.Standalone() && b.SecretFile == "" {
 		return errors.New("bus: a cluster or gateways need secret_file, the secret every node of the deployment shares")

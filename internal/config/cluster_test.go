@@ -33,6 +33,7 @@ bus:
     listen: "10.0.0.1:7222"
     peers: {cn-north: ["nats://10.1.0.1:7222"]}
   secret_file: bus.secret
+  tls: {cert_file: tls/node.pem, key_file: tls/node.key, ca_file: /etc/meridian/ca.pem}
 `)
 	c, err := Load(path)
 	if err != nil {
@@ -41,6 +42,9 @@ bus:
 	if c.Capacity != 250 || c.DrainTimeout.String() != "2m0s" || c.Bus.Standalone() ||
 		c.Bus.Gateways.Peers["cn-north"][0] != "nats://10.1.0.1:7222" || c.Bus.SecretFile != filepath.Join(dir, "bus.secret") {
 		t.Fatalf("config %+v", c)
+	}
+	if tls := c.Bus.TLS; tls.CertFile != filepath.Join(dir, "tls/node.pem") || tls.KeyFile != filepath.Join(dir, "tls/node.key") || tls.CAFile != "/etc/meridian/ca.pem" {
+		t.Fatalf("tls files %+v: want relative paths from the config's directory", tls)
 	}
 	if s, err := c.BusSecret(); err != nil || s != "0123456789abcdef0123" {
 		t.Fatalf("secret %q %v", s, err)
@@ -72,6 +76,7 @@ func TestBadClusterSettings(t *testing.T) {
 		}, `"mars-1" is not a region`},
 		{"external with listen", func(c *Config) { c.Bus.ExternalURL, c.Bus.Listen = "nats://nats:4222", "127.0.0.1:4222" }, "external_url"},
 		{"external not a url", func(c *Config) { c.Bus.ExternalURL = "::" }, "external_url"},
+		{"tls without its key", func(c *Config) { c.Bus.TLS = BusTLS{CertFile: "n.pem", CAFile: "ca.pem"} }, "go together"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()

@@ -179,8 +179,10 @@ func Load(path string) (Config, error) {
 	if cfg.RegionKeyFile != "" && !filepath.IsAbs(cfg.RegionKeyFile) {
 		cfg.RegionKeyFile = filepath.Join(filepath.Dir(path), cfg.RegionKeyFile)
 	}
-	if cfg.Bus.SecretFile != "" && !filepath.IsAbs(cfg.Bus.SecretFile) {
-		cfg.Bus.SecretFile = filepath.Join(filepath.Dir(path), cfg.Bus.SecretFile)
+	for _, f := range []*string{&cfg.Bus.SecretFile, &cfg.Bus.TLS.CertFile, &cfg.Bus.TLS.KeyFile, &cfg.Bus.TLS.CAFile} {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(filepath.Dir(path), *f)
+		}
 	}
 	return cfg, cfg.Validate()
 }

@@ -36,6 +36,12 @@ func (s *Server) startControlPlane() error {
 		// secret of its own each start keeps anything else on the machine out.
 		secret = rand.Text()
 	}
+	var busTLS *bus.TLSFiles
+	if t := cfg.Bus.TLS; t.Enabled() {
+		busTLS = &bus.TLSFiles{CertFile: t.CertFile, KeyFile: t.KeyFile, CAFile: t.CAFile}
+	} else if !cfg.Bus.Standalone() {
+		s.log.Warn("the bus runs without TLS: routing facts, heartbeats and the bus secret cross the network in clear; set bus.tls unless the nodes' links are private")
+	}
 	s.Bus, err = bus.Start(context.Background(), bus.Config{
 		NodeID:      cfg.Node(),
 		Region:      cfg.Region,
@@ -46,6 +52,7 @@ func (s *Server) startControlPlane() error {
 		// One directory per node: the nodes of a region may share a data directory.
 		StoreDir: filepath.Join(cfg.BusStoreDir(), cfg.Node()),
 		Secret:   secret,
+		TLS:      busTLS,
 	}, s.log)
 	if err != nil {
 		return fmt.Errorf("control plane: %w", err)
