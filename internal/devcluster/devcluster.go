@@ -5,7 +5,8 @@
 //
 // # Layout
 //
-// Everything lives under one directory: the bus secret every node shares (bus.secret), and
+// Everything lives under one directory: the bus secret every node shares (bus.secret), the
+// bus's TLS certificates and their CA (tls/), and
 // per region a data directory <dir>/<region>/ that the region's nodes share: its store
 // (SQLite), its signing secret, its region key (region-<region>.key, whose public half
 // the region list given to every node carries) and the nodes' JetStream stores
@@ -29,6 +30,7 @@ import (
 	"time"
 
 	"github.com/meridian-video/meridian/internal/config"
+	"github.com/meridian-video/meridian/internal/devca"
 	"github.com/meridian-video/meridian/internal/freeport"
 	"github.com/meridian-video/meridian/internal/server"
 	"github.com/meridian-video/meridian/internal/token"
@@ -96,6 +98,14 @@ func Configs(spec Spec) ([]config.Config, error) {
 	for _, n := range spec.RegionNodes {
 		multi = multi || n > 1
 	}
+	// The bus runs on TLS, as it should in production, with a CA of the deployment's own
+	// under <dir>/tls (kept across runs; each node's certificate is made anew).
+	var ca *devca.CA
+	if multi {
+		if ca, err = devca.Open(filepath.Join(spec.Dir, "tls"), "meridian-dev"); err != nil {
+			return nil, fmt.Errorf("devcluster: %w", err)
+		}
+	}
 	gateways := map[string][]string{}
 	var cfgs []config.Config
 	for _, r := range regions {
@@ -121,6 +131,11 @@ func Configs(spec Spec) ([]config.Config, error) {
 			}
 			if multi {
 				c.Bus.SecretFile = secretFile
+				f, err := ca.Issue(c.NodeID)
+				if err != nil {
+					return nil, fmt.Errorf("devcluster: %w", err)
+				}
+				c.Bus.TLS = config.BusTLS{CertFile: f.CertFile, KeyFile: f.KeyFile, CAFile: ca.File}
 				p, err := ports.Take()
 				if err != nil {
 					return nil, err

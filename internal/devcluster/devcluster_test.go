@@ -1,6 +1,7 @@
 package devcluster
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -43,5 +44,17 @@ func TestConfigsFormRegionsAndGateways(t *testing.T) {
 	if len(us.Bus.Cluster.Routes) != 3 || us.Bus.Replicas != 3 || eu.Bus.Replicas != 0 || us.DataDir != cfgs[2].DataDir || us.DataDir == eu.DataDir ||
 		len(us.Bus.Gateways.Peers["eu-central"]) != 1 || len(eu.Bus.Gateways.Peers["us-west"]) != 3 || us.Bus.SecretFile == "" {
 		t.Fatalf("us-west-1 %+v\neu-central-1 %+v", us.Bus, eu.Bus)
+	}
+	// Every node's bus is on TLS, with a certificate of its own from the one CA.
+	for _, c := range cfgs {
+		if tls := c.Bus.TLS; tls.CAFile != us.Bus.TLS.CAFile || tls.CertFile == "" || tls.KeyFile == "" {
+			t.Fatalf("%s: bus tls %+v", c.Node(), tls)
+		}
+		if _, err := os.Stat(c.Bus.TLS.CertFile); err != nil {
+			t.Fatalf("%s: %v", c.Node(), err)
+		}
+	}
+	if cfgs[0].Bus.TLS.CertFile == cfgs[1].Bus.TLS.CertFile {
+		t.Fatal("two nodes share a certificate")
 	}
 }
