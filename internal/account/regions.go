@@ -97,6 +97,12 @@ func (s *Service) signUpHome(j, asked string) (topology.Region, error) {
 			return topology.Region{}, &Error{Code: topology.CodeUnknownRegion,
 				Message: fmt.Sprintf("home region %q is not a region of this deployment", asked)}
 		}
+		if r.Partner != "" {
+			// The public sign-up's accounts are the operator's (direct); a partner homes
+			// its own customers when it provisions them.
+			return topology.Region{}, &Error{Code: topology.CodePartnerRegion, Message: fmt.Sprintf(
+				"%s is run by a partner for its own customers; choose another home region, or sign up through the partner", r.ID)}
+		}
 		if !slices.ContainsFunc(choices, func(c topology.Region) bool { return c.ID == r.ID }) {
 			return topology.Region{}, invalid(fmt.Sprintf("%s is an opt-in region: it is the home of accounts of its own jurisdiction %s only",
 				r.ID, r.Jurisdiction))
@@ -130,6 +136,9 @@ type RegionChoice struct {
 	OptIn bool
 	// OptedIn: an owner or admin turned the opt-in region on.
 	OptedIn bool
+	// PartnerName names, for a region run by a partner (Region.Partner), that partner for
+	// people; only the partner's customers see such a region.
+	PartnerName string
 	// Explanation is one sentence for people.
 	Explanation string
 	// Warning says, for an opt-in region, what turning it on means.
@@ -145,7 +154,9 @@ type RegionSettings struct {
 	RegionSelection bool
 	// CanChange: the principal asking may change them (a signed-in owner or admin).
 	CanChange bool
-	// Regions are every region of the deployment, in the list's order.
+	// Regions are the regions of the deployment that may carry the account's meetings at
+	// all, in the list's order: every region of the operator's and, for a partner's
+	// customer, the partner's own. Other partners' regions are not shown.
 	Regions []RegionChoice
 }
 
@@ -187,13 +198,15 @@ func (s *Service) AllowedRegions(ctx context.Context, a store.Account) (topology
 }
 
 // effectiveRegions computes an account's set from its stored choices, and returns the
-// opt-ins those choices record.
+// opt-ins those choices record. An account that never chose has DefaultAllowed: a
+// partner's customer then gets the partner's regions.
 func (s *Service) effectiveRegions(a store.Account, stored store.AccountRegions) (topology.AllowedSet, map[string]bool, error) {
 	dep := s.regions.dep
 	home, ok := dep.Lookup(a.Region)
 	if !ok {
 		return topology.AllowedSet{}, nil, regionRefusal(topology.ErrUnknownRegion)
 	}
+	channel := channelOf(a)
 	opted, err := topology.ParseAllowedSet(stored.OptedIn)
 	if err != nil {
 		return topology.AllowedSet{}, nil, fmt.Errorf("account %s: stored opt-ins: %w", a.ID, err)
@@ -202,24 +215,53 @@ func (s *Service) effectiveRegions(a store.Account, stored store.AccountRegions)
 	for _, id := range opted.IDs() {
 		optedIn[id] = true
 	}
+	selection := planOf(a).RegionSelection
+	if stored.Allowed == "" {
+		set, err := topology.DefaultAllowed(dep, home.ID, channel, selection, optedIn)
+		if err != nil {
+			return topology.AllowedSet{}, nil, regionRefusal(err)
+		}
+		return set, optedIn, nil
+	}
 	chosen, err := topology.ParseAllowedSet(stored.Allowed)
 	if err != nil {
 		return topology.AllowedSet{}, nil, fmt.Errorf("account %s: stored regions: %w", a.ID, err)
 	}
 	var keep []string
-	if planOf(a).RegionSelection {
+	if selection {
 		keep = []string{home.ID}
 		for _, id := range chosen.IDs() {
-			if r, ok := dep.Lookup(id); ok && (!topology.NeedsOptIn(r, home) || optedIn[id]) {
+			// A region gone from the list, no longer opted in, or now a partner's that
+			// the account is not a customer of, falls away.
+			if r, ok := dep.Lookup(id); ok && r.Serves(channel) && (!topology.NeedsOptIn(r, home) || optedIn[id]) {
 				keep = append(keep, id)
 			}
 		}
 	}
-	set, err := topology.EffectiveAllowed(dep, home.ID, keep, planOf(a).RegionSelection, optedIn)
+	set, err := topology.EffectiveAllowed(dep, home.ID, channel, keep, selection, optedIn)
 	if err != nil {
 		return topology.AllowedSet{}, nil, regionRefusal(err)
 	}
 	return set, optedIn, nil
+}
+
+// channelOf is an account's sales channel: "direct" or a partner's id.
+func channelOf(a store.Account) string {
+	if a.Channel == "" {
+		return store.ChannelDirect
+	}
+	return a.Channel
+}
+
+// partnerName names a partner for people: its name in the running jurisdiction policy,
+// the authority on partners every node holds, else its id.
+func (s *Service) partnerName(id string) string {
+	if p := s.runningPolicy(); p != nil {
+		if pt, ok := p.Partner(id); ok && pt.Name != "" {
+			return pt.Name
+		}
+	}
+	return id
 }
 
 // planOf is an account's entitlements; an unknown plan entitles to nothing.
@@ -253,11 +295,17 @@ func (s *Service) regionSettings(p Principal, stored store.AccountRegions) (Regi
 	selection := planOf(p.Account).RegionSelection
 	out := RegionSettings{Home: home.ID, Allowed: set, RegionSelection: selection, CanChange: regionActor(p) == nil}
 	for _, r := range s.regions.dep.Regions {
+		if !r.Serves(channelOf(p.Account)) {
+			continue
+		}
 		c := RegionChoice{Region: r, Home: r.ID == home.ID, Allowed: set.Contains(r.ID), OptIn: topology.NeedsOptIn(r, home)}
 		c.OptedIn = c.OptIn && optedIn[r.ID]
 		c.Locked = c.Home || !selection
 		if c.OptIn {
 			c.Warning = optInWarning(r)
+		}
+		if r.Partner != "" {
+			c.PartnerName = s.partnerName(r.Partner)
 		}
 		c.Explanation = explain(c, selection)
 		out.Regions = append(out.Regions, c)
@@ -271,6 +319,9 @@ func explain(c RegionChoice, selection bool) string {
 	if name, ok := jurisdictionName(c.Jurisdiction); ok {
 		in = ", in " + name
 	}
+	if c.PartnerName != "" {
+		return "Run by " + c.PartnerName + in + ": " + explainPartner(c, selection)
+	}
 	switch {
 	case c.Home:
 		return fmt.Sprintf("Your home region%s: your account's data is stored here, and it always carries your meetings.", in)
@@ -282,6 +333,21 @@ func explain(c RegionChoice, selection bool) string {
 		return fmt.Sprintf("Data centers here%s may carry your meetings; your data at rest stays in your home region.", in)
 	}
 	return fmt.Sprintf("Data centers here%s carry none of your meetings unless you turn it on.", in)
+}
+
+// explainPartner is the rest of the sentence for a region run by the account's partner.
+func explainPartner(c RegionChoice, selection bool) string {
+	switch {
+	case c.Home:
+		return "your home region; your account's data is stored here, and it always carries your meetings."
+	case !selection:
+		return "your plan keeps meetings in your home region."
+	case c.OptIn && !c.Allowed:
+		return "an opt-in region; it carries none of your meetings unless an owner or admin turns it on."
+	case c.Allowed:
+		return "it may carry your meetings; your data at rest stays in your home region."
+	}
+	return "it carries none of your meetings unless you turn it on."
 }
 
 // optInWarning is what turning an opt-in region on means, in plain words.
@@ -332,8 +398,13 @@ func (s *Service) SetRegions(ctx context.Context, p Principal, in RegionsInput) 
 		return refuse(regionRefusal(err))
 	}
 	for _, id := range acks.IDs() {
-		if _, ok := s.regions.dep.Lookup(id); !ok {
+		r, ok := s.regions.dep.Lookup(id)
+		if !ok {
 			return refuse(&Error{Code: topology.CodeUnknownRegion, Message: fmt.Sprintf("acknowledged region %q is not a region of this deployment", id)})
+		}
+		if !r.Serves(channelOf(p.Account)) {
+			return refuse(&Error{Code: topology.CodePartnerRegion, Message: fmt.Sprintf(
+				"acknowledged region %s is run by a partner and carries only the meetings of that partner's customers", id)})
 		}
 	}
 	home, ok := s.regions.dep.Lookup(p.Account.Region)
@@ -354,7 +425,7 @@ func (s *Service) SetRegions(ctx context.Context, p Principal, in RegionsInput) 
 		for _, id := range acks.IDs() {
 			optedIn[id] = true
 		}
-		after, err := topology.EffectiveAllowed(s.regions.dep, home.ID, in.Allowed, planOf(p.Account).RegionSelection, optedIn)
+		after, err := topology.EffectiveAllowed(s.regions.dep, home.ID, channelOf(p.Account), in.Allowed, planOf(p.Account).RegionSelection, optedIn)
 		if err != nil {
 			return refuse(regionRefusal(err))
 		}

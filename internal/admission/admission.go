@@ -131,6 +131,12 @@ type Gate struct {
 	// meeting is refused unless this region is one of them (defence in depth behind
 	// placement). A token naming none is not a meeting's (rooms of hand-minted tokens).
 	Region string
+	// Partner is the partner that runs this node's region (topology.Region.Partner), empty
+	// for the operator's own. Such a node admits a meeting's token only when the token's
+	// channel, which the meeting's home region signed, is that partner: a token without
+	// one is refused (fail closed). Rooms of its own region's hand-minted tokens (no
+	// regions, signed by this region) are the partner's own and enter as elsewhere.
+	Partner string
 }
 
 // Request is one attempt to enter a room.
@@ -209,6 +215,8 @@ func (g *Gate) enter(ctx context.Context, req Request) (*Entry, error) {
 		return e, refuse(CodeNotAllowed, "the token does not grant this")
 	case len(c.Grants.Regions) > 0 && !slices.Contains(c.Grants.Regions, g.Region):
 		return e, refuse(CodeRegionNotAllowed, "this meeting may not be carried in this server's region; join it again to be sent to the right server")
+	case g.Partner != "" && (len(c.Grants.Regions) > 0 || c.Home != g.Region) && c.Channel != g.Partner:
+		return e, refuse(CodeRegionNotAllowed, "this server's region is run by a partner and carries only its customers' meetings; join it again to be sent to the right server")
 	}
 	lasting, err := g.Rooms.CheckEntry(ctx, c.Room, c.Identity, c.IssuedAt.Time)
 	if err != nil {

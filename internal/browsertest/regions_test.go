@@ -115,3 +115,68 @@ func TestSettingsRegionToggles(t *testing.T) {
 		t.Fatalf("%d region changes audited, want 2: %+v", changes, es)
 	}
 }
+
+// TestSettingsShowPartnerRegionToItsCustomers: a customer of the OEM partner that runs a
+// region sees it on the settings page, marked as the partner's with a line saying who
+// runs it, on by default, and can turn it off; a direct account's owner never sees it.
+func TestSettingsShowPartnerRegionToItsCustomers(t *testing.T) {
+	env := newEnv(t, func(c *config.Config) {
+		c.Region = "us-west"
+		c.Regions = []topology.Region{
+			{ID: "us-west", Jurisdiction: "US", Name: "US West (Oregon)", Location: topology.LatLng{Lat: 45.6, Lng: -121.2}},
+			{ID: "eu-central", Jurisdiction: "EU", Name: "EU Central (Frankfurt)", Location: topology.LatLng{Lat: 50.1, Lng: 8.7}},
+			{ID: "cn-lotus", Jurisdiction: "CN", Name: "Lotus Bridge Beijing", Location: topology.LatLng{Lat: 39.9, Lng: 116.3}, Partner: "lotus-bridge"},
+		}
+		for i, r := range c.Regions {
+			k, err := token.LoadOrCreateRegionKey(c.RegionKeyPath(r.ID), r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Regions[i].PublicKey = k.PublicBase64()
+		}
+		// The policy names the partner for people.
+		c.PolicyFile = "../policy/examples/china-2020.yaml"
+	})
+	const password = "correct horse battery"
+	hash, err := account.HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts := map[string]store.Account{}
+	for email, channel := range map[string]string{"li@lotus.example": "lotus-bridge", "ann@example.com": store.ChannelDirect} {
+		a, _, err := env.Server.Store.CreateAccountWithOwner(t.Context(),
+			store.Account{Type: account.TypeBusiness, Name: "Acme", Plan: string(account.Business), Channel: channel},
+			store.User{Email: email, DisplayName: "Ada", PasswordHash: hash})
+		if err != nil {
+			t.Fatal(err)
+		}
+		accounts[email] = a
+	}
+	signIn := func(name, email string) *user {
+		u := newUser(t, env, name)
+		u.Navigate("/signin?next=/settings")
+		u.Fill("email", email)
+		u.Fill("password", password)
+		u.Click("form[data-testid=signin-form] button[type=submit]")
+		u.WaitText("[data-testid=regions-card] [data-region=us-west]", "Your home region")
+		return u
+	}
+
+	customer := signIn("customer", "li@lotus.example")
+	customer.WaitText("[data-region=cn-lotus]", "Partner")
+	customer.WaitText("[data-testid=region-why-cn-lotus]", "Run by Lotus Bridge Networks (fictional), in China")
+	customer.WaitFor("cn-lotus on by default", `document.querySelector("[data-testid=region-toggle-cn-lotus]").checked`)
+	customer.Click("[data-testid=region-toggle-cn-lotus]")
+	customer.WaitFor("cn-lotus saved off", `(() => {
+		const el = document.querySelector("[data-testid=region-toggle-cn-lotus]");
+		return !el.checked && !el.disabled;
+	})()`)
+	set, err := env.Server.Accounts.AllowedRegions(t.Context(), accounts["li@lotus.example"])
+	if err != nil || set.String() != "us-west" {
+		t.Fatalf("the customer's regions after turning cn-lotus off: %v, %v", set, err)
+	}
+
+	direct := signIn("direct", "ann@example.com")
+	direct.WaitText("[data-region=eu-central]", "EU")
+	direct.WaitFor("no partner region for a direct account", `!document.querySelector("[data-region=cn-lotus]")`)
+}

@@ -373,6 +373,7 @@ var statusOf = map[string]int{
 	topology.CodeUnknownRegion:      http.StatusBadRequest,
 	topology.CodeHomeRequired:       http.StatusBadRequest,
 	topology.CodeOptInRequired:      http.StatusBadRequest,
+	topology.CodePartnerRegion:      http.StatusBadRequest,
 	topology.CodeNoHomeRegion:       http.StatusBadRequest,
 	topology.CodePlanLocked:         http.StatusForbidden,
 	account.CodeHomeRegionElsewhere: http.StatusConflict,

@@ -22,7 +22,10 @@ func toRegion(r topology.Region) regionJSON {
 
 // listRegions answers anyone with the deployment's regions, in the list's order, for the
 // sign-up page's choice of home region: with ?jurisdiction=XX, those a sign-up from XX
-// may choose and the one proposed to it.
+// may choose and the one proposed to it. A region run by a partner is left out: it
+// carries only the partner's customers' meetings, and a sign-up here is the operator's
+// (direct), so it is nobody's choice here; its customers see it in their account's
+// regions.
 func (a *accountAPI) listRegions(w http.ResponseWriter, r *http.Request, _ account.Principal) {
 	choices, proposed, err := a.svc.HomeProposal(r.URL.Query().Get("jurisdiction"))
 	if err != nil {
@@ -44,6 +47,9 @@ func (a *accountAPI) listRegions(w http.ResponseWriter, r *http.Request, _ accou
 		DefaultHome string         `json:"default_home,omitempty"`
 	}{Regions: make([]signUpRegion, 0, len(dep.Regions)), NodeRegion: a.svc.Region().ID, DefaultHome: proposed.ID}
 	for _, reg := range dep.Regions {
+		if reg.Partner != "" {
+			continue
+		}
 		out.Regions = append(out.Regions, signUpRegion{toRegion(reg), open[reg.ID]})
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -52,11 +58,14 @@ func (a *accountAPI) listRegions(w http.ResponseWriter, r *http.Request, _ accou
 // accountRegionJSON is a region as an account's settings show it.
 type accountRegionJSON struct {
 	regionJSON
-	Home        bool   `json:"home"`
-	Allowed     bool   `json:"allowed"`
-	Locked      bool   `json:"locked"`
-	NeedsOptIn  bool   `json:"needs_opt_in"`
-	OptedIn     bool   `json:"opted_in"`
+	Home       bool `json:"home"`
+	Allowed    bool `json:"allowed"`
+	Locked     bool `json:"locked"`
+	NeedsOptIn bool `json:"needs_opt_in"`
+	OptedIn    bool `json:"opted_in"`
+	// Partner and PartnerName say, for a region run by the account's partner, who runs it.
+	Partner     string `json:"partner,omitempty"`
+	PartnerName string `json:"partner_name,omitempty"`
 	Explanation string `json:"explanation"`
 	Warning     string `json:"warning,omitempty"`
 }
@@ -75,7 +84,8 @@ func toAccountRegions(s account.RegionSettings) accountRegionsJSON {
 	for _, c := range s.Regions {
 		out.Regions = append(out.Regions, accountRegionJSON{
 			regionJSON: toRegion(c.Region), Home: c.Home, Allowed: c.Allowed, Locked: c.Locked,
-			NeedsOptIn: c.OptIn, OptedIn: c.OptedIn, Explanation: c.Explanation, Warning: c.Warning,
+			NeedsOptIn: c.OptIn, OptedIn: c.OptedIn, Partner: c.Partner, PartnerName: c.PartnerName,
+			Explanation: c.Explanation, Warning: c.Warning,
 		})
 	}
 	return out

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/meridian-video/meridian/internal/account"
@@ -267,5 +268,67 @@ func TestMeetingJSONHasAllowedRegions(t *testing.T) {
 	f.startMeeting(t, s, m.ID)
 	if got := regions(); got != `["local"]` {
 		t.Fatalf("allowed_regions once live: %s", got)
+	}
+}
+
+// A region run by a partner is not on the public list (the sign-up page must not offer
+// it), cannot be put in a direct account's regions by a crafted request (400
+// partner_region), and is shown, named as the partner's, to the partner's customers.
+func TestPartnerRegionsOverHTTP(t *testing.T) {
+	dep := topology.Deployment{Regions: append(slices.Clone(threeRegions.Regions),
+		topology.Region{ID: "cn-lotus", Jurisdiction: "CN", Name: "Lotus Bridge Beijing", Location: topology.LatLng{Lat: 39.9, Lng: 116.3}, Partner: "lotus-bridge"})}
+	f := newRegionsAPI(t, dep, "us-west")
+	for _, q := range []string{"", "?jurisdiction=CN"} {
+		out := decodeAs[regionsOut](t, f.call(t, "GET", "/api/regions"+q, ""), http.StatusOK)
+		for _, r := range out.Regions {
+			if r.ID == "cn-lotus" {
+				t.Fatalf("public list%s %+v: shows the partner's region", q, out)
+			}
+		}
+		if len(out.Regions) != 3 || out.DefaultHome == "cn-lotus" {
+			t.Fatalf("public list%s %+v", q, out)
+		}
+	}
+	signUp := `{"account_type":"individual","email":"x@example.com","display_name":"Ada","password":"correct horse battery","home_region":"cn-lotus"}`
+	if r := f.call(t, "POST", "/api/signup", signUp); r.status != http.StatusBadRequest || r.code(t) != "partner_region" {
+		t.Fatalf("sign-up homed in the partner's region: %d %s", r.status, r.body)
+	}
+
+	direct, _ := f.onPlan(t, "ann@example.com", account.Business)
+	if got := f.accountRegions(t, direct); len(got.Regions) != 3 {
+		t.Fatalf("a direct account sees %+v", got.Regions)
+	}
+	r := f.call(t, "PUT", "/api/account/regions", `{"allowed":["us-west","cn-lotus"],"acknowledge_opt_in":["cn-lotus"]}`, direct.auth(true)...)
+	if r.status != http.StatusBadRequest || r.code(t) != "partner_region" {
+		t.Fatalf("crafted request for the partner's region: %d %s", r.status, r.body)
+	}
+	if got := f.accountRegions(t, direct); !slices.Equal(got.Allowed, []string{"us-west"}) {
+		t.Fatalf("allowed %v after the refusal", got.Allowed)
+	}
+
+	hash, err := account.HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.st.CreateAccountWithOwner(t.Context(), store.Account{Type: "business", Name: "Lotus customer",
+		Plan: string(account.Business), Channel: "lotus-bridge"},
+		store.User{Email: "li@lotus.example", DisplayName: "Li", PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	customer := f.signIn(t, "li@lotus.example")
+	raw := f.call(t, "GET", "/api/account/regions", "", customer.auth(false)...)
+	out := decodeAs[struct {
+		Allowed []string
+		Regions []struct {
+			ID, Partner, Explanation string
+			PartnerName              string `json:"partner_name"`
+		}
+	}](t, raw, http.StatusOK)
+	if !slices.Equal(out.Allowed, []string{"cn-lotus", "us-west"}) || len(out.Regions) != 4 {
+		t.Fatalf("the partner's customer: %s", raw.body)
+	}
+	if l := out.Regions[3]; l.ID != "cn-lotus" || l.Partner != "lotus-bridge" || l.PartnerName != "lotus-bridge" ||
+		!strings.HasPrefix(l.Explanation, "Run by lotus-bridge") {
+		t.Fatalf("cn-lotus as its customer sees it: %+v", l)
 	}
 }

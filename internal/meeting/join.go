@@ -185,11 +185,11 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	if err != nil {
 		return Ticket{}, err
 	}
-	node, err := s.place(ctx, m, in.Origin, actor)
+	node, err := s.place(ctx, m, channelOf(a), in.Origin, actor)
 	if err != nil {
 		return Ticket{}, err
 	}
-	return s.ticket(m, identity, name, false, m.WaitingRoom, ent.MaxParticipants, node)
+	return s.ticket(m, channelOf(a), identity, name, false, m.WaitingRoom, ent.MaxParticipants, node)
 }
 
 // guestIdentity is a guest's identity in rooms: derived from the key their browser keeps,
@@ -202,10 +202,20 @@ func guestIdentity(key string) string {
 	return "guest-" + base64.RawURLEncoding.EncodeToString(sum[:12])
 }
 
+// channelOf is the sales channel of a meeting's account: "direct" or a partner's id. A
+// region run by a partner carries the meeting only for that partner's customers, so
+// placement and the token carry it.
+func channelOf(a store.Account) string {
+	if a.Channel == "" {
+		return store.ChannelDirect
+	}
+	return a.Channel
+}
+
 // ticket mints an SFU join token for a participant of a live meeting, valid for the
 // Service's TokenTTL but never past the meeting's deadline. seats is the plan's
 // participant limit, which the room enforces.
-func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool, seats int, node Node) (Ticket, error) {
+func (s *Service) ticket(m Meeting, channel, identity, name string, host, waiting bool, seats int, node Node) (Ticket, error) {
 	now := s.now()
 	ttl := s.tokenTTL
 	if d := Deadline(m); !d.IsZero() {
@@ -214,7 +224,8 @@ func (s *Service) ticket(m Meeting, identity, name string, host, waiting bool, s
 	if ttl < time.Second {
 		ttl = time.Second
 	}
-	g := token.Grants{Publish: true, Subscribe: true, Host: host, Waiting: waiting && !host, Seats: seats, Regions: AllowedRegions(m)}
+	g := token.Grants{Publish: true, Subscribe: true, Host: host, Waiting: waiting && !host, Seats: seats, Regions: AllowedRegions(m),
+		Channel: channel}
 	tok, err := s.mint.Mint(Room(m.ID), identity, name, g, ttl)
 	if err != nil {
 		return Ticket{}, fmt.Errorf("meeting: join token: %w", err)

@@ -47,11 +47,11 @@ func (s *Service) start(ctx context.Context, p account.Principal, id string, fro
 		}
 		return Ticket{}, err
 	}
-	node, err := s.place(ctx, m, from, p.Actor())
+	node, err := s.place(ctx, m, channelOf(p.Account), from, p.Actor())
 	if err != nil {
 		return Ticket{}, err
 	}
-	return s.ticket(m, p.User.ID, p.User.DisplayName, true, false, ent.MaxParticipants, node)
+	return s.ticket(m, channelOf(p.Account), p.User.ID, p.User.DisplayName, true, false, ent.MaxParticipants, node)
 }
 
 // decideHost asks policy.MayHost whether account a may host, with its plan's entitlements

@@ -23,6 +23,9 @@ type PlaceRequest struct {
 	Allowed topology.AllowedSet
 	// From is where the participant is; the Placer's own region when it is empty.
 	From topology.Origin
+	// Channel is the sales channel of the meeting's account ("direct" or a partner id),
+	// which a partner's region must be run for.
+	Channel string
 }
 
 // Node is where a participant connects: the node carrying the meeting.
@@ -64,7 +67,7 @@ func (s *Service) meetingAllowed(ctx context.Context, m Meeting) (topology.Allow
 // place asks the Placer for the node of a join to a live meeting (none without a
 // Placer: a Service with no deployment around it). A refusal is audited and returned as
 // an *Error: no_allowed_capacity with the regions tried, or control_plane_unavailable.
-func (s *Service) place(ctx context.Context, m Meeting, from topology.Origin, actor string) (Node, error) {
+func (s *Service) place(ctx context.Context, m Meeting, channel string, from topology.Origin, actor string) (Node, error) {
 	if s.placer == nil {
 		return Node{}, nil
 	}
@@ -72,7 +75,7 @@ func (s *Service) place(ctx context.Context, m Meeting, from topology.Origin, ac
 	if err != nil {
 		return Node{}, err
 	}
-	n, err := s.placer.Place(ctx, PlaceRequest{MeetingID: m.ID, Allowed: allowed, From: from})
+	n, err := s.placer.Place(ctx, PlaceRequest{MeetingID: m.ID, Allowed: allowed, From: from, Channel: channel})
 	if err == nil {
 		return n, nil
 	}

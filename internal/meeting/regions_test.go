@@ -132,3 +132,52 @@ func TestMeetingRegionsDefaultToHome(t *testing.T) {
 		t.Fatalf("token regions %v, meeting %v; want [local]", c.Regions, AllowedRegions(tk.Meeting))
 	}
 }
+
+// Every join token of a meeting carries its account's sales channel, signed by the home
+// region, so that a node of a partner's region can tell the partner's customers' meetings
+// from others'; an account of no recorded channel is direct.
+func TestTokensCarryTheAccountsChannel(t *testing.T) {
+	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir(), Region: "local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clock := &fakeClock{now: t0}
+	key, err := token.GenerateKey("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := token.NewIssuer(key, clock.Now)
+	svc, err := New(st, tokens, []byte("0123456789abcdef0123456789abcdef"), Options{Now: clock.Now, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ channel, want string }{{"lotus-bridge", "lotus-bridge"}, {"direct", "direct"}, {"", "direct"}} {
+		a, u, err := st.CreateAccountWithOwner(t.Context(), store.Account{Type: account.TypeBusiness, Name: "Acme",
+			Plan: string(account.Business), Channel: c.channel},
+			store.User{Email: "host-" + c.want + c.channel + "@example.com", DisplayName: "Ada", PasswordHash: "unused"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		host := account.Principal{Account: a, User: u}
+		off := false
+		m, err := svc.Schedule(t.Context(), host, ScheduleInput{Passcode: &off, WaitingRoom: &off, JoinBeforeHost: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk, err := svc.Start(t.Context(), host, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gt, err := svc.Join(t.Context(), JoinInput{MeetingID: m.ID, DisplayName: "Guest"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for who, tok := range map[string]string{"host": tk.Token, "guest": gt.Token} {
+			cl, err := tokens.Verify(t.Context(), tok)
+			if err != nil || cl.Channel != c.want {
+				t.Fatalf("channel %q: the %s's token names %q (%v); want %q", c.channel, who, cl.Channel, err, c.want)
+			}
+		}
+	}
+}

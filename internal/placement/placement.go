@@ -74,7 +74,7 @@ func (p *Placer) Place(ctx context.Context, req meeting.PlaceRequest) (meeting.N
 		}
 		pl, err := topology.Place(topology.PlacementInput{
 			Deployment: p.Deployment, Fingerprint: fp, Nodes: p.Registry.Snapshot(), Now: now(),
-			Allowed: req.Allowed, Carrier: entry.Node, From: from,
+			Allowed: req.Allowed, Carrier: entry.Node, From: from, Channel: req.Channel,
 		})
 		if err != nil {
 			return meeting.Node{}, err

@@ -110,10 +110,13 @@ func (f *Forwarder) lookup(ctx context.Context, get func(context.Context) (strin
 // home node, which proposes from its own location, homes it where this node decided.
 func (f *Forwarder) signUpHome(r *http.Request, b body, raw map[string]json.RawMessage) string {
 	if asked := strings.TrimSpace(b.HomeRegion); asked != "" {
-		if reg, ok := f.cfg.Deployment.Lookup(asked); ok {
+		if reg, ok := f.cfg.Deployment.Lookup(asked); ok && reg.Partner == "" {
 			return reg.ID
 		}
-		return "" // the API refuses an unknown region
+		// The API here refuses an unknown region, and a partner's: a sign-up through the
+		// operator is no partner's customer, and its personal data is not sent to the
+		// partner's data center only to be refused there.
+		return ""
 	}
 	j := strings.ToUpper(strings.TrimSpace(b.Jurisdiction))
 	if j != "" && !topology.ValidJurisdiction(j) {

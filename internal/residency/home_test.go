@@ -2,10 +2,13 @@ package residency
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/meridian-video/meridian/internal/topology"
 )
 
 func TestMeetingIDOfJoin(t *testing.T) {
@@ -49,5 +52,31 @@ func TestReadBodyLeavesItForTheAPI(t *testing.T) {
 	}
 	if got, _ := io.ReadAll(r.Body); len(got) != len(big) {
 		t.Fatalf("left %d bytes of %d", len(got), len(big))
+	}
+}
+
+// A sign-up asking for a partner's region as home is answered (refused) where it came in:
+// its personal data never goes to the partner's data center. An operator's region is
+// forwarded to as before.
+func TestSignUpIsNotForwardedToAPartnersRegion(t *testing.T) {
+	dep := topology.Deployment{Regions: []topology.Region{
+		{ID: "us-west", Jurisdiction: "US", Name: "US West", Location: topology.LatLng{Lat: 45.6, Lng: -121.2}},
+		{ID: "cn-north", Jurisdiction: "CN", Name: "CN North", Location: topology.LatLng{Lat: 39.9, Lng: 116.4}},
+		{ID: "cn-lotus", Jurisdiction: "CN", Name: "Lotus Bridge", Location: topology.LatLng{Lat: 39.9, Lng: 116.3}, Partner: "lotus-bridge"},
+	}}
+	f := &Forwarder{cfg: Config{Deployment: dep, Region: "us-west"}}
+	r := httptest.NewRequest("POST", "/api/signup", nil)
+	for _, c := range []struct {
+		b    body
+		want string
+	}{
+		{body{HomeRegion: "cn-lotus"}, ""},
+		{body{HomeRegion: "cn-north"}, "cn-north"},
+		{body{Jurisdiction: "CN"}, "cn-north"}, // the proposal is never the partner's nearer region
+	} {
+		raw := map[string]json.RawMessage{}
+		if got := f.signUpHome(r, c.b, raw); got != c.want {
+			t.Errorf("%+v: forwarded to %q, want %q", c.b, got, c.want)
+		}
 	}
 }

@@ -209,7 +209,8 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 		return nil, err
 	}
 	// Every way into a room goes through this one gate.
-	gate := &admission.Gate{SFU: s.SFU, Tokens: s.Tokens, Rooms: s.rooms, Log: log, Region: cfg.Region}
+	self, _ := dep.Lookup(cfg.Region)
+	gate := &admission.Gate{SFU: s.SFU, Tokens: s.Tokens, Rooms: s.rooms, Log: log, Region: cfg.Region, Partner: self.Partner}
 	handler := httpapi.New(httpapi.Deps{
 		Log:      log,
 		Gatherer: reg,

@@ -33,6 +33,10 @@ type Grants struct {
 	// Regions are the regions that may carry the meeting (its allowed set), so that a
 	// node can check its own region against it.
 	Regions []string `json:"regions,omitempty"`
+	// Channel is the sales channel of the meeting's account ("direct" or a partner id),
+	// asserted by its home region's signature, so that a node of a region run by a
+	// partner admits only that partner's customers' meetings.
+	Channel string `json:"channel,omitempty"`
 }
 
 // Claims are the verified contents of a join token.

@@ -97,15 +97,21 @@ func unknownRegion(what, id string) *Error {
 	return &Error{Code: CodeUnknownRegion, Message: fmt.Sprintf("%s %q is not a region of this deployment", what, id)}
 }
 
-// EffectiveAllowed decides the regions an account's meetings may use, from the regions it
-// asks for. An empty request means the home region alone. A plan without region selection
-// is locked to its home region: asking for any other is plan_locked (pass nil to compute a
-// downgraded account's set). A region that is opt-in and of another jurisdiction than the
-// home region needs optedIn[id], an admin's decision; the home region itself needs nothing.
-func EffectiveAllowed(dep Deployment, home string, requested []string, planHasRegionSelection bool, optedIn map[string]bool) (AllowedSet, error) {
+// EffectiveAllowed decides the regions the meetings of an account of this sales channel
+// may use, from the regions it asks for. An empty request means the home region alone. A
+// region run by a partner other than the channel (every partner region, for a direct
+// account) is partner_region, and so is a home region of that kind. A plan without region
+// selection is locked to its home region: asking for any other is plan_locked (pass nil to
+// compute a downgraded account's set). A region that is opt-in and of another jurisdiction
+// than the home region needs optedIn[id], an admin's decision; the home region itself
+// needs nothing.
+func EffectiveAllowed(dep Deployment, home, channel string, requested []string, planHasRegionSelection bool, optedIn map[string]bool) (AllowedSet, error) {
 	homeRegion, ok := dep.Lookup(home)
 	if !ok {
 		return AllowedSet{}, unknownRegion("home region", home)
+	}
+	if !homeRegion.Serves(channel) {
+		return AllowedSet{}, partnerRegion(homeRegion)
 	}
 	if len(requested) == 0 {
 		return AllowedSet{ids: []string{home}}, nil
@@ -116,6 +122,11 @@ func EffectiveAllowed(dep Deployment, home string, requested []string, planHasRe
 	}
 	if err := set.Check(dep, home); err != nil {
 		return AllowedSet{}, err
+	}
+	for _, id := range set.ids {
+		if r, _ := dep.Lookup(id); !r.Serves(channel) {
+			return AllowedSet{}, partnerRegion(r)
+		}
 	}
 	if !planHasRegionSelection && set.Len() > 1 {
 		return AllowedSet{}, &Error{Code: CodePlanLocked, Message: fmt.Sprintf(
@@ -132,6 +143,32 @@ func EffectiveAllowed(dep Deployment, home string, requested []string, planHasRe
 	return set, nil
 }
 
+func partnerRegion(r Region) *Error {
+	return &Error{Code: CodePartnerRegion, Message: fmt.Sprintf(
+		"%s is run by a partner and carries only the meetings of that partner's customers", r.ID)}
+}
+
+// DefaultAllowed is the set of an account that has never chosen its regions: its home
+// region and, when the account is a partner's customer on a plan with region selection,
+// the partner's other regions (those needing no opt-in, or opted in). A partner's
+// customers thus stay on the partner's data centers until their settings allow more; the
+// operator's own regions are added only by choosing them.
+func DefaultAllowed(dep Deployment, home, channel string, planHasRegionSelection bool, optedIn map[string]bool) (AllowedSet, error) {
+	homeRegion, ok := dep.Lookup(home)
+	if !ok {
+		return AllowedSet{}, unknownRegion("home region", home)
+	}
+	ids := []string{home}
+	if planHasRegionSelection && channel != "" {
+		for _, r := range dep.Regions {
+			if r.Partner == channel && (!NeedsOptIn(r, homeRegion) || optedIn[r.ID]) {
+				ids = append(ids, r.ID)
+			}
+		}
+	}
+	return EffectiveAllowed(dep, home, channel, ids, planHasRegionSelection, optedIn)
+}
+
 // NeedsOptIn reports whether r carries meetings of an account homed in home only after an
 // admin turns it on.
 func NeedsOptIn(r, home Region) bool {
@@ -142,12 +179,17 @@ func NeedsOptIn(r, home Region) bool {
 func openTo(r Region, j string) bool { return !r.OptIn || r.Jurisdiction == j }
 
 // HomeChoices returns the regions a user signing up in jurisdiction j may choose as home
-// region: every region of j and every region that is not opt-in, sorted by id. An empty or
-// unknown jurisdiction gets the regions that are not opt-in.
-func HomeChoices(dep Deployment, j string) []Region {
+// region through the operator (the public sign-up, whose accounts are direct): every
+// region of the operator's that is of j or not opt-in, sorted by id. An empty or unknown
+// jurisdiction gets the regions that are not opt-in. No partner's region is among them.
+func HomeChoices(dep Deployment, j string) []Region { return HomeChoicesFor(dep, "", j) }
+
+// HomeChoicesFor is HomeChoices for an account of a sales channel: a partner's customer
+// may also be homed in the partner's regions (those of j or not opt-in).
+func HomeChoicesFor(dep Deployment, channel, j string) []Region {
 	var out []Region
 	for _, r := range dep.Regions {
-		if openTo(r, j) {
+		if r.Serves(channel) && openTo(r, j) {
 			out = append(out, r)
 		}
 	}
@@ -155,12 +197,21 @@ func HomeChoices(dep Deployment, j string) []Region {
 	return out
 }
 
-// DefaultHome proposes the home region for a sign-up from jurisdiction j (empty when not
-// known), located at loc when known: the region of j, the nearest of several; else the
-// nearest region open to j; without a location, the first by id. It is always one of
-// HomeChoices. When no region is open to j (all are opt-in and of other jurisdictions) it
-// refuses with no_home_region rather than keep data at rest where the user did not choose.
+// DefaultHome proposes the home region for a sign-up through the operator (a direct
+// account) from jurisdiction j (empty when not known), located at loc when known: the
+// region of j, the nearest of several; else the nearest region open to j; without a
+// location, the first by id. It is always one of HomeChoices. When no region is open to j
+// (all are opt-in and of other jurisdictions) it refuses with no_home_region rather than
+// keep data at rest where the user did not choose.
 func DefaultHome(dep Deployment, j string, loc *LatLng) (Region, error) {
+	return DefaultHomeFor(dep, "", j, loc)
+}
+
+// DefaultHomeFor is DefaultHome for an account of a sales channel, for whoever provisions
+// a partner's customer: the partner's own regions come first (of j, the nearest of
+// several; else the nearest open to j), then the operator's as DefaultHome chooses. It is
+// always one of HomeChoicesFor.
+func DefaultHomeFor(dep Deployment, channel, j string, loc *LatLng) (Region, error) {
 	if j != "" && !ValidJurisdiction(j) {
 		return Region{}, &Error{Code: CodeInvalidInput, Message: fmt.Sprintf("jurisdiction %q: want 2 or 3 upper-case letters", j)}
 	}
@@ -185,13 +236,17 @@ func DefaultHome(dep Deployment, j string, loc *LatLng) (Region, error) {
 		}
 		return best, found
 	}
-	if j != "" {
-		if r, ok := pick(func(r Region) bool { return r.Jurisdiction == j }); ok {
+	// The partner's regions first, then the operator's (Partner ""). A direct channel
+	// names no region's partner, so its first round finds nothing.
+	for _, runBy := range []string{channel, ""} {
+		if j != "" {
+			if r, ok := pick(func(r Region) bool { return r.Partner == runBy && r.Jurisdiction == j }); ok {
+				return r, nil
+			}
+		}
+		if r, ok := pick(func(r Region) bool { return r.Partner == runBy && openTo(r, j) }); ok {
 			return r, nil
 		}
-	}
-	if r, ok := pick(func(r Region) bool { return openTo(r, j) }); ok {
-		return r, nil
 	}
 	return Region{}, &Error{Code: CodeNoHomeRegion, Message: fmt.Sprintf("no region of this deployment is open to sign-ups from %s", j)}
 }

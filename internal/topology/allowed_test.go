@@ -77,7 +77,7 @@ func TestEffectiveAllowed(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := EffectiveAllowed(dep, c.home, c.requested, c.plan, c.optedIn)
+			got, err := EffectiveAllowed(dep, c.home, "direct", c.requested, c.plan, c.optedIn)
 			if c.code != "" {
 				if code, _, _ := CodeOf(err); code != c.code {
 					t.Fatalf("got %v, %v; want %s", got, err, c.code)
@@ -97,7 +97,7 @@ func TestEffectiveAllowed(t *testing.T) {
 func TestEffectiveAllowedOptInSameJurisdiction(t *testing.T) {
 	dep := testDeployment()
 	dep.Regions = append(dep.Regions, Region{ID: "cn-east", Jurisdiction: "CN", Name: "CN East", Location: LatLng{31.2, 121.5}, OptIn: true})
-	got, err := EffectiveAllowed(dep, "cn-north", []string{"cn-north", "cn-east"}, true, nil)
+	got, err := EffectiveAllowed(dep, "cn-north", "direct", []string{"cn-north", "cn-east"}, true, nil)
 	if err != nil || got.String() != "cn-east,cn-north" {
 		t.Fatalf("an opt-in region of the home's own jurisdiction: %v, %v", got, err)
 	}

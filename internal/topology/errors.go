@@ -28,6 +28,9 @@ const (
 	CodeOptInRequired = "opt_in_required"
 	// CodePlanLocked: the account's plan has no region selection; it is locked to home.
 	CodePlanLocked = "plan_locked"
+	// CodePartnerRegion: a region run by a partner, asked for an account that is not
+	// that partner's customer; it carries only the partner's customers' meetings.
+	CodePartnerRegion = "partner_region"
 	// CodeNoHomeRegion: no region of the deployment is open to the sign-up's jurisdiction.
 	CodeNoHomeRegion = "no_home_region"
 	// CodeNoAllowedCapacity is the code of every *Refusal.
@@ -38,6 +41,7 @@ const (
 var (
 	ErrInvalidInput      = &Error{Code: CodeInvalidInput, Message: "invalid input"}
 	ErrUnknownRegion     = &Error{Code: CodeUnknownRegion, Message: "no such region in this deployment"}
+	ErrPartnerRegion     = &Error{Code: CodePartnerRegion, Message: "the region is run by a partner for its own customers"}
 	ErrNoHomeRegion      = &Error{Code: CodeNoHomeRegion, Message: "no region of this deployment is open to this jurisdiction"}
 	ErrNoAllowedCapacity = &Error{Code: CodeNoAllowedCapacity, Message: "no allowed region can take the join"}
 )

@@ -12,6 +12,7 @@ func FuzzParseDeployment(f *testing.F) {
 	f.Add([]byte(threeRegions))
 	f.Add([]byte("regions:\n  - {id: local, jurisdiction: ZZ, name: Local, location: {lat: 0, lng: 0}}\n"))
 	f.Add([]byte("regions:\n  - id: us-west\n    jurisdiction: US\n    name: x\n    location: {lat: -0, lng: 1e308}\n"))
+	f.Add([]byte("regions:\n  - {id: cn-lotus, jurisdiction: CN, name: Lotus, location: {lat: 39, lng: 116}, partner: lotus-bridge}\n"))
 	f.Add([]byte("regions: &a [*a]\n"))
 	f.Add([]byte("regions:\n  - id: us-west\n    zone: a\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {

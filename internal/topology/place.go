@@ -43,6 +43,10 @@ type PlacementInput struct {
 	// Carrier is the id of the node carrying the meeting, or empty if it is not live.
 	Carrier string
 	From    Origin
+	// Channel is the sales channel of the meeting's account ("direct" or a partner id):
+	// a partner's region in the allowed set of anyone else's meeting refuses the join.
+	// Empty counts as direct.
+	Channel string
 }
 
 // Placement is the node a join goes to.
@@ -66,6 +70,7 @@ const (
 	ReasonUnavailable    = "unavailable"     // each node out for one of the reasons above
 	ReasonUnknownRegion  = "unknown_region"  // the allowed set names a region not in the deployment
 	ReasonCarrierFull    = "carrier_full"    // the meeting's node is at capacity
+	ReasonPartnerRegion  = "partner_region"  // the allowed set names a partner's region, and the meeting is not its customer's
 )
 
 // RegionAttempt is one allowed region placement tried, and why it could not take the join,
@@ -128,6 +133,8 @@ func (t RegionAttempt) describe() string {
 		return "not a region of this deployment"
 	case ReasonCarrierFull:
 		return "the node carrying the meeting is full"
+	case ReasonPartnerRegion:
+		return "run by a partner for its own customers' meetings only"
 	}
 	return fmt.Sprintf("none of %d nodes can take it (%d down, %d with another region list, %d draining, %d full)",
 		t.Nodes, t.Down, t.Mismatch, t.Draining, t.Full)
@@ -209,9 +216,11 @@ type regionState struct {
 // region list, not draining and below capacity; there, to the least loaded such node. Ties
 // go to the lower region id and node id.
 //
-// It never returns a node outside the allowed set. When no allowed node can take the join
-// it returns a *Refusal; an empty allowed set, or one naming a region the deployment does
-// not have, is refused too. Other errors are invalid input.
+// It never returns a node outside the allowed set, nor one of a partner's region for a
+// meeting whose account is not that partner's. When no allowed node can take the join it
+// returns a *Refusal; an empty allowed set, or one naming a region the deployment does not
+// have or a partner's region the meeting may not use, is refused too (the allowed set is
+// wrong, and a wrong set fails closed). Other errors are invalid input.
 func Place(p PlacementInput) (Placement, error) {
 	if p.Now.IsZero() {
 		return Placement{}, &Error{Code: CodeInvalidInput, Message: "placement needs the time now"}
@@ -225,8 +234,10 @@ func Place(p PlacementInput) (Placement, error) {
 	}
 	var unknown []RegionAttempt
 	for _, id := range p.Allowed.ids {
-		if _, ok := p.Deployment.Lookup(id); !ok {
+		if r, ok := p.Deployment.Lookup(id); !ok {
 			unknown = append(unknown, RegionAttempt{Region: id, Reason: ReasonUnknownRegion})
+		} else if !r.Serves(p.Channel) {
+			unknown = append(unknown, RegionAttempt{Region: id, Reason: ReasonPartnerRegion})
 		}
 	}
 	if unknown != nil {

@@ -1,8 +1,13 @@
 // Package topology owns the shape of a Meridian deployment and the decisions made from it:
-// the regions (each with its jurisdiction, location and whether it is opt-in), the node
+// the regions (each with its jurisdiction, location, whether it is opt-in and the partner
+// that runs it, if one does), the node
 // identity every node announces, the set of regions a meeting may use, an account's
 // default home region, and placement, which picks the node for a join. It is pure: no I/O,
 // no NATS, no clock reads (time is a parameter), so every rule is a table test.
+//
+// A region run by an OEM partner carries only the meetings of that partner's customers
+// (accounts whose sales channel is the partner): every decision here that takes a region
+// for an account also takes its channel, and refuses the partner's regions to anyone else.
 //
 // Placement never spills: a join goes to a node of a region the meeting allows, or is
 // refused with the regions tried and why. The region list's order is for display only;
@@ -68,6 +73,31 @@ type Region struct {
 	// operator controls, and not from anything a node announces. Optional in a deployment
 	// of one region, whose node then trusts its own region key.
 	PublicKey string `yaml:"public_key,omitempty" json:"public_key,omitempty"`
+	// Partner is the id of the OEM partner that runs the region (its domestic data
+	// center), empty for the operator's own regions. A partner region carries only the
+	// meetings of accounts whose sales channel is that partner: for every other account
+	// it is no home choice, in no allowed set, and never placed on.
+	Partner string `yaml:"partner,omitempty" json:"partner,omitempty"`
+}
+
+// Serves reports whether r may carry the meetings of an account of this sales channel
+// ("direct", "" or a partner id): every region of the operator's, and a partner's region
+// for that partner's customers only.
+func (r Region) Serves(channel string) bool { return r.Partner == "" || r.Partner == channel }
+
+// ValidPartnerID reports whether id has the shape of a partner id, as commerce and the
+// jurisdiction policy name partners: 2 to 64 of [a-z0-9-], and not "direct" (the
+// operator's own channel).
+func ValidPartnerID(id string) bool {
+	if len(id) < 2 || len(id) > 64 || id == "direct" {
+		return false
+	}
+	for i := range len(id) {
+		if c := id[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // Ed25519Key decodes PublicKey; ok is false when none is given.
@@ -282,6 +312,16 @@ func (d Deployment) Validate() error {
 		if _, _, err := r.Ed25519Key(); err != nil {
 			return &ConfigError{Field: field("public_key"), Message: err.Error()}
 		}
+		if r.Partner != "" {
+			if !ValidPartnerID(r.Partner) {
+				return &ConfigError{Field: field("partner"), Message: fmt.Sprintf("%q: want a partner id, 2 to 64 of [a-z0-9-] and not direct", r.Partner)}
+			}
+			// local is the region of a node configured with no list, which serves
+			// everyone; a partner's region is always named in a list.
+			if r.ID == DefaultRegion {
+				return &ConfigError{Field: field("partner"), Message: fmt.Sprintf("the region %s cannot be a partner's; give the partner's region an id of its own", DefaultRegion)}
+			}
+		}
 	}
 	return nil
 }
@@ -344,8 +384,8 @@ const fingerprintVersion = "meridian/topology/deployment/v1\n"
 // Fingerprint is the SHA-256, in lowercase hex, of a canonical encoding of the region list:
 // regions sorted by id, every field length-prefixed, coordinates as IEEE 754 bits. It does
 // not depend on the YAML's order, spacing or comments, and changes with any field, so nodes
-// announcing it reveal a region list that differs between them (public keys included). The list's order is not
-// covered because no decision depends on it.
+// announcing it reveal a region list that differs between them (public keys and partners
+// included). The list's order is not covered because no decision depends on it.
 func (d Deployment) Fingerprint() string {
 	regions := slices.Clone(d.Regions)
 	slices.SortFunc(regions, func(a, b Region) int { return strings.Compare(a.ID, b.ID) })
@@ -368,8 +408,9 @@ func (d Deployment) Fingerprint() string {
 		str(r.Name)
 		num(r.Location.Lat)
 		num(r.Location.Lng)
-		// Flags: bit 0 opt-in, bit 1 a public key follows. A list without keys encodes
-		// as it did before keys existed, so its fingerprint is unchanged.
+		// Flags: bit 0 opt-in, bit 1 a public key follows, bit 2 a partner id follows. A
+		// list without keys or partners encodes as it did before they existed, so its
+		// fingerprint is unchanged.
 		var flags byte
 		if r.OptIn {
 			flags |= 1
@@ -377,9 +418,15 @@ func (d Deployment) Fingerprint() string {
 		if r.PublicKey != "" {
 			flags |= 2
 		}
+		if r.Partner != "" {
+			flags |= 4
+		}
 		b = append(b, flags)
 		if r.PublicKey != "" {
 			str(r.PublicKey)
+		}
+		if r.Partner != "" {
+			str(r.Partner)
 		}
 	}
 	sum := sha256.Sum256(b)

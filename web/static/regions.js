@@ -1,8 +1,10 @@
 // regions.js: the account's data-center regions on the settings page: the home region
 // (locked on: the account's data lives there), and a toggle for each other region that
 // may carry the account's meetings. An opt-in region shows its warning and needs a
-// confirmation before it is turned on. Each change is saved at once; meetings already
-// running keep the regions they started with.
+// confirmation before it is turned on. A region run by the account's partner (listed only
+// for the partner's customers) is marked as the partner's, with a line saying who runs it.
+// Each change is saved at once; meetings already running keep the regions they started
+// with.
 
 import { api } from './api.js';
 import { h, toast } from './dom.js';
@@ -82,11 +84,13 @@ function regionItem(r, s, save) {
   const tags = [
     r.home && h('span', { class: 'badge badge-live' }, 'Home'),
     r.needs_opt_in && h('span', { class: 'badge badge-scheduled' }, 'Opt-in'),
+    r.partner && h('span', { class: 'badge badge-scheduled' }, 'Partner'),
   ];
-  return h('li', { class: 'region-item', dataset: { region: r.id } },
+  // The explanation of a partner's region starts by saying who runs it.
+  return h('li', { class: 'region-item', dataset: { region: r.id, partner: r.partner || '' } },
     h('label', { class: 'check' }, input,
       h('span', null, h('strong', null, r.name), ` · ${r.jurisdiction} `, tags)),
-    h('p', { id: `region-${r.id}-why`, class: 'muted' }, r.explanation),
+    h('p', { id: `region-${r.id}-why`, class: 'muted', 'data-testid': `region-why-${r.id}` }, r.explanation),
     confirm);
 }
 

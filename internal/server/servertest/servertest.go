@@ -23,6 +23,9 @@ type Spec struct {
 	// Regions are "id:JURISDICTION" items as `meridian dev --regions` takes them
 	// ("us-west:US"), well-known ids getting their location (devcluster.KnownRegion).
 	Regions []string
+	// Partners names the OEM partner that runs a region (region id to partner id); the
+	// regions it does not name are the operator's.
+	Partners map[string]string
 	// Nodes per region; 1 if zero. RegionNodes overrides it for the regions it names. A
 	// region of three or more keeps its directory on three of them (bus replicas 3), so
 	// that it survives the loss of one.
@@ -52,6 +55,9 @@ func StartDeployment(t testing.TB, spec Spec) *Deployment {
 			t.Fatal(err)
 		}
 		regions = append(regions, rs...)
+	}
+	for i := range regions {
+		regions[i].Partner = spec.Partners[regions[i].ID]
 	}
 	natsserver.SetGatewaysSolicitDelay(10 * time.Millisecond)
 	c, err := devcluster.Start(devcluster.Spec{
