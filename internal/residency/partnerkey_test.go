@@ -50,7 +50,7 @@ func TestPartnerKeyIsHomedWithItsPartner(t *testing.T) {
 	for key, want := range map[string]string{
 		"pk_" + prefix + "_" + strings.Repeat("a", 26): "eu-central",
 		"mk_" + prefix + "_" + strings.Repeat("a", 26): "", // an account key's home is its own fact
-		"pk_" + prefix:                                "", // not a key: the API refuses it here
+		"pk_" + prefix: "", // not a key: the API refuses it here
 	} {
 		r := httptest.NewRequest("GET", "/api/partner/customers", nil)
 		r.Header.Set("Authorization", "Bearer "+key)
