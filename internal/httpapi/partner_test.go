@@ -254,7 +254,9 @@ func (f *partnerFixture) customerCount(t *testing.T, key string) int {
 func (f *partnerFixture) customerIDs(t *testing.T, key string) []string {
 	t.Helper()
 	r := f.call(t, "GET", "/api/partner/customers", "", bearer(key)...)
-	var out struct{ Customers []struct{ ID, Channel string } }
+	var out struct {
+		Customers []struct{ ID, Channel string }
+	}
 	if r.status != http.StatusOK || json.Unmarshal(r.body, &out) != nil {
 		t.Fatalf("list customers: %d %s", r.status, r.body)
 	}
