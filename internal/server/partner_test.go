@@ -41,7 +41,9 @@ func TestPartnerAPIAcrossRegions(t *testing.T) {
 	if me.Partner.ID != "euro-oem" || me.Partner.Region != "eu-central" {
 		t.Fatalf("through us-west: %+v", me)
 	}
-	var made struct{ Customer struct{ ID, Region, Channel string } }
+	var made struct {
+		Customer struct{ ID, Region, Channel string }
+	}
 	p.must(http.StatusCreated, us, "POST", "/api/partner/customers", map[string]any{"account_type": "business",
 		"account_name": "Kunde GmbH", "country": "DE", "owner": map[string]any{"email": "chef@kunde.example", "display_name": "Chef"}}, &made, auth...)
 	if made.Customer.Region != "eu-central" || made.Customer.Channel != "euro-oem" {
