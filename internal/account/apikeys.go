@@ -207,8 +207,12 @@ func LooksLikeAPIKey(s string) bool {
 	return ok
 }
 
-func parseAPIKey(key string) (prefix, secret string, ok bool) {
-	rest, ok := strings.CutPrefix(key, apiKeyTag)
+func parseAPIKey(key string) (prefix, secret string, ok bool) { return parseKey(apiKeyTag, key) }
+
+// parseKey splits a key of the form tag + prefix + "_" + secret (an account's or a
+// partner's) into its parts, refusing any other shape.
+func parseKey(tag, key string) (prefix, secret string, ok bool) {
+	rest, ok := strings.CutPrefix(key, tag)
 	if !ok {
 		return "", "", false
 	}
@@ -235,17 +239,4 @@ func randomKeyPart(n int) string { return strings.ToLower(rand.Text()[:n]) }
 
 // checkScopes returns the scopes sorted without duplicates, refusing an empty list and
 // unknown scopes.
-func checkScopes(scopes []string) ([]string, error) {
-	if len(scopes) == 0 {
-		return nil, invalid("a key needs at least one scope, of: " + strings.Join(Scopes, ", "))
-	}
-	out := make([]string, 0, len(scopes))
-	for _, sc := range scopes {
-		if !slices.Contains(Scopes, sc) {
-			return nil, invalid(fmt.Sprintf("unknown scope %q; scopes are: %s", sc, strings.Join(Scopes, ", ")))
-		}
-		out = append(out, sc)
-	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
-}
+func checkScopes(scopes []string) ([]string, error) { return checkScopesOf(Scopes, scopes) }

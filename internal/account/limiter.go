@@ -43,6 +43,11 @@ type Limits struct {
 	// ResetPerEmail counts password-reset requests; over it, requests are silently
 	// dropped, so that nobody can fill a mailbox with reset mails.
 	ResetPerEmail RateLimit
+	// PartnerKeyPerIP counts a client address's failed partner-key authentications
+	// (malformed, unknown, wrong or revoked keys); over it, that client's partner API
+	// requests are refused, right key or wrong, until the bucket refills. Its default
+	// applies when it is zero.
+	PartnerKeyPerIP RateLimit
 	// MaxKeys bounds the keys (addresses, emails, pairs) each set of buckets remembers.
 	MaxKeys int
 }
@@ -58,6 +63,7 @@ func DefaultLimits() Limits {
 		PasswordChangePerUser: RateLimit{Every: time.Minute, Burst: 5},
 		SignUpPerIP:           RateLimit{Every: time.Minute, Burst: 10},
 		ResetPerEmail:         RateLimit{Every: 20 * time.Minute, Burst: 3},
+		PartnerKeyPerIP:       RateLimit{Every: 6 * time.Second, Burst: 20},
 		MaxKeys:               10_000,
 	}
 }

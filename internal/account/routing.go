@@ -32,6 +32,9 @@ const (
 	CredentialSession Credential = "session" // the session cookie's token
 	CredentialAPIKey  Credential = "apikey"  // an API key's public prefix
 	CredentialReset   Credential = "reset"   // a password-reset token
+	// CredentialPartnerKey is a partner API key's public prefix: a partner's requests are
+	// served in the region that keeps the partner's record, keys and customers.
+	CredentialPartnerKey Credential = "partnerkey"
 )
 
 // CodeControlPlaneUnavailable: the directory, which a multi-region deployment needs to
@@ -91,5 +94,12 @@ func (s *Service) removeCredential(ctx context.Context, kind Credential, value s
 // ("mk_<prefix>_<secret>"), under which its home is recorded; false for any other string.
 func APIKeyPrefix(key string) (string, bool) {
 	prefix, _, ok := parseAPIKey(key)
+	return prefix, ok
+}
+
+// PartnerKeyPrefix returns the public prefix of a string shaped like a partner API key
+// ("pk_<prefix>_<secret>"), under which its home is recorded; false for any other string.
+func PartnerKeyPrefix(key string) (string, bool) {
+	prefix, _, ok := parseKey(partnerKeyTag, key)
 	return prefix, ok
 }

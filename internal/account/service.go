@@ -46,6 +46,18 @@ type Store interface {
 
 	AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error)
 
+	// The partner API (partner.go, partnerkeys.go).
+	GetPartner(ctx context.Context, id string) (store.Partner, error)
+	GetAccountInChannel(ctx context.Context, channel, id string) (store.Account, error)
+	AddAccountUser(ctx context.Context, u store.User) (store.User, error)
+	ListAccountUsers(ctx context.Context, accountID string) ([]store.User, error)
+	DeleteAccountUser(ctx context.Context, accountID, userID string) error
+	CreatePartnerKey(ctx context.Context, n store.NewPartnerKey) (store.PartnerKey, error)
+	ListPartnerKeys(ctx context.Context, partnerID string) ([]store.PartnerKey, error)
+	GetPartnerKeyByPrefix(ctx context.Context, prefix string) (store.PartnerKey, error)
+	RevokePartnerKey(ctx context.Context, partnerID, id string, at time.Time) error
+	TouchPartnerKey(ctx context.Context, id string, at time.Time) error
+
 	GetAccountRegions(ctx context.Context, accountID string) (store.AccountRegions, error)
 	UpdateAccountRegions(ctx context.Context, accountID string, before, after store.AccountRegions) error
 }
@@ -117,6 +129,8 @@ type Service struct {
 
 	signInPair, signInIP, signInSite, signInEmail, changePassword, signUpIP, resetEmail *ratelimit.Set
 	resets                                                                              *resetQueue
+	// partnerKeyIP counts a client address's failed partner-key authentications.
+	partnerKeyIP *ratelimit.Set
 
 	routing Routing
 
@@ -158,6 +172,9 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 		return nil, err
 	}
 	l := o.Limits
+	if l.PartnerKeyPerIP == (RateLimit{}) {
+		l.PartnerKeyPerIP = DefaultLimits().PartnerKeyPerIP
+	}
 	s := &Service{
 		store: st, mail: sender, now: o.Now, log: o.Log,
 		sessionTTL: o.SessionTTL, resetTTL: o.ResetTTL, regions: regions,
@@ -169,6 +186,7 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 		changePassword: ratelimit.NewSet(l.PasswordChangePerUser, l.MaxKeys),
 		signUpIP:       ratelimit.NewSet(l.SignUpPerIP, l.MaxKeys),
 		resetEmail:     ratelimit.NewSet(l.ResetPerEmail, l.MaxKeys),
+		partnerKeyIP:   ratelimit.NewSet(l.PartnerKeyPerIP, l.MaxKeys),
 		dummyHash:      dummy,
 		routing:        o.Routing,
 	}

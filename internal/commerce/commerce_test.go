@@ -629,3 +629,23 @@ func TestPutPartnerChecksTheRecord(t *testing.T) {
 		t.Fatalf("a refused record changed the partner: %+v, %v", p, err)
 	}
 }
+
+// A server without a jurisdiction policy stores partner records too (no policy sets a
+// partner's kind), and an operator's put is audited.
+func TestPutPartnerWithoutAPolicy(t *testing.T) {
+	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc := New(st, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	p, err := svc.PutPartnerAs(t.Context(), "op-1", store.Partner{ID: "solo", Kind: store.PartnerOEM, Name: "Solo",
+		Support: store.SupportContact{Email: "help@solo.example"}})
+	if err != nil || p.ID != "solo" || p.Region != st.Region() {
+		t.Fatalf("PutPartnerAs = %+v, %v", p, err)
+	}
+	es, err := st.ListAudit(t.Context(), store.AuditQuery{Actor: "op-1"})
+	if err != nil || len(es) != 1 || es[0].Action != "partner.put" || es[0].Subject != "solo" || es[0].Outcome != "ok" {
+		t.Fatalf("audit %+v, %v", es, err)
+	}
+}

@@ -116,9 +116,11 @@ func (s *Service) PutPartner(ctx context.Context, p store.Partner) error {
 	if err := checkPartner(p); err != nil {
 		return err
 	}
-	if pp, ok := s.policy.Policy().Partner(p.ID); ok && pp.Kind != p.Kind {
-		return invalid(fmt.Sprintf("partner %q is a %s in the jurisdiction policy (version %s), not a %s", p.ID, pp.Kind,
-			s.policy.Policy().Version, p.Kind))
+	if pol := s.policy.Policy(); pol != nil { // without a policy, no partner's kind is set
+		if pp, ok := pol.Partner(p.ID); ok && pp.Kind != p.Kind {
+			return invalid(fmt.Sprintf("partner %q is a %s in the jurisdiction policy (version %s), not a %s", p.ID, pp.Kind,
+				pol.Version, p.Kind))
+		}
 	}
 	p.UpdatedAt = s.now()
 	if _, err := s.store.PutPartner(ctx, p); err != nil {

@@ -55,11 +55,18 @@ func (a *accountAPI) wrap(rt apiRoute) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		noStore(w)
 		var p account.Principal
-		if rt.Auth == signedIn {
+		switch rt.Auth {
+		case signedIn:
 			var ok bool
 			if p, ok = a.authenticate(w, r); !ok {
 				return
 			}
+		case partnerKey:
+			pp, ok := a.authenticatePartner(w, r)
+			if !ok {
+				return
+			}
+			r = r.WithContext(withPartner(r.Context(), pp))
 		}
 		rt.Handle(a, w, r, p)
 	})
@@ -368,6 +375,7 @@ var statusOf = map[string]int{
 	account.CodeForbidden:          http.StatusForbidden,
 	account.CodeNotFound:           http.StatusNotFound,
 	account.CodeRateLimited:        http.StatusTooManyRequests,
+	account.CodeUserHostsMeetings:  http.StatusConflict,
 
 	account.CodeInvisibleCharacters: http.StatusBadRequest,
 	topology.CodeUnknownRegion:      http.StatusBadRequest,

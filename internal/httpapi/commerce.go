@@ -127,6 +127,21 @@ func listPlans(svc *commerce.Service, a *accountAPI, w http.ResponseWriter, r *h
 }
 
 func checkout(svc *commerce.Service, a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal) {
+	in, ok := a.decodeCheckout(w, r)
+	if !ok {
+		return
+	}
+	in.Online = true
+	rc, err := svc.Checkout(r.Context(), commerce.Buyer{Account: p.Account, Actor: p.Actor(), Role: p.User.Role}, in)
+	if err != nil {
+		a.failCommerce(w, r, err)
+		return
+	}
+	writeReceipt(w, rc)
+}
+
+// decodeCheckout reads a checkout's body and idempotency key (Online is the caller's).
+func (a *accountAPI) decodeCheckout(w http.ResponseWriter, r *http.Request) (commerce.CheckoutInput, bool) {
 	var in struct {
 		Kind           string `json:"kind"`
 		Plan           string `json:"plan"`
@@ -136,16 +151,16 @@ func checkout(svc *commerce.Service, a *accountAPI, w http.ResponseWriter, r *ht
 		PaymentToken   string `json:"payment_token"`
 	}
 	if !a.decode(w, r, &in) {
-		return
+		return commerce.CheckoutInput{}, false
 	}
-	rc, err := svc.Checkout(r.Context(), commerce.Buyer{Account: p.Account, Actor: p.Actor(), Role: p.User.Role}, commerce.CheckoutInput{
+	return commerce.CheckoutInput{
 		Kind: in.Kind, Plan: in.Plan, Interval: in.Interval, Currency: in.Currency, BillingCountry: in.BillingCountry,
-		IdempotencyKey: r.Header.Get(IdempotencyHeader), PaymentToken: in.PaymentToken, Online: true,
-	})
-	if err != nil {
-		a.failCommerce(w, r, err)
-		return
-	}
+		IdempotencyKey: r.Header.Get(IdempotencyHeader), PaymentToken: in.PaymentToken,
+	}, true
+}
+
+// writeReceipt answers a checkout: 201 with the invoice when it charged, 200 for a replay.
+func writeReceipt(w http.ResponseWriter, rc commerce.Receipt) {
 	out := struct {
 		Order        orderJSON         `json:"order"`
 		Subscription *subscriptionJSON `json:"subscription"`

@@ -17,6 +17,9 @@ const (
 	// signedIn routes need a session cookie (plus the CSRF header on state-changing
 	// methods) or an API key in "Authorization: Bearer mk_...".
 	signedIn
+	// partnerKey routes need a partner key in "Authorization: Bearer pk_..." and take
+	// nothing else: no session, no account's API key (see partner.go).
+	partnerKey
 )
 
 // apiRoute is one REST endpoint. apiRoutes is the only list of them: it registers the
@@ -65,6 +68,22 @@ func apiRoutes() []apiRoute {
 		{"POST", "/api/policy/stage", signedIn, operatorRoute(stagePolicy)},
 		{"POST", "/api/policy/activate", signedIn, operatorRoute(activatePolicy)},
 		{"POST", "/api/policy/dry-run", signedIn, operatorRoute(dryRunPolicy)},
+		{"GET", "/api/operator/partners/{id}", signedIn, operatorOnly(getPartner)},
+		{"PUT", "/api/operator/partners/{id}", signedIn, operatorOnly(putPartner)},
+		{"GET", "/api/operator/partners/{id}/keys", signedIn, operatorOnly(listPartnerKeys)},
+		{"POST", "/api/operator/partners/{id}/keys", signedIn, operatorOnly(createPartnerKey)},
+		{"DELETE", "/api/operator/partners/{id}/keys/{key_id}", signedIn, operatorOnly(revokePartnerKey)},
+		{"GET", "/api/partner", partnerKey, partnerRoute("", "partner.me", partnerMe)},
+		{"GET", "/api/partner/customers", partnerKey, partnerRoute(account.ScopePartnerAccountsRead, "partner.customers_list", listCustomers)},
+		{"POST", "/api/partner/customers", partnerKey, partnerRoute(account.ScopePartnerAccountsWrite, "partner.account_provision", provisionCustomer)},
+		{"GET", "/api/partner/customers/{id}", partnerKey, partnerRoute(account.ScopePartnerAccountsRead, "partner.customer_get", getCustomer)},
+		{"GET", "/api/partner/customers/{id}/users", partnerKey, partnerRoute(account.ScopePartnerAccountsRead, "partner.users_list", listCustomerUsers)},
+		{"POST", "/api/partner/customers/{id}/users", partnerKey, partnerRoute(account.ScopePartnerAccountsWrite, "partner.user_add", addCustomerUser)},
+		{"DELETE", "/api/partner/customers/{id}/users/{user_id}", partnerKey, partnerRoute(account.ScopePartnerAccountsWrite, "partner.user_remove", removeCustomerUser)},
+		{"GET", "/api/partner/customers/{id}/subscription", partnerKey, partnerRoute(account.ScopePartnerBillingRead, "partner.subscription_get", customerSubscription)},
+		{"GET", "/api/partner/customers/{id}/invoices", partnerKey, partnerRoute(account.ScopePartnerBillingRead, "partner.invoices_list", customerInvoices)},
+		{"POST", "/api/partner/customers/{id}/checkout", partnerKey, partnerRoute(account.ScopePartnerBillingWrite, "partner.checkout", customerCheckout)},
+		{"POST", "/api/partner/customers/{id}/cancel", partnerKey, partnerRoute(account.ScopePartnerBillingWrite, "partner.cancel", customerCancel)},
 	}
 }
 

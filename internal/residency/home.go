@@ -65,6 +65,10 @@ func (f *Forwarder) home(r *http.Request) (string, error) {
 		if prefix, ok := account.APIKeyPrefix(strings.TrimSpace(key)); ok && strings.EqualFold(scheme, "Bearer") {
 			return f.credentialHome(r.Context(), account.CredentialAPIKey, prefix)
 		}
+		// A partner is served in the region of its record, keys and customers.
+		if prefix, ok := account.PartnerKeyPrefix(strings.TrimSpace(key)); ok && strings.EqualFold(scheme, "Bearer") {
+			return f.credentialHome(r.Context(), account.CredentialPartnerKey, prefix)
+		}
 		return "", nil // the API refuses it as it is
 	}
 	if c, err := r.Cookie(httpapi.SessionCookie); err == nil && c.Value != "" {

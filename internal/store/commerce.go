@@ -213,9 +213,9 @@ func (s *Store) GetPriceBook(ctx context.Context, channel, currency string) (Pri
 func (s *Store) GetAccountInChannel(ctx context.Context, channel, id string) (Account, error) {
 	var a Account
 	var created int64
-	err := s.db.QueryRowContext(ctx, `SELECT id, region, type, name, plan, channel, created_at
+	err := s.db.QueryRowContext(ctx, `SELECT id, region, type, name, plan, channel, country, billing_country, created_at
 		FROM accounts WHERE channel = $1 AND id = $2`, channel, id).
-		Scan(&a.ID, &a.Region, &a.Type, &a.Name, &a.Plan, &a.Channel, &created)
+		Scan(&a.ID, &a.Region, &a.Type, &a.Name, &a.Plan, &a.Channel, &a.Country, &a.BillingCountry, &created)
 	if err != nil {
 		return Account{}, fail("get account in channel", err)
 	}
@@ -225,7 +225,7 @@ func (s *Store) GetAccountInChannel(ctx context.Context, channel, id string) (Ac
 
 // ListAccountsInChannel returns up to limit accounts of a channel, newest first.
 func (s *Store) ListAccountsInChannel(ctx context.Context, channel string, limit int) ([]Account, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, region, type, name, plan, channel, created_at
+	rows, err := s.db.QueryContext(ctx, `SELECT id, region, type, name, plan, channel, country, billing_country, created_at
 		FROM accounts WHERE channel = $1 ORDER BY created_at DESC, id LIMIT $2`, channel, limit)
 	if err != nil {
 		return nil, fail("list accounts in channel", err)
@@ -235,7 +235,7 @@ func (s *Store) ListAccountsInChannel(ctx context.Context, channel string, limit
 	for rows.Next() {
 		var a Account
 		var created int64
-		if err := rows.Scan(&a.ID, &a.Region, &a.Type, &a.Name, &a.Plan, &a.Channel, &created); err != nil {
+		if err := rows.Scan(&a.ID, &a.Region, &a.Type, &a.Name, &a.Plan, &a.Channel, &a.Country, &a.BillingCountry, &created); err != nil {
 			return nil, fail("list accounts in channel", err)
 		}
 		a.CreatedAt = fromMillis(created)
