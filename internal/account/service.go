@@ -97,6 +97,9 @@ type Options struct {
 	// Policy holds the running jurisdiction policy, asked at sign-up (policy.Register);
 	// nil, or a nil policy in it, restricts nothing.
 	Policy *policy.Holder
+	// Brander names the brand of an account's mail (an OEM partner's name and domain);
+	// nil: the product's own, with links on the server's URL.
+	Brander Brander
 }
 
 // Service is the account domain: sign-up, sign-in and sessions, passwords, API keys. It
@@ -119,6 +122,7 @@ type Service struct {
 	resets                                                                              *resetQueue
 
 	routing Routing
+	brander Brander
 
 	// dummyHash is checked against when an email address has no user, so that an unknown
 	// address costs the same argon2 time as a wrong password.
@@ -171,6 +175,7 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 		resetEmail:     ratelimit.NewSet(l.ResetPerEmail, l.MaxKeys),
 		dummyHash:      dummy,
 		routing:        o.Routing,
+		brander:        o.Brander,
 	}
 	s.startResetQueue()
 	return s, nil
