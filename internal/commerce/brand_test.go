@@ -169,3 +169,20 @@ func TestResetMailUnderThePartnersBrand(t *testing.T) {
 		}
 	}
 }
+
+// A server without a policy file has no partner list: a partner is put all the same (it
+// used to panic reading the policy's partners).
+func TestPutPartnerWithoutAPolicy(t *testing.T) {
+	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc := New(st, Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := svc.PutPartner(t.Context(), orchid()); err != nil {
+		t.Fatal(err)
+	}
+	if b := svc.BrandForHost(t.Context(), "talk.orchid.example"); b.Name != "Orchid Talk" {
+		t.Fatalf("brand %+v", b)
+	}
+}

@@ -119,9 +119,12 @@ func (s *Service) PutPartner(ctx context.Context, p store.Partner) error {
 	if err := checkPartner(p); err != nil {
 		return err
 	}
-	if pp, ok := s.policy.Policy().Partner(p.ID); ok && pp.Kind != p.Kind {
-		return invalid(fmt.Sprintf("partner %q is a %s in the jurisdiction policy (version %s), not a %s", p.ID, pp.Kind,
-			s.policy.Policy().Version, p.Kind))
+	// A server with no policy (no policy_file) has no partner list to contradict.
+	if pol := s.policy.Policy(); pol != nil {
+		if pp, ok := pol.Partner(p.ID); ok && pp.Kind != p.Kind {
+			return invalid(fmt.Sprintf("partner %q is a %s in the jurisdiction policy (version %s), not a %s", p.ID, pp.Kind,
+				pol.Version, p.Kind))
+		}
 	}
 	p.UpdatedAt = s.now()
 	_, err := s.store.PutPartner(ctx, p)

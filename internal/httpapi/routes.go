@@ -65,6 +65,13 @@ func apiRoutes() []apiRoute {
 		{"POST", "/api/policy/stage", signedIn, operatorRoute(stagePolicy)},
 		{"POST", "/api/policy/activate", signedIn, operatorRoute(activatePolicy)},
 		{"POST", "/api/policy/dry-run", signedIn, operatorRoute(dryRunPolicy)},
+		{"GET", "/api/brand", public, (*accountAPI).getBrand},
+		{"GET", "/api/operator/partners", signedIn, consoleRoute(listPartners)},
+		{"PUT", "/api/operator/partners/{id}", signedIn, consoleRoute(putPartner)},
+		{"GET", "/api/operator/price-books", signedIn, consoleRoute(listPriceBooks)},
+		{"PUT", "/api/operator/price-books/{channel}/{currency}", signedIn, consoleRoute(putPriceBook)},
+		{"GET", "/api/operator/subscriptions", signedIn, consoleRoute(listAllSubscriptions)},
+		{"GET", "/api/operator/orders", signedIn, consoleRoute(listAllOrders)},
 	}
 }
 
