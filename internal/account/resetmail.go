@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -117,17 +118,19 @@ func (s *Service) sendReset(ctx context.Context, j resetJob) {
 		s.log.ErrorContext(ctx, "password reset not stored", "user", u.ID, "err", err)
 		return
 	}
-	link := *j.link
+	// An OEM partner's customer knows the product by the partner's name, at its domain.
+	brand := s.mailBrand(ctx, u.AccountID)
+	link := rebase(*j.link, brand.BaseURL)
 	q := link.Query()
 	q.Set("token", token)
 	link.RawQuery = q.Encode()
 	msg := mail.Message{
 		To:      u.Email,
-		Subject: "Reset your Meridian password",
-		Body: fmt.Sprintf("Someone asked to reset the password of your Meridian account.\n\n"+
+		Subject: "Reset your " + oneLine(brand.Name) + " password",
+		Body: fmt.Sprintf("Someone asked to reset the password of your %s account.\n\n"+
 			"To choose a new password, open this link before %s:\n\n%s\n\n"+
 			"The link works once. If you did not ask for it, ignore this mail: your password stays as it is.\n",
-			pr.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"), link.String()),
+			brand.Name, pr.ExpiresAt.UTC().Format("2006-01-02 15:04 MST"), link.String()),
 	}
 	mctx, cancel := context.WithTimeout(ctx, resetMailTime)
 	defer cancel()
@@ -137,4 +140,14 @@ func (s *Service) sendReset(ctx context.Context, j resetJob) {
 		return
 	}
 	s.audit(ctx, u.ID, "user.password_reset_request", u.ID, "sent", "")
+}
+
+// oneLine keeps a brand name from breaking a mail header.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, s)
 }

@@ -109,6 +109,9 @@ type Options struct {
 	// Policy holds the running jurisdiction policy, asked at sign-up (policy.Register);
 	// nil, or a nil policy in it, restricts nothing.
 	Policy *policy.Holder
+	// Brander names the brand of an account's mail (an OEM partner's name and domain);
+	// nil: the product's own, with links on the server's URL.
+	Brander Brander
 }
 
 // Service is the account domain: sign-up, sign-in and sessions, passwords, API keys. It
@@ -133,6 +136,7 @@ type Service struct {
 	partnerKeyIP *ratelimit.Set
 
 	routing Routing
+	brander Brander
 
 	// dummyHash is checked against when an email address has no user, so that an unknown
 	// address costs the same argon2 time as a wrong password.
@@ -189,6 +193,7 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 		partnerKeyIP:   ratelimit.NewSet(l.PartnerKeyPerIP, l.MaxKeys),
 		dummyHash:      dummy,
 		routing:        o.Routing,
+		brander:        o.Brander,
 	}
 	s.startResetQueue()
 	return s, nil

@@ -131,11 +131,12 @@ func newEnvWith(t *testing.T, o server.Options, configure ...func(*config.Config
 	return e
 }
 
-// newBrowserEnv starts only a browser, for tests of the harness itself.
-func newBrowserEnv(t *testing.T) *env {
+// newBrowserEnv starts only a browser, for tests of the harness itself; flags are extra
+// switches of the browser (chromedp.Flag).
+func newBrowserEnv(t *testing.T, flags ...chromedp.ExecAllocatorOption) *env {
 	t.Helper()
 	e := &env{chromeLog: &lockedBuffer{}}
-	e.browser = chromium.Start(t, e.chromeLog)
+	e.browser = chromium.Start(t, e.chromeLog, flags...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			dir, err := artifactDir(t, "")

@@ -21,8 +21,12 @@ type Store interface {
 	ListAccountsInChannel(ctx context.Context, channel string, limit int) ([]store.Account, error)
 	GetPartner(ctx context.Context, id string) (store.Partner, error)
 	PutPartner(ctx context.Context, p store.Partner) (store.Partner, error)
+	ListPartners(ctx context.Context) ([]store.Partner, error)
 	GetPriceBook(ctx context.Context, channel, currency string) (store.PriceBook, error)
 	PutPriceBook(ctx context.Context, b store.PriceBook) (store.PriceBook, error)
+	ListPriceBooks(ctx context.Context) ([]store.PriceBook, error)
+	ListSubscriptions(ctx context.Context, channel string, limit int) ([]store.Subscription, error)
+	ListChannelOrders(ctx context.Context, channel string, limit int) ([]store.Order, error)
 	CreateOrder(ctx context.Context, o store.Order) (store.Order, error)
 	GetOrderByKey(ctx context.Context, accountID, key string) (store.Order, error)
 	ClaimOrder(ctx context.Context, id string, staleBefore, at time.Time) error
@@ -83,6 +87,7 @@ type Service struct {
 	payments PaymentProvider
 	operator Support
 	audit    *auditlog.Log
+	brands   brandCache
 }
 
 // New returns a Service over st.

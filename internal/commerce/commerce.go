@@ -11,6 +11,8 @@
 // brand, support contacts and, through its price book, the prices. The customers of a
 // reseller or OEM partner are billed by it (its invoices name it as the seller) and get
 // first-line support from it. A partner sees only its own customers (see PartnerScope).
+// An OEM partner's brand (name, logo, colours, domain) is its customers' in mail and links,
+// and everybody's on its domain (see Brand, BrandForHost, AccountBrand).
 //
 // Money is int64 minor units of an ISO 4217 currency, never a float. Orders, invoices and
 // subscriptions are stored in the account's home region: the store this Service is given.

@@ -113,19 +113,28 @@ func (ps *PartnerScope) Cancel(ctx context.Context, accountID string) error {
 // running policy's partner of the same id is refused, since every sale through it would
 // be.
 func (s *Service) PutPartner(ctx context.Context, p store.Partner) error {
+	// Host names compare without case: the domain is kept lower-case, as hosts are
+	// looked up.
+	p.Brand.Domain = strings.TrimSuffix(strings.ToLower(p.Brand.Domain), ".")
 	if err := checkPartner(p); err != nil {
 		return err
 	}
-	if pol := s.policy.Policy(); pol != nil { // without a policy, no partner's kind is set
+	// A server with no policy (no policy_file) has no partner list to contradict.
+	if pol := s.policy.Policy(); pol != nil {
 		if pp, ok := pol.Partner(p.ID); ok && pp.Kind != p.Kind {
 			return invalid(fmt.Sprintf("partner %q is a %s in the jurisdiction policy (version %s), not a %s", p.ID, pp.Kind,
 				pol.Version, p.Kind))
 		}
 	}
 	p.UpdatedAt = s.now()
-	if _, err := s.store.PutPartner(ctx, p); err != nil {
+	_, err := s.store.PutPartner(ctx, p)
+	if errors.Is(err, store.ErrConflict) { // the only unique value besides the id
+		return invalid(fmt.Sprintf("the domain %s is another partner's brand domain", p.Brand.Domain))
+	}
+	if err != nil {
 		return fmt.Errorf("commerce: %w", err)
 	}
+	s.forgetBrands()
 	return nil
 }
 
@@ -155,10 +164,30 @@ func checkPartner(p store.Partner) error {
 			return invalid("the support email is not an email address")
 		}
 	}
-	if d := p.Brand.Domain; d != "" && (strings.ContainsAny(d, "/:@ ") || !strings.Contains(d, ".")) {
+	if d := p.Brand.Domain; d != "" && !isDomain(d) {
 		return invalid("the brand's domain is a host name, like meet.example.com")
 	}
 	return nil
+}
+
+// isDomain tells whether d is a lower-case DNS name of two labels or more: letters,
+// digits and dashes, since it goes into links and is compared with Host headers.
+func isDomain(d string) bool {
+	labels := strings.Split(d, ".")
+	if len(d) > 253 || len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func isSlug(s string) bool {

@@ -258,7 +258,10 @@ func (a *accountAPI) me(w http.ResponseWriter, r *http.Request, p account.Princi
 		APIKey  *apiKeyJSON `json:"api_key,omitempty"`
 		// Operator says the user may use the policy console (see isOperator).
 		Operator bool `json:"operator"`
-	}{Account: toAccount(p.Account), Operator: a.isOperator(p)}
+		// Support is the account's first-line support: its reseller's or partner's, or
+		// the operator's.
+		Support *supportJSON `json:"support,omitempty"`
+	}{Account: toAccount(p.Account), Operator: a.isOperator(p), Support: a.supportOf(r.Context(), p.Account)}
 	if p.ViaAPIKey() {
 		k := toKey(p.APIKey)
 		out.APIKey = &k

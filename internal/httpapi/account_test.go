@@ -121,6 +121,10 @@ func (f *apiFixture) call(t *testing.T, method, path, body string, headers ...st
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i] == "Host" { // the client sends req.Host, not a Host header
+			req.Host = headers[i+1]
+			continue
+		}
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	client := *f.srv.Client()

@@ -83,7 +83,7 @@ func New(d Deps) http.Handler {
 			log = slog.Default()
 		}
 		api := http.NewServeMux()
-		meetings := &meetingAPI{svc: d.Meetings, log: log, publicURL: strings.TrimRight(d.PublicURL, "/")}
+		meetings := &meetingAPI{svc: d.Meetings, log: log, publicURL: strings.TrimRight(d.PublicURL, "/"), brands: d.Commerce}
 		registerAPI(api, &accountAPI{svc: d.Accounts, log: log, resetURL: d.ResetURL, secureCookies: d.SecureCookies, meetings: meetings,
 			commerce: d.Commerce, policy: d.Policy, operators: normalizeEmails(d.Operators)})
 		// Browsers' cross-origin state-changing requests are refused outright (by
@@ -94,7 +94,7 @@ func New(d Deps) http.Handler {
 		}))
 		mux.Handle("/api/", cop.Handler(api))
 	}
-	registerWeb(mux, d.SignalURLs)
+	registerWeb(mux, d.SignalURLs, d.Commerce)
 	return withTransportHeaders(mux, strings.HasPrefix(d.PublicURL, "https://"))
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/commerce"
 	"github.com/meridian-video/meridian/internal/meeting"
 	"github.com/meridian-video/meridian/internal/store"
 	"github.com/meridian-video/meridian/internal/topology"
@@ -25,8 +26,11 @@ type meetingAPI struct {
 	svc *meeting.Service
 	log *slog.Logger
 	// publicURL is the server's public base URL, without a trailing slash: join links are
-	// publicURL + "/j/" + the meeting's join token.
+	// publicURL + "/j/" + the meeting's join token, or on the account's OEM partner's
+	// domain (see linkBase).
 	publicURL string
+	// brands tells an account's brand; nil: every link is on publicURL.
+	brands *commerce.Service
 }
 
 // meetingRoute adapts a meeting handler to the route table.
@@ -78,11 +82,12 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-func (m *meetingAPI) toMeeting(x meeting.Meeting, now time.Time) meetingJSON {
+// toMeeting describes a meeting; base is the base URL of its join link (linkBase).
+func (m *meetingAPI) toMeeting(x meeting.Meeting, now time.Time, base string) meetingJSON {
 	j := meetingJSON{
 		ID: x.ID, DisplayID: meeting.FormatID(x.ID), Topic: x.Topic, Kind: x.Kind, Status: x.Status,
 		HostUserID: x.HostUserID, StartsAt: timePtr(x.StartsAt), DurationMinutes: x.DurationMinutes,
-		TimeZone: x.TimeZone, Recurrence: x.Recurrence, Passcode: x.Passcode, JoinURL: m.joinURL(x.JoinToken),
+		TimeZone: x.TimeZone, Recurrence: x.Recurrence, Passcode: x.Passcode, JoinURL: base + "/j/" + x.JoinToken,
 		WaitingRoom: x.WaitingRoom, JoinBeforeHost: x.JoinBeforeHost, RequireSignIn: x.RequireSignIn,
 		Locked: x.Locked, Region: x.Region, CreatedAt: x.CreatedAt,
 		StartedAt: timePtr(x.StartedAt), EndsAt: timePtr(meeting.Deadline(x)), EndedAt: timePtr(x.EndedAt),
@@ -93,8 +98,6 @@ func (m *meetingAPI) toMeeting(x meeting.Meeting, now time.Time) meetingJSON {
 	}
 	return j
 }
-
-func (m *meetingAPI) joinURL(tok string) string { return m.publicURL + "/j/" + tok }
 
 type ticketJSON struct {
 	Token     string     `json:"token"`
@@ -156,7 +159,7 @@ func (m *meetingAPI) create(a *accountAPI, w http.ResponseWriter, r *http.Reques
 		return
 	}
 	w.Header().Set("Location", "/api/meetings/"+x.ID)
-	writeJSON(w, http.StatusCreated, m.toMeeting(x, time.Now()))
+	writeJSON(w, http.StatusCreated, m.toMeeting(x, time.Now(), m.linkBase(r.Context(), p.Account)))
 }
 
 func (m *meetingAPI) list(a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal) {
@@ -175,12 +178,12 @@ func (m *meetingAPI) list(a *accountAPI, w http.ResponseWriter, r *http.Request,
 		m.fail(a, w, r, err)
 		return
 	}
-	now := time.Now()
+	now, base := time.Now(), m.linkBase(r.Context(), p.Account)
 	out := struct {
 		Meetings []meetingJSON `json:"meetings"`
 	}{Meetings: make([]meetingJSON, 0, len(xs))}
 	for _, x := range xs {
-		out.Meetings = append(out.Meetings, m.toMeeting(x, now))
+		out.Meetings = append(out.Meetings, m.toMeeting(x, now, base))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -191,7 +194,7 @@ func (m *meetingAPI) get(a *accountAPI, w http.ResponseWriter, r *http.Request, 
 		m.fail(a, w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, m.toMeeting(x, time.Now()))
+	writeJSON(w, http.StatusOK, m.toMeeting(x, time.Now(), m.linkBase(r.Context(), p.Account)))
 }
 
 // update changes a meeting that has not taken place: each field given replaces the
@@ -231,7 +234,7 @@ func (m *meetingAPI) update(a *accountAPI, w http.ResponseWriter, r *http.Reques
 		m.fail(a, w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, m.toMeeting(x, time.Now()))
+	writeJSON(w, http.StatusOK, m.toMeeting(x, time.Now(), m.linkBase(r.Context(), p.Account)))
 }
 
 var errBadStartsAt = &meeting.Error{Code: meeting.CodeInvalidInput,
@@ -243,7 +246,7 @@ func (m *meetingAPI) cancel(a *accountAPI, w http.ResponseWriter, r *http.Reques
 		m.fail(a, w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, m.toMeeting(x, time.Now()))
+	writeJSON(w, http.StatusOK, m.toMeeting(x, time.Now(), m.linkBase(r.Context(), p.Account)))
 }
 
 func (m *meetingAPI) start(a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal) {
@@ -255,7 +258,7 @@ func (m *meetingAPI) start(a *accountAPI, w http.ResponseWriter, r *http.Request
 	writeJSON(w, http.StatusOK, struct {
 		ticketJSON
 		Meeting meetingJSON `json:"meeting"`
-	}{toTicket(t), m.toMeeting(t.Meeting, time.Now())})
+	}{toTicket(t), m.toMeeting(t.Meeting, time.Now(), m.linkBase(r.Context(), p.Account))})
 }
 
 func (m *meetingAPI) end(a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal) {
@@ -264,7 +267,7 @@ func (m *meetingAPI) end(a *accountAPI, w http.ResponseWriter, r *http.Request, 
 		m.fail(a, w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, m.toMeeting(x, time.Now()))
+	writeJSON(w, http.StatusOK, m.toMeeting(x, time.Now(), m.linkBase(r.Context(), p.Account)))
 }
 
 // join admits anyone holding a meeting's id and passcode, or its join link, as a guest

@@ -29,7 +29,7 @@ func operatorOnly(h func(a *accountAPI, w http.ResponseWriter, r *http.Request, 
 	}
 }
 
-type brandJSON struct {
+type partnerBrandJSON struct {
 	Name         string `json:"name"`
 	LogoURL      string `json:"logo_url"`
 	PrimaryColor string `json:"primary_color"`
@@ -44,20 +44,20 @@ type contactJSON struct {
 }
 
 type partnerRecordJSON struct {
-	ID            string      `json:"id"`
-	Region        string      `json:"region"`
-	Kind          string      `json:"kind"`
-	Name          string      `json:"name"`
-	Brand         brandJSON   `json:"brand"`
-	Support       contactJSON `json:"support"`
-	Jurisdictions []string    `json:"jurisdictions"`
-	CreatedAt     time.Time   `json:"created_at"`
-	UpdatedAt     time.Time   `json:"updated_at"`
+	ID            string           `json:"id"`
+	Region        string           `json:"region"`
+	Kind          string           `json:"kind"`
+	Name          string           `json:"name"`
+	Brand         partnerBrandJSON `json:"brand"`
+	Support       contactJSON      `json:"support"`
+	Jurisdictions []string         `json:"jurisdictions"`
+	CreatedAt     time.Time        `json:"created_at"`
+	UpdatedAt     time.Time        `json:"updated_at"`
 }
 
 func toPartnerRecord(p store.Partner) partnerRecordJSON {
 	j := partnerRecordJSON{ID: p.ID, Region: p.Region, Kind: p.Kind, Name: p.Name,
-		Brand:   brandJSON{Name: p.Brand.Name, LogoURL: p.Brand.LogoURL, PrimaryColor: p.Brand.PrimaryColor, AccentColor: p.Brand.AccentColor, Domain: p.Brand.Domain},
+		Brand:   partnerBrandJSON{Name: p.Brand.Name, LogoURL: p.Brand.LogoURL, PrimaryColor: p.Brand.PrimaryColor, AccentColor: p.Brand.AccentColor, Domain: p.Brand.Domain},
 		Support: contactJSON{Email: p.Support.Email, URL: p.Support.URL, Phone: p.Support.Phone}, Jurisdictions: p.Jurisdictions,
 		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
 	if j.Jurisdictions == nil {
@@ -79,11 +79,11 @@ func getPartner(a *accountAPI, w http.ResponseWriter, r *http.Request, _ account
 
 func putPartner(a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal) {
 	var in struct {
-		Kind          string      `json:"kind"`
-		Name          string      `json:"name"`
-		Brand         brandJSON   `json:"brand"`
-		Support       contactJSON `json:"support"`
-		Jurisdictions []string    `json:"jurisdictions"`
+		Kind          string           `json:"kind"`
+		Name          string           `json:"name"`
+		Brand         partnerBrandJSON `json:"brand"`
+		Support       contactJSON      `json:"support"`
+		Jurisdictions []string         `json:"jurisdictions"`
 	}
 	if !a.decode(w, r, &in) {
 		return

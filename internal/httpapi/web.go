@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meridian-video/meridian/internal/commerce"
 	"github.com/meridian-video/meridian/web"
 )
 
@@ -45,16 +46,18 @@ type webApp struct {
 	// signalURLs are the deployment's nodes' signalling URLs, which the page may connect
 	// to (the join answer names one); nil in a server alone.
 	signalURLs func() []string
+	// brands tells the brand of a page's host, whose logo the page may load; nil: none.
+	brands *commerce.Service
 }
 
 // registerWeb adds the app's page routes and its /static/ files to mux. The patterns are
 // exact paths (and GET only), so they overlap none of the server's other routes.
-func registerWeb(mux *http.ServeMux, signalURLs func() []string) {
+func registerWeb(mux *http.ServeMux, signalURLs func() []string, brands *commerce.Service) {
 	app, err := newWebApp(web.Static())
 	if err != nil { // the files are compiled in: only a broken build gets here
 		panic("httpapi: reading the embedded browser app: " + err.Error())
 	}
-	app.signalURLs = signalURLs
+	app.signalURLs, app.brands = signalURLs, brands
 	for _, p := range webPages {
 		mux.HandleFunc("GET "+p, app.servePage)
 	}
@@ -92,6 +95,12 @@ func (a *webApp) servePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.setWebHeaders(w, r)
+	if a.brands != nil {
+		// On a partner's domain the page shows the partner's logo, from its own origin.
+		if logo := logoOrigin(a.brands.BrandForHost(r.Context(), r.Host)); logo != "" {
+			w.Header().Set("Content-Security-Policy", contentSecurityPolicy(r.Host, a.nodes(), logo))
+		}
+	}
 	// Some page URLs carry secrets (/j/<token>, /reset-password?token=): no cache keeps a
 	// copy filed under them. The page is small and the same for every route.
 	w.Header().Set("Cache-Control", "no-store")
@@ -121,11 +130,7 @@ func (a *webApp) serveAsset(w http.ResponseWriter, r *http.Request) {
 // setWebHeaders sets the security headers of every response of the app.
 func (a *webApp) setWebHeaders(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	var nodes []string
-	if a.signalURLs != nil {
-		nodes = a.signalURLs()
-	}
-	h.Set("Content-Security-Policy", contentSecurityPolicy(r.Host, nodes))
+	h.Set("Content-Security-Policy", contentSecurityPolicy(r.Host, a.nodes()))
 	h.Set("X-Content-Type-Options", "nosniff")
 	// Join links and reset links carry their token in the URL: never send it onwards.
 	h.Set("Referrer-Policy", "no-referrer")
@@ -134,11 +139,19 @@ func (a *webApp) setWebHeaders(w http.ResponseWriter, r *http.Request) {
 	h.Set("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self), geolocation=(), payment=()")
 }
 
+func (a *webApp) nodes() []string {
+	if a.signalURLs == nil {
+		return nil
+	}
+	return a.signalURLs()
+}
+
 // contentSecurityPolicy allows scripts, styles and requests to this origin only: no
 // inline script or style, no plugins, no framing. The signalling WebSocket is named
 // explicitly for browsers in which 'self' does not cover ws: and wss:, and so are the
 // deployment's other nodes' (nodes: ws or wss URLs), where a meeting may be carried.
-func contentSecurityPolicy(host string, nodes []string) string {
+// Images may also come from imgOrigins (a partner's logo: https origins of plain hosts).
+func contentSecurityPolicy(host string, nodes []string, imgOrigins ...string) string {
 	connect := "'self'"
 	if isPlainHost(host) {
 		connect += " ws://" + host + " wss://" + host
@@ -150,7 +163,13 @@ func contentSecurityPolicy(host string, nodes []string) string {
 			connect += " " + scheme + "://" + hostPart
 		}
 	}
-	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+	img := "'self'"
+	for _, o := range imgOrigins {
+		if h, ok := strings.CutPrefix(o, "https://"); ok && isPlainHost(h) {
+			img += " " + o
+		}
+	}
+	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src " + img + "; " +
 		"media-src 'self' blob:; connect-src " + connect + "; object-src 'none'; " +
 		"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 }

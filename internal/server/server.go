@@ -148,8 +148,11 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 		st.Close()
 		return nil, err
 	}
+	// Sales first: an OEM partner's customers get their mail under its brand.
+	sales := commerce.New(st, commerce.Options{Log: log, Audit: audit, Policy: holder, Now: o.Now,
+		Operator: commerce.Support{Name: "Meridian", SupportContact: store.SupportContact{Email: cfg.Mail.From}}})
 	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit, Deployment: dep, Region: cfg.Region,
-		Now: o.Now, Policy: holder, Routing: dr.accountRouting()})
+		Now: o.Now, Policy: holder, Routing: dr.accountRouting(), Brander: sales})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -172,8 +175,7 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 		drained:   make(chan struct{}, 1),
 		residency: dr,
 	}
-	s.Commerce = commerce.New(st, commerce.Options{Log: log, Audit: audit, Policy: holder, Now: o.Now,
-		Operator: commerce.Support{Name: "Meridian", SupportContact: store.SupportContact{Email: cfg.Mail.From}}})
+	s.Commerce = sales
 	// The placer's directory and registry come with the control plane, before serving.
 	s.placer = &placement.Placer{Deployment: dep, Region: cfg.Region, Ready: s.ControlPlaneErr}
 	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{

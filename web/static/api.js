@@ -76,7 +76,7 @@ export async function currentUser() {
   if (me !== undefined) return me;
   try {
     const data = await request('GET', '/api/me');
-    me = data.user ? { user: data.user, account: data.account, operator: data.operator === true } : null;
+    me = data.user ? { user: data.user, account: data.account, operator: data.operator === true, support: data.support ?? null } : null;
   } catch (err) {
     if (err.status !== 401) throw err;
     me = null;
@@ -127,6 +127,9 @@ export const api = {
   /** join asks for a ticket: {meeting_id, passcode} or {link_token}, and display_name. */
   join: (body) => request('POST', '/api/join', body),
 
+  /** brand is the brand of this site's host: name, logo, colours, support (public). */
+  brand: () => request('GET', '/api/brand'),
+
   // The policy console's calls (operators only).
   getPolicy: () => request('GET', '/api/policy'),
   validatePolicy: (yaml) => request('POST', '/api/policy/validate', new YamlBody(yaml)),
@@ -134,4 +137,13 @@ export const api = {
   activatePolicy: () => request('POST', '/api/policy/activate'),
   /** dryRunPolicy reports what the staged policy would change at `at` (an ISO time). */
   dryRunPolicy: (at) => request('POST', '/api/policy/dry-run', at ? { at } : {}),
+
+  // The operator console's sales calls (operators only).
+  listPartners: () => request('GET', '/api/operator/partners').then((d) => d.partners),
+  putPartner: (id, body) => request('PUT', `/api/operator/partners/${encodeURIComponent(id)}`, body),
+  listPriceBooks: () => request('GET', '/api/operator/price-books').then((d) => d.price_books),
+  putPriceBook: (channel, currency, prices) =>
+    request('PUT', `/api/operator/price-books/${encodeURIComponent(channel)}/${encodeURIComponent(currency)}`, { prices }),
+  listAllSubscriptions: (channel) => request('GET', `/api/operator/subscriptions${channel ? `?channel=${encodeURIComponent(channel)}` : ''}`).then((d) => d.subscriptions),
+  listAllOrders: (channel) => request('GET', `/api/operator/orders${channel ? `?channel=${encodeURIComponent(channel)}` : ''}`).then((d) => d.orders),
 };

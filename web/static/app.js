@@ -2,6 +2,7 @@
 // answers with this same page, see internal/httpapi/web.go) to their views.
 
 import { resetPasswordPage, signInPage, signUpPage } from './auth.js';
+import { loadBrand } from './brand.js';
 import { consolePage } from './console.js';
 import { dashboardPage } from './dashboard.js';
 import { homePage } from './home.js';
@@ -10,6 +11,7 @@ import { notFoundPage } from './layout.js';
 import { start } from './router.js';
 import { settingsPage } from './settings.js';
 
+await loadBrand();
 start([
   [/^\/$/, homePage],
   [/^\/signup$/, signUpPage],

@@ -2,6 +2,7 @@
 // reset link.
 
 import { api, currentUser } from './api.js';
+import { brandName } from './brand.js';
 import { h } from './dom.js';
 import { showError } from './errors.js';
 import { busy, field, formValues, page, validate } from './layout.js';
@@ -43,7 +44,7 @@ export async function signInPage(view, { query }) {
     h('h1', null, 'Sign in'),
     h('p', { class: 'lead' }, 'Welcome back. Sign in to start and schedule meetings.'),
     form, forgot,
-    h('p', { class: 'muted center' }, 'New to Meridian? ', h('a', { href: withNext('/signup', query) }, 'Create an account')),
+    h('p', { class: 'muted center' }, `New to ${brandName()}? `, h('a', { href: withNext('/signup', query) }, 'Create an account')),
     h('p', { class: 'muted center' }, 'Only joining a meeting? ', h('a', { href: '/join' }, 'You do not need an account'))));
 }
 

@@ -1,22 +1,25 @@
-// console.js: the operators' policy console: the running jurisdiction policy's rules on a
+// console.js: the operators' console: the running jurisdiction policy's rules on a
 // timeline (a table by effective date), a document to validate, stage and activate, and
-// the dry run's counts of what the staged version would change (ids and counts only).
+// the dry run's counts of what the staged version would change (ids and counts only);
+// then the sales pages (sales.js).
 
 import { api, currentUser } from './api.js';
+import { titled } from './brand.js';
 import { h, toast } from './dom.js';
 import { errorBox, showError } from './errors.js';
 import { busy, page } from './layout.js';
 import { navigate } from './router.js';
+import { salesSections } from './sales.js';
 
 const day = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
 
 export async function consolePage(view) {
   const me = await currentUser();
   if (!me) return navigate('/signin?next=/console', { replace: true });
-  document.title = 'Policy console · Meridian';
+  document.title = titled('Operator console');
   if (!me.operator) {
-    page(view, me, h('h1', null, 'Policy console'),
-      errorBox('Only operators may see the jurisdiction policy. Ask an operator of this server to add your email address.'));
+    page(view, me, h('h1', null, 'Operator console'),
+      errorBox('Only operators may see the jurisdiction policy and sales. Ask an operator of this server to add your email address.'));
     return;
   }
   const running = h('section', { class: 'card', 'data-testid': 'policy-running' });
@@ -67,13 +70,15 @@ export async function consolePage(view) {
   }));
 
   page(view, me,
-    h('div', { class: 'page-head' }, h('h1', null, 'Policy console'),
-      h('p', { class: 'lead' }, 'Who may register, host, join and buy, where and from when.')),
+    h('div', { class: 'page-head' }, h('h1', null, 'Operator console'),
+      h('p', { class: 'lead' }, 'Who may register, host, join and buy, where and from when; partners, prices and sales.')),
     running,
     h('section', { class: 'card stack' }, h('h2', null, 'New version'), staged, doc,
       h('div', { class: 'console-actions' }, validateBtn, stageBtn, activateBtn), status),
     h('section', { class: 'card stack' }, h('h2', null, 'Dry run of the staged version'),
-      h('div', { class: 'console-actions' }, at, dryBtn), report));
+      h('div', { class: 'console-actions' }, at, dryBtn), report),
+    h('h2', { class: 'console-part' }, 'Sales'),
+    salesSections());
   await refresh();
 }
 

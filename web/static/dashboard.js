@@ -3,6 +3,7 @@
 // not taken place can be changed or cancelled, and one that is over offers no invitation.
 
 import { api, currentUser } from './api.js';
+import { titled } from './brand.js';
 import { copyText, h, icon, toast } from './dom.js';
 import { showError } from './errors.js';
 import { busy, checkbox, field, formValues, joinBox, page, validate } from './layout.js';
@@ -23,7 +24,7 @@ const DURATIONS = [['15', '15 minutes'], ['30', '30 minutes'], ['45', '45 minute
 export async function dashboardPage(view) {
   const me = await currentUser();
   if (!me) return navigate('/signin?next=/dashboard', { replace: true });
-  document.title = 'Your meetings · Meridian';
+  document.title = titled('Your meetings');
   const errors = h('div', { class: 'slot' });
   const list = h('ul', { class: 'meeting-list' });
   const actions = {

@@ -1,6 +1,7 @@
 // ended.js: the screen after a meeting, saying why it ended for this person.
 
 import { currentUser } from './api.js';
+import { titled } from './brand.js';
 import { h } from './dom.js';
 import { page } from './layout.js';
 
@@ -47,7 +48,7 @@ export async function endedPage(view, { reason, rejoinPath }) {
     title: 'You are no longer in the meeting', text: `The meeting ended for you (${reason}). Rejoin to try again.`, rejoin: true,
   };
   const me = await currentUser().catch(() => null);
-  document.title = `${title} · Meridian`;
+  document.title = titled(title);
   page(view, me, h('section', { class: 'card narrow center ended', 'data-testid': 'ended', dataset: { reason: key } },
     h('h1', null, title),
     h('p', { class: 'lead' }, text),

@@ -2,14 +2,15 @@
 // in: join a meeting (no account needed) or sign up to host. Signed in, it is the dashboard.
 
 import { currentUser } from './api.js';
-import { h, icon } from './dom.js';
+import { brandName } from './brand.js';
 import { dashboardPage } from './dashboard.js';
+import { h, icon } from './dom.js';
 import { joinBox, page } from './layout.js';
 
 export async function homePage(view, params) {
   const me = await currentUser();
   if (me) return dashboardPage(view, params);
-  document.title = 'Meridian: video meetings in your browser';
+  document.title = `${brandName()}: video meetings in your browser`;
   page(view, null,
     h('section', { class: 'hero' },
       h('h1', null, 'Meet face to face, right from your browser'),

@@ -6,6 +6,7 @@
 // do; a meeting that has not started is retried until the host starts it.
 
 import { api, currentUser } from './api.js';
+import { titled } from './brand.js';
 import { h, icon, initials } from './dom.js';
 import { describe, errorBox, showError } from './errors.js';
 import { busy, field, page, validate } from './layout.js';
@@ -131,7 +132,7 @@ async function joinPage(view, { linkToken, meetingId }) {
     }
   });
 
-  document.title = 'Join a meeting · Meridian';
+  document.title = titled('Join a meeting');
   page(view, me, h('div', { class: 'join-layout' },
     preview.el, preview.devices,
     h('section', { class: 'card join-card' },

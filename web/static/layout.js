@@ -1,6 +1,7 @@
 // layout.js: what the pages around a meeting share: the site header, form fields, busy
 // buttons, the "join a meeting" box, and the not-found page.
 
+import { brandLogo, brandName } from './brand.js';
 import { h } from './dom.js';
 import { navigate } from './router.js';
 
@@ -8,9 +9,13 @@ let fieldCount = 0;
 
 /** brand is the logo and name, linking home. */
 export function brand() {
-  return h('a', { href: '/', class: 'brand' },
-    h('img', { src: '/static/favicon.svg', alt: '', width: 28, height: 28 }), h('span', null, 'Meridian'));
+  // A partner's logo that does not load gives way to the product's own.
+  const logo = h('img', { src: brandLogo(), alt: '', width: 28, height: 28, 'data-testid': 'brand-logo',
+    onerror: () => { if (logo.getAttribute('src') !== FALLBACK_LOGO) logo.src = FALLBACK_LOGO; } });
+  return h('a', { href: '/', class: 'brand', 'data-testid': 'brand' }, logo, h('span', { 'data-testid': 'brand-name' }, brandName()));
 }
+
+const FALLBACK_LOGO = '/static/favicon.svg';
 
 function navLink(href, label) {
   return h('a', { href, class: 'nav-link', 'aria-current': location.pathname === href ? 'page' : null }, label);
@@ -19,7 +24,7 @@ function navLink(href, label) {
 /** header is the site header: signed in, links to meetings and settings; else to sign in and up. */
 function header(me) {
   const links = me
-    ? [navLink('/dashboard', 'Meetings'), navLink('/settings', 'Settings'), me.operator && navLink('/console', 'Policy')]
+    ? [navLink('/dashboard', 'Meetings'), navLink('/settings', 'Settings'), me.operator && navLink('/console', 'Console')]
     : [navLink('/join', 'Join a meeting'), navLink('/signin', 'Sign in'), h('a', { href: '/signup', class: 'btn btn-primary btn-small' }, 'Sign up')];
   return h('header', { class: 'site-header' }, brand(), h('nav', { class: 'site-nav', 'aria-label': 'Main' }, links));
 }

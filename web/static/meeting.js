@@ -3,10 +3,11 @@
 // draws it: the waiting room while held there, then the stage, the controls and the
 // chat and people panels. It ends on the screen that says why (ended.js).
 
+import { titled } from './brand.js';
 import { h, icon, toast, copyText } from './dom.js';
 import { endedPage } from './ended.js';
-import { brand } from './layout.js';
 import { describe } from './errors.js';
+import { brand } from './layout.js';
 import { stopAll } from './media.js';
 import { ChatPanel, PeoplePanel } from './panels.js';
 import { QualityIndicator } from './quality.js';
@@ -550,7 +551,7 @@ class Meeting {
     this.mode = 'waiting';
     const preview = h('video', { autoplay: true, muted: true, playsinline: true, class: 'mirror' });
     if (this.cam) preview.srcObject = new MediaStream([this.cam]);
-    document.title = `Waiting to join · ${this.topic} · Meridian`;
+    document.title = titled(`Waiting to join · ${this.topic}`);
     this.view.root.replaceChildren(
       h('header', { class: 'site-header' }, brand()),
       h('main', { id: 'main', class: 'page' },
@@ -569,7 +570,7 @@ class Meeting {
   #renderMeeting() {
     if (this.mode === 'meeting') return;
     this.mode = 'meeting';
-    document.title = `${this.topic} · Meridian`;
+    document.title = titled(this.topic);
     const control = (testid, onclick) => h('button', { type: 'button', class: 'ctl', 'data-testid': testid, onclick });
     this.ctl = {
       mic: control('mic-toggle', () => this.setMic(!this.micOn)),

@@ -3,6 +3,7 @@
 // API keys (a new key's secret is shown once, right after it is made).
 
 import { api, currentUser } from './api.js';
+import { brandName, titled } from './brand.js';
 import { copyText, h, icon, toast } from './dom.js';
 import { showError } from './errors.js';
 import { busy, checkbox, field, formValues, page, validate } from './layout.js';
@@ -22,7 +23,7 @@ const day = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short',
 export async function settingsPage(view) {
   const me = await currentUser();
   if (!me) return navigate('/signin?next=/settings', { replace: true });
-  document.title = 'Settings · Meridian';
+  document.title = titled('Settings');
   const { user, account } = me;
   const signOut = h('button', { type: 'button', class: 'btn', 'data-testid': 'sign-out' }, icon('leave'), 'Sign out');
   const signOutErrors = h('div', { class: 'slot' });
@@ -46,9 +47,25 @@ export async function settingsPage(view) {
           h('dt', null, 'Account'), h('dd', null, account.name),
           h('dt', null, 'Plan'), h('dd', null, capitalize(account.plan))),
         signOutErrors, signOut),
+      supportCard(me.support),
       passwordCard(user.email),
       regionsCard(),
       keysCard()));
+}
+
+// supportCard says where the account gets help first: its reseller or partner, or the
+// operator.
+function supportCard(support) {
+  if (!support) return null;
+  const rows = [];
+  if (support.email) rows.push(h('dt', null, 'Email'), h('dd', null, h('a', { href: `mailto:${support.email}`, 'data-testid': 'support-email' }, support.email)));
+  if (/^https:\/\//.test(support.url ?? '')) rows.push(h('dt', null, 'Web'), h('dd', null, h('a', { href: support.url, rel: 'noopener', target: '_blank' }, support.url)));
+  if (support.phone) rows.push(h('dt', null, 'Phone'), h('dd', null, h('a', { href: `tel:${support.phone.replace(/[^+0-9]/g, '')}` }, support.phone)));
+  return h('section', { class: 'card support-contact', 'data-testid': 'support-contact' },
+    h('h2', null, 'Help and support'),
+    h('p', { class: 'muted' }, 'Questions about your account, billing or meetings go first to ',
+      h('strong', { 'data-testid': 'support-name' }, support.name), '.'),
+    h('dl', { class: 'facts' }, rows));
 }
 
 function capitalize(s) {
@@ -92,7 +109,7 @@ function keysCard() {
     submit);
   const card = h('section', { class: 'card card-wide' },
     h('h2', null, 'API keys'),
-    h('p', { class: 'muted' }, 'Keys let your own programs use Meridian’s API on behalf of this account. Treat them like passwords.'),
+    h('p', { class: 'muted' }, `Keys let your own programs use ${brandName()}’s API on behalf of this account. Treat them like passwords.`),
     errors, fresh, list, form);
 
   const load = async () => {
