@@ -43,6 +43,10 @@ type Limits struct {
 	// ResetPerEmail counts password-reset requests; over it, requests are silently
 	// dropped, so that nobody can fill a mailbox with reset mails.
 	ResetPerEmail RateLimit
+	// InvitePerAccount counts an account's invitations, sent or refused: each may tell
+	// whether an address already has an account (as a sign-up does), and sends a mail.
+	// DefaultLimits' when zero.
+	InvitePerAccount RateLimit
 	// MaxKeys bounds the keys (addresses, emails, pairs) each set of buckets remembers.
 	MaxKeys int
 }
@@ -58,6 +62,7 @@ func DefaultLimits() Limits {
 		PasswordChangePerUser: RateLimit{Every: time.Minute, Burst: 5},
 		SignUpPerIP:           RateLimit{Every: time.Minute, Burst: 10},
 		ResetPerEmail:         RateLimit{Every: 20 * time.Minute, Burst: 3},
+		InvitePerAccount:      RateLimit{Every: time.Minute, Burst: 20},
 		MaxKeys:               10_000,
 	}
 }
