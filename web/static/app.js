@@ -7,6 +7,7 @@ import { dashboardPage } from './dashboard.js';
 import { homePage } from './home.js';
 import { joinByIdPage, joinByLinkPage } from './join.js';
 import { notFoundPage } from './layout.js';
+import { acceptInvitePage } from './members.js';
 import { start } from './router.js';
 import { settingsPage } from './settings.js';
 
@@ -20,4 +21,5 @@ start([
   [/^\/j\/([^/]+)$/, joinByLinkPage],
   [/^\/reset-password$/, resetPasswordPage],
   [/^\/console$/, consolePage],
+  [/^\/accept-invite$/, acceptInvitePage],
 ], notFoundPage);
