@@ -22,11 +22,15 @@ const (
 	ScopeMeetingsWrite = "meetings:write" // create, change and end the account's meetings
 	ScopeBillingRead   = "billing:read"   // read the account's price book, subscription and invoices
 	ScopeBillingWrite  = "billing:write"  // check out (buy, upgrade, renew) for the account
+	ScopeMembersRead   = "members:read"   // list the account's members and pending invitations
+	// ScopeMembersWrite: invite, withdraw invitations, change roles and remove members, as
+	// an admin may (never ownership: its transfer takes the owner's password).
+	ScopeMembersWrite = "members:write"
 )
 
 // Scopes lists every scope a key may carry.
 var Scopes = []string{ScopeAccountRead, ScopeKeysRead, ScopeKeysWrite, ScopeMeetingsRead, ScopeMeetingsWrite,
-	ScopeBillingRead, ScopeBillingWrite}
+	ScopeBillingRead, ScopeBillingWrite, ScopeMembersRead, ScopeMembersWrite}
 
 // MaxActiveAPIKeys bounds the unrevoked keys of one account.
 const MaxActiveAPIKeys = 100
@@ -41,10 +45,13 @@ const (
 
 // APIKey is a key as it may be shown again after its creation: never its secret.
 type APIKey struct {
-	ID        string
-	Name      string
-	Prefix    string
-	Scopes    []string
+	ID     string
+	Name   string
+	Prefix string
+	Scopes []string
+	// CreatedBy is the user who made the key, directly or through a key they made
+	// (empty for keys from before it was recorded); removing the user revokes it.
+	CreatedBy string
 	CreatedAt time.Time
 	RevokedAt time.Time // zero while the key works
 }
@@ -54,7 +61,7 @@ func (k APIKey) Revoked() bool { return !k.RevokedAt.IsZero() }
 
 func keyView(k store.APIKey) APIKey {
 	return APIKey{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Scopes: slices.Clone(k.Scopes),
-		CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
+		CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
 }
 
 // mayManageKeys decides whether p may read (write false) or create and revoke (write true)
@@ -121,7 +128,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, p Principal, name string, sc
 			return APIKey{}, "", err
 		}
 		k, err := s.store.CreateAPIKey(ctx, store.NewAPIKey{
-			AccountID: p.Account.ID, Name: name, Prefix: prefix, Secret: secret, Scopes: scopes, CreatedAt: s.now(),
+			AccountID: p.Account.ID, Name: name, Prefix: prefix, Secret: secret, Scopes: scopes, CreatedBy: p.person(),
+			CreatedAt: s.now(),
 		})
 		if errors.Is(err, store.ErrConflict) {
 			continue

@@ -48,6 +48,10 @@ type Limits struct {
 	// requests are refused, right key or wrong, until the bucket refills. Its default
 	// applies when it is zero.
 	PartnerKeyPerIP RateLimit
+	// InvitePerAccount counts an account's invitations, sent or refused: each may tell
+	// whether an address already has an account (as a sign-up does), and sends a mail.
+	// DefaultLimits' when zero.
+	InvitePerAccount RateLimit
 	// MaxKeys bounds the keys (addresses, emails, pairs) each set of buckets remembers.
 	MaxKeys int
 }
@@ -64,6 +68,7 @@ func DefaultLimits() Limits {
 		SignUpPerIP:           RateLimit{Every: time.Minute, Burst: 10},
 		ResetPerEmail:         RateLimit{Every: 20 * time.Minute, Burst: 3},
 		PartnerKeyPerIP:       RateLimit{Every: 6 * time.Second, Burst: 20},
+		InvitePerAccount:      RateLimit{Every: time.Minute, Burst: 20},
 		MaxKeys:               10_000,
 	}
 }

@@ -1,6 +1,7 @@
-// Package account owns accounts (tenants), their users and roles, plans and the
-// entitlements a plan grants, and password hashing. It does no I/O of its own beyond what
-// its store is given.
+// Package account owns accounts (tenants), their users and roles (members of business
+// accounts and their invitations, docs/accounts.md), plans and the entitlements a plan
+// grants, and password hashing. It does no I/O of its own beyond what its store is
+// given.
 package account
 
 import (

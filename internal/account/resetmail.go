@@ -14,8 +14,8 @@ import (
 	"github.com/meridian-video/meridian/internal/store"
 )
 
-// Bounds of the reset-mail queue: how many requests may wait for the mail server, how many
-// mails are sent at once, and how long one may take.
+// Bounds of the mail queue (password resets and member invitations): how many requests may
+// wait for the mail server, how many mails are sent at once, and how long one may take.
 const (
 	resetQueueSize = 256
 	resetWorkers   = 2
@@ -31,11 +31,11 @@ type resetJob struct {
 	at    time.Time
 }
 
-// resetQueue runs reset requests outside the HTTP requests that made them, on a fixed
-// number of workers. A request that finds it full is dropped (and logged): to the caller
-// it looks like any other.
+// resetQueue runs reset requests and invitation mails outside the HTTP requests that made
+// them, on a fixed number of workers. A request that finds it full is dropped (and
+// logged): to the caller it looks like any other.
 type resetQueue struct {
-	jobs chan resetJob
+	jobs chan func(context.Context)
 	// mu guards closed; enqueue holds it shared so that close never races a send.
 	mu     sync.RWMutex
 	closed bool
@@ -45,35 +45,35 @@ type resetQueue struct {
 }
 
 func (s *Service) startResetQueue() {
-	q := &resetQueue{jobs: make(chan resetJob, resetQueueSize)}
+	q := &resetQueue{jobs: make(chan func(context.Context), resetQueueSize)}
 	q.ctx, q.cancel = context.WithCancel(context.Background())
 	for range resetWorkers {
 		q.wg.Go(func() {
-			for j := range q.jobs {
-				s.sendReset(q.ctx, j)
+			for job := range q.jobs {
+				job(q.ctx)
 			}
 		})
 	}
 	s.resets = q
 }
 
-func (q *resetQueue) enqueue(j resetJob) bool {
+func (q *resetQueue) enqueue(job func(context.Context)) bool {
 	q.mu.RLock()
 	defer q.mu.RUnlock()
 	if q.closed {
 		return false
 	}
 	select {
-	case q.jobs <- j:
+	case q.jobs <- job:
 		return true
 	default:
 		return false
 	}
 }
 
-// Close stops taking reset requests and sends the mails of those already accepted,
-// until ctx ends; then it abandons the rest. It is for shutdown, after the HTTP server
-// has stopped.
+// Close stops taking reset requests and invitations and sends the mails of those already
+// accepted, until ctx ends; then it abandons the rest. It is for shutdown, after the HTTP
+// server has stopped.
 func (s *Service) Close(ctx context.Context) error {
 	q := s.resets
 	q.mu.Lock()
@@ -90,7 +90,7 @@ func (s *Service) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		q.cancel()
 		<-done
-		return fmt.Errorf("account: reset mails abandoned at shutdown: %w", ctx.Err())
+		return fmt.Errorf("account: queued mails abandoned at shutdown: %w", ctx.Err())
 	}
 }
 

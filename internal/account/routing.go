@@ -17,8 +17,13 @@ type Routing interface {
 	EmailHome(ctx context.Context, email string) (home string, found bool, err error)
 	// AddAccount records an account homed in this node's region, with its address.
 	AddAccount(ctx context.Context, accountID, email string) error
+	// AddEmail records the address of another user of an account homed in this node's
+	// region (a member who accepted an invitation); RemoveEmail forgets an address of this
+	// region (a member removed), so that it may sign up again anywhere.
+	AddEmail(ctx context.Context, accountID, email string) error
+	RemoveEmail(ctx context.Context, email string) error
 	// AddCredential records that a credential of kind (a session token, an API key's
-	// public prefix, a password-reset token) is homed in this node's region;
+	// public prefix, a password-reset or invitation token) is homed in this node's region;
 	// RemoveCredential forgets it.
 	AddCredential(ctx context.Context, kind Credential, value string) error
 	RemoveCredential(ctx context.Context, kind Credential, value string) error
@@ -35,6 +40,7 @@ const (
 	// CredentialPartnerKey is a partner API key's public prefix: a partner's requests are
 	// served in the region that keeps the partner's record, keys and customers.
 	CredentialPartnerKey Credential = "partnerkey"
+	CredentialInvite     Credential = "invite" // a member invitation's token
 )
 
 // CodeControlPlaneUnavailable: the directory, which a multi-region deployment needs to
@@ -52,18 +58,32 @@ func controlPlane(what string, err error) error {
 // index decides, as before: it has the truth where the directory may hold a fact of a
 // sign-up whose store write then failed (the facts are written first).
 func (s *Service) emailFree(ctx context.Context, email, clientIP string) error {
-	if s.routing == nil {
-		return nil
-	}
-	home, found, err := s.routing.EmailHome(ctx, email)
+	home, err := s.emailElsewhere(ctx, email, "the sign-up")
 	if err != nil {
-		return controlPlane("the sign-up", err)
+		return err
 	}
-	if found && home != s.regions.self.ID {
+	if home != "" {
 		s.refused(ctx, clientIP, "anonymous", "account.sign_up", "", "email_taken", "ip="+clientIP+" home="+home)
 		return ErrEmailTaken
 	}
 	return nil
+}
+
+// emailElsewhere returns the region of another region's account that has this address,
+// or "" when none has (or in one region, where the store alone decides); what names the
+// operation for the refusal when the directory does not answer.
+func (s *Service) emailElsewhere(ctx context.Context, email, what string) (string, error) {
+	if s.routing == nil {
+		return "", nil
+	}
+	home, found, err := s.routing.EmailHome(ctx, email)
+	if err != nil {
+		return "", controlPlane(what, err)
+	}
+	if found && home != s.regions.self.ID {
+		return home, nil
+	}
+	return "", nil
 }
 
 // addCredential records a credential's home before the credential is stored, so that a

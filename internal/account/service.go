@@ -60,6 +60,17 @@ type Store interface {
 
 	GetAccountRegions(ctx context.Context, accountID string) (store.AccountRegions, error)
 	UpdateAccountRegions(ctx context.Context, accountID string, before, after store.AccountRegions) error
+
+	ListUsers(ctx context.Context, accountID string) ([]store.User, error)
+	CountMembers(ctx context.Context, accountID string, now time.Time) (users, pending int, err error)
+	CreateInvite(ctx context.Context, n store.NewInvite) (store.Invite, int64, error)
+	GetInviteByToken(ctx context.Context, token string) (store.Invite, error)
+	ListOpenInvites(ctx context.Context, accountID string) ([]store.Invite, error)
+	RevokeInvite(ctx context.Context, accountID, id string, at time.Time) (store.Invite, error)
+	AcceptInvite(ctx context.Context, token string, u store.User, now time.Time) (store.User, store.Invite, error)
+	SetUserRole(ctx context.Context, accountID, userID, role string) (string, error)
+	RemoveUser(ctx context.Context, accountID, userID string, at time.Time) (store.Removal, error)
+	TransferOwnership(ctx context.Context, accountID, from, to string) (string, error)
 }
 
 // Account types and user roles.
@@ -76,6 +87,7 @@ const (
 const (
 	DefaultSessionTTL = 14 * 24 * time.Hour
 	DefaultResetTTL   = time.Hour
+	DefaultInviteTTL  = 7 * 24 * time.Hour
 )
 
 // Input bounds.
@@ -91,6 +103,7 @@ type Options struct {
 	Log        *slog.Logger     // slog.Default() if nil
 	SessionTTL time.Duration    // DefaultSessionTTL if zero
 	ResetTTL   time.Duration    // DefaultResetTTL if zero
+	InviteTTL  time.Duration    // how long an invitation's link works; DefaultInviteTTL if zero
 	Limits     Limits           // DefaultLimits() if zero
 	// Audit is the audit trail, shared with the other services; one of the Service's own
 	// over the store if nil.
@@ -114,8 +127,8 @@ type Options struct {
 	Brander Brander
 }
 
-// Service is the account domain: sign-up, sign-in and sessions, passwords, API keys. It
-// is safe for concurrent use.
+// Service is the account domain: sign-up, sign-in and sessions, passwords, API keys, and
+// the members of business accounts (members.go). It is safe for concurrent use.
 type Service struct {
 	store      Store
 	mail       mail.Sender
@@ -123,6 +136,7 @@ type Service struct {
 	log        *slog.Logger
 	sessionTTL time.Duration
 	resetTTL   time.Duration
+	inviteTTL  time.Duration
 	regions    regions
 
 	auditLog *auditlog.Log
@@ -131,6 +145,7 @@ type Service struct {
 	maxDelay time.Duration
 
 	signInPair, signInIP, signInSite, signInEmail, changePassword, signUpIP, resetEmail *ratelimit.Set
+	invites                                                                             *ratelimit.Set
 	resets                                                                              *resetQueue
 	// partnerKeyIP counts a client address's failed partner-key authentications.
 	partnerKeyIP *ratelimit.Set
@@ -158,8 +173,14 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 	if o.ResetTTL <= 0 {
 		o.ResetTTL = DefaultResetTTL
 	}
+	if o.InviteTTL <= 0 {
+		o.InviteTTL = DefaultInviteTTL
+	}
 	if o.Limits == (Limits{}) {
 		o.Limits = DefaultLimits()
+	}
+	if o.Limits.InvitePerAccount == (RateLimit{}) {
+		o.Limits.InvitePerAccount = DefaultLimits().InvitePerAccount
 	}
 	if o.Audit == nil {
 		o.Audit = auditlog.New(st, auditlog.Options{Now: o.Now, Log: o.Log})
@@ -191,6 +212,8 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 		signUpIP:       ratelimit.NewSet(l.SignUpPerIP, l.MaxKeys),
 		resetEmail:     ratelimit.NewSet(l.ResetPerEmail, l.MaxKeys),
 		partnerKeyIP:   ratelimit.NewSet(l.PartnerKeyPerIP, l.MaxKeys),
+		invites:        ratelimit.NewSet(l.InvitePerAccount, l.MaxKeys),
+		inviteTTL:      o.InviteTTL,
 		dummyHash:      dummy,
 		routing:        o.Routing,
 		brander:        o.Brander,
@@ -220,6 +243,15 @@ func (p Principal) ViaAPIKey() bool { return p.APIKey.ID != "" }
 func (p Principal) Actor() string {
 	if p.ViaAPIKey() {
 		return "apikey:" + p.APIKey.ID
+	}
+	return p.User.ID
+}
+
+// person is the user the principal acts for: the signed-in user, or the user who made the
+// API key (empty for a key from before that was recorded).
+func (p Principal) person() string {
+	if p.ViaAPIKey() {
+		return p.APIKey.CreatedBy
 	}
 	return p.User.ID
 }
@@ -550,7 +582,8 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, resetURLBase 
 		s.audit(ctx, "anonymous", "user.password_reset_request", "", "rate_limited", "")
 		return nil
 	}
-	if !s.resets.enqueue(resetJob{email: email, link: link, at: now}) {
+	job := resetJob{email: email, link: link, at: now}
+	if !s.resets.enqueue(func(ctx context.Context) { s.sendReset(ctx, job) }) {
 		s.log.WarnContext(ctx, "password reset dropped: the mail queue is full or closed")
 		s.audit(ctx, "anonymous", "user.password_reset_request", "", "dropped", "mail queue full or closed")
 	}

@@ -386,6 +386,9 @@ func (c Config) BaseURL() string {
 // PasswordResetURL is the page that password-reset mails link to.
 func (c Config) PasswordResetURL() string { return c.BaseURL() + "/reset-password" }
 
+// InviteURL is the page that member invitations link to.
+func (c Config) InviteURL() string { return c.BaseURL() + "/accept-invite" }
+
 // MediaLoopbackOnly tells whether ICE is restricted to loopback addresses.
 func (c Config) MediaLoopbackOnly() bool {
 	if c.Media.LoopbackOnly != nil {

@@ -34,8 +34,9 @@ const maxBody = 64 << 10
 type accountAPI struct {
 	svc *account.Service
 	log *slog.Logger
-	// resetURL is the page a password-reset mail links to (with ?token=...).
-	resetURL string
+	// resetURL is the page a password-reset mail links to (with ?token=...), inviteURL
+	// the page an invitation mail links to (likewise).
+	resetURL, inviteURL string
 	// secureCookies sets Secure on the session cookie even when the request did not come
 	// over TLS here (TLS ends at a proxy in front).
 	secureCookies bool
@@ -379,6 +380,12 @@ var statusOf = map[string]int{
 	account.CodeNotFound:           http.StatusNotFound,
 	account.CodeRateLimited:        http.StatusTooManyRequests,
 	account.CodeUserHostsMeetings:  http.StatusConflict,
+
+	account.CodeIndividualAccount: http.StatusConflict,
+	account.CodeAlreadyMember:     http.StatusConflict,
+	account.CodeOwnerProtected:    http.StatusConflict,
+	account.CodeMemberLimit:       http.StatusConflict,
+	account.CodeInvalidInvite:     http.StatusBadRequest,
 
 	account.CodeInvisibleCharacters: http.StatusBadRequest,
 	topology.CodeUnknownRegion:      http.StatusBadRequest,

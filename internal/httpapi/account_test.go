@@ -72,7 +72,7 @@ func newAPI(t *testing.T, tls bool) *apiFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { svc.Close(context.Background()) })
-	h := New(Deps{Log: log, Accounts: svc, ResetURL: "https://meet.example/reset"})
+	h := New(Deps{Log: log, Accounts: svc, ResetURL: "https://meet.example/reset", InviteURL: "https://meet.example/accept-invite"})
 	if tls {
 		f.srv = httptest.NewTLSServer(h)
 	} else {

@@ -32,8 +32,9 @@ type Deps struct {
 
 	// Accounts serves the REST API under /api/; nil disables it.
 	Accounts *account.Service
-	// ResetURL is the page that password-reset mails link to, with "?token=..." added.
-	ResetURL string
+	// ResetURL is the page that password-reset mails link to, with "?token=..." added;
+	// InviteURL the page that member invitations link to, likewise.
+	ResetURL, InviteURL string
 	// SecureCookies marks the session cookie Secure on every response, not only on
 	// requests that arrived over TLS: for a server behind a TLS-terminating proxy.
 	SecureCookies bool
@@ -84,7 +85,7 @@ func New(d Deps) http.Handler {
 		}
 		api := http.NewServeMux()
 		meetings := &meetingAPI{svc: d.Meetings, log: log, publicURL: strings.TrimRight(d.PublicURL, "/"), brands: d.Commerce}
-		registerAPI(api, &accountAPI{svc: d.Accounts, log: log, resetURL: d.ResetURL, secureCookies: d.SecureCookies, meetings: meetings,
+		registerAPI(api, &accountAPI{svc: d.Accounts, log: log, resetURL: d.ResetURL, inviteURL: d.InviteURL, secureCookies: d.SecureCookies, meetings: meetings,
 			commerce: d.Commerce, policy: d.Policy, operators: normalizeEmails(d.Operators)})
 		// Browsers' cross-origin state-changing requests are refused outright (by
 		// Sec-Fetch-Site or Origin), beside the CSRF token and SameSite cookie.

@@ -18,7 +18,7 @@ import (
 // router (web/static/app.js) draws the page from location.pathname.
 var webPages = []string{
 	"/{$}", "/signup", "/signin", "/dashboard", "/settings", "/join", "/j/{token}", "/reset-password",
-	"/console",
+	"/console", "/accept-invite",
 }
 
 // webContentTypes are the types of the files the app ships, set here rather than looked

@@ -15,6 +15,7 @@ type Directory interface {
 	PutAccount(ctx context.Context, a directory.Account) error
 	PutEmail(ctx context.Context, e directory.Email) error
 	LookupEmail(ctx context.Context, hash string) (directory.Email, error)
+	DeleteEmail(ctx context.Context, hash string) error
 	PutSession(ctx context.Context, s directory.Session) error
 	Session(ctx context.Context, id string) (directory.Session, error)
 	DeleteSession(ctx context.Context, id string) error
@@ -51,6 +52,20 @@ func (f *Facts) AddAccount(ctx context.Context, accountID, email string) error {
 		return err
 	}
 	return f.Dir.PutEmail(ctx, directory.Email{Hash: directory.EmailKey(f.Secret, email), AccountID: accountID, HomeRegion: f.Region})
+}
+
+// AddEmail implements account.Routing.
+func (f *Facts) AddEmail(ctx context.Context, accountID, email string) error {
+	return f.Dir.PutEmail(ctx, directory.Email{Hash: directory.EmailKey(f.Secret, email), AccountID: accountID, HomeRegion: f.Region})
+}
+
+// RemoveEmail implements account.Routing; an address never recorded is no error.
+func (f *Facts) RemoveEmail(ctx context.Context, email string) error {
+	err := f.Dir.DeleteEmail(ctx, directory.EmailKey(f.Secret, email))
+	if errors.Is(err, directory.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // AddCredential implements account.Routing: a credential's home is a directory session

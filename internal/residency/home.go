@@ -50,6 +50,10 @@ func (f *Forwarder) home(r *http.Request) (string, error) {
 			if b, _ := readBody(r); b.Token != "" {
 				return f.credentialHome(r.Context(), account.CredentialReset, b.Token)
 			}
+		case "/api/invites/lookup", "/api/invites/accept":
+			if b, _ := readBody(r); b.Token != "" {
+				return f.credentialHome(r.Context(), account.CredentialInvite, b.Token)
+			}
 		case "/api/join", "/api/join/lookup":
 			b, _ := readBody(r)
 			if id, ok := meetingID(b); ok {

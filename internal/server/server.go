@@ -224,6 +224,7 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 
 		Accounts:      accounts,
 		ResetURL:      public.PasswordResetURL(),
+		InviteURL:     public.InviteURL(),
 		SecureCookies: strings.HasPrefix(public.BaseURL(), "https://"),
 
 		Meetings:  s.Meetings,

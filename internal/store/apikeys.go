@@ -20,8 +20,11 @@ type APIKey struct {
 	Prefix     string
 	SecretHash string // HashToken of the secret
 	Scopes     []string
-	CreatedAt  time.Time
-	RevokedAt  time.Time // zero while not revoked
+	// CreatedBy is the user who made the key (through a session, or through a key they
+	// made); empty for keys from before it was recorded.
+	CreatedBy string
+	CreatedAt time.Time
+	RevokedAt time.Time // zero while not revoked
 }
 
 // NewAPIKey is what CreateAPIKey needs.
@@ -34,6 +37,7 @@ type NewAPIKey struct {
 	Secret    string // only its hash is stored
 	// Scopes are single words (no spaces).
 	Scopes    []string
+	CreatedBy string    // the user who made the key
 	CreatedAt time.Time // now if zero
 }
 
@@ -46,9 +50,9 @@ func (s *Store) CreateAPIKey(ctx context.Context, n NewAPIKey) (APIKey, error) {
 		return APIKey{}, fail("create api key", err)
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO api_keys
-		(id, account_id, region, name, prefix, secret_hash, scopes, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		k.ID, k.AccountID, k.Region, k.Name, k.Prefix, k.SecretHash, strings.Join(k.Scopes, " "), millis(k.CreatedAt))
+		(id, account_id, region, name, prefix, secret_hash, scopes, created_by, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		k.ID, k.AccountID, k.Region, k.Name, k.Prefix, k.SecretHash, strings.Join(k.Scopes, " "), k.CreatedBy, millis(k.CreatedAt))
 	if err != nil {
 		return APIKey{}, fail("create api key", err)
 	}
@@ -74,18 +78,18 @@ func (s *Store) newAPIKey(n NewAPIKey) (APIKey, error) {
 	return APIKey{
 		ID: n.ID, AccountID: n.AccountID, Region: region, Name: n.Name, Prefix: n.Prefix,
 		SecretHash: HashToken(n.Secret), Scopes: append([]string(nil), n.Scopes...),
-		CreatedAt: stamp(n.CreatedAt),
+		CreatedBy: n.CreatedBy, CreatedAt: stamp(n.CreatedAt),
 	}, nil
 }
 
-const apiKeyColumns = `id, account_id, region, name, prefix, secret_hash, scopes, created_at, revoked_at`
+const apiKeyColumns = `id, account_id, region, name, prefix, secret_hash, scopes, created_by, created_at, revoked_at`
 
 func scanAPIKey(r rowScanner) (APIKey, error) {
 	var k APIKey
 	var scopes string
 	var created int64
 	var revoked sql.NullInt64
-	err := r.Scan(&k.ID, &k.AccountID, &k.Region, &k.Name, &k.Prefix, &k.SecretHash, &scopes, &created, &revoked)
+	err := r.Scan(&k.ID, &k.AccountID, &k.Region, &k.Name, &k.Prefix, &k.SecretHash, &scopes, &k.CreatedBy, &created, &revoked)
 	k.Scopes = strings.Fields(scopes)
 	k.CreatedAt, k.RevokedAt = fromMillis(created), fromNullMillis(revoked)
 	return k, err

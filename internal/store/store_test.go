@@ -238,8 +238,8 @@ func TestEveryTableHasRegion(t *testing.T) {
 			}
 		}
 		rows.Close()
-		if len(tables) != 15 {
-			t.Fatalf("tables %v, want 15", tables)
+		if len(tables) != 16 {
+			t.Fatalf("tables %v, want 16", tables)
 		}
 		for _, table := range tables {
 			if count(t, s, notNullQ, table) != 1 {

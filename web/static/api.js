@@ -112,6 +112,22 @@ export const api = {
   /** setAccountRegions: {allowed: [ids], acknowledge_opt_in: [ids of opt-in regions whose warning was accepted]}. */
   setAccountRegions: (body) => request('PUT', '/api/account/regions', body),
 
+  // A business account's members and invitations (members.js).
+  listMembers: () => request('GET', '/api/account/members').then((d) => d.members),
+  listInvites: () => request('GET', '/api/account/invites').then((d) => d.invites),
+  invite: (email, role) => request('POST', '/api/account/invites', { email, role }),
+  revokeInvite: (id) => request('DELETE', `/api/account/invites/${encodeURIComponent(id)}`),
+  setMemberRole: (id, role) => request('PATCH', `/api/account/members/${encodeURIComponent(id)}`, { role }),
+  removeMember: (id) => request('DELETE', `/api/account/members/${encodeURIComponent(id)}`),
+  /** transferOwnership makes the member the owner; the signed-in owner becomes an admin. */
+  transferOwnership: (userId, password) => request('POST', '/api/account/owner', { user_id: userId, password }).then(() => {
+    me = undefined; // our own role changed
+  }),
+  /** lookupInvite tells an invitation's account_name, email, role, invited_by and expires_at. */
+  lookupInvite: (token) => request('POST', '/api/invites/lookup', { token }),
+  acceptInvite: (token, displayName, password) =>
+    request('POST', '/api/invites/accept', { token, display_name: displayName, password }).then(signedIn),
+
   listKeys: () => request('GET', '/api/keys').then((d) => d.keys),
   createKey: (name, scopes) => request('POST', '/api/keys', { name, scopes }),
   revokeKey: (id) => request('DELETE', `/api/keys/${encodeURIComponent(id)}`),

@@ -8,6 +8,7 @@ import { dashboardPage } from './dashboard.js';
 import { homePage } from './home.js';
 import { joinByIdPage, joinByLinkPage } from './join.js';
 import { notFoundPage } from './layout.js';
+import { acceptInvitePage } from './members.js';
 import { start } from './router.js';
 import { settingsPage } from './settings.js';
 
@@ -22,4 +23,5 @@ start([
   [/^\/j\/([^/]+)$/, joinByLinkPage],
   [/^\/reset-password$/, resetPasswordPage],
   [/^\/console$/, consolePage],
+  [/^\/accept-invite$/, acceptInvitePage],
 ], notFoundPage);

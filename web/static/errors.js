@@ -35,6 +35,11 @@ const MESSAGES = {
   unknown_region: 'That region is not part of this Meridian service. Reload the page to see the regions there are.',
   no_allowed_capacity: 'None of the data centers allowed to carry this meeting can take you now: they are full, down or draining, and Meridian never moves a meeting anywhere else. Try again in a moment.',
   control_plane_unavailable: 'Meridian cannot check where this meeting may be carried right now, so it lets nobody in until it can. Try again in a moment.',
+  invalid_invite: 'This invitation link is invalid, used, withdrawn or expired. Ask the account’s owner or an admin to invite you again.',
+  individual_account: 'An individual account is for one person, so it has no members. Create a business account to work with a team.',
+  already_member: 'That address is already a member of this account.',
+  owner_protected: 'The owner cannot be removed or given another role. The owner can first make another member the owner.',
+  member_limit: 'The account has as many members and invitations as it may have. Remove some, or withdraw invitations, first.',
   home_region_elsewhere: 'Your home region is served from its own Meridian address: sign up there, or choose this site’s region as your home.',
 };
 

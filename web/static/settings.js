@@ -1,12 +1,14 @@
-// settings.js: the account page: who you are, your password, signing out, the
-// data-center regions that carry the account's meetings (regions.js), and the account's
-// API keys (a new key's secret is shown once, right after it is made).
+// settings.js: the account page: who you are, your password, signing out, the account's
+// members (members.js), the data-center regions that carry the account's meetings
+// (regions.js), and the account's API keys (a new key's secret is shown once, right after
+// it is made).
 
 import { api, currentUser } from './api.js';
 import { brandName, titled } from './brand.js';
 import { copyText, h, icon, toast } from './dom.js';
 import { showError } from './errors.js';
 import { busy, checkbox, field, formValues, page, validate } from './layout.js';
+import { membersCard } from './members.js';
 import { regionsCard } from './regions.js';
 import { navigate } from './router.js';
 
@@ -16,6 +18,8 @@ const SCOPES = [
   ['account:read', 'Read account details'],
   ['keys:read', 'List API keys'],
   ['keys:write', 'Create and revoke API keys'],
+  ['members:read', 'List members and invitations'],
+  ['members:write', 'Invite, change and remove members'],
 ];
 
 const day = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
@@ -49,6 +53,7 @@ export async function settingsPage(view) {
         signOutErrors, signOut),
       supportCard(me.support),
       passwordCard(user.email),
+      membersCard(me),
       regionsCard(),
       keysCard()));
 }
