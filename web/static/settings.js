@@ -3,6 +3,7 @@
 // API keys (a new key's secret is shown once, right after it is made).
 
 import { api, currentUser } from './api.js';
+import { billingCard } from './billing.js';
 import { copyText, h, icon, toast } from './dom.js';
 import { showError } from './errors.js';
 import { busy, checkbox, field, formValues, page, validate } from './layout.js';
@@ -47,6 +48,7 @@ export async function settingsPage(view) {
           h('dt', null, 'Plan'), h('dd', null, capitalize(account.plan))),
         signOutErrors, signOut),
       passwordCard(user.email),
+      billingCard(),
       regionsCard(),
       keysCard()));
 }
