@@ -10,7 +10,7 @@
 // which turns a card into that token in the browser, replaces the field (docs/commerce.md).
 
 import { api, currentUser } from './api.js';
-import { h, toast } from './dom.js';
+import { h } from './dom.js';
 import { showError } from './errors.js';
 import { busy, field, formValues, validate } from './layout.js';
 
@@ -28,8 +28,8 @@ export function money(minor, currency) {
 export function billingCard() {
   const errors = h('div', { class: 'slot', 'data-testid': 'billing-errors' });
   const body = h('div', null, h('p', { class: 'muted' }, 'Loading your plan…'));
-  const card = h('section', { class: 'card card-wide', 'data-testid': 'billing-card' },
-    h('h2', null, 'Plan and billing'), body, errors);
+  const card = h('section', { class: 'card card-wide billing-card', 'data-testid': 'billing-card' },
+    h('h2', null, 'Plan and billing'), body);
 
   async function load(status) {
     try {
@@ -41,8 +41,9 @@ export function billingCard() {
       } catch (err) {
         if (err.code !== 'no_price') throw err;
       }
-      body.replaceChildren(...render({ me, sub, support: current.support, book, invoices, status, buy }));
+      body.replaceChildren(...render({ me, sub, support: current.support, book, invoices, status, errors, buy }));
     } catch (err) {
+      if (!body.contains(errors)) body.replaceChildren(errors);
       showError(errors, err);
     }
   }
@@ -58,7 +59,6 @@ export function billingCard() {
       const receipt = await busy(button, () => api.checkout(request, idempotencyKey()));
       showError(errors, null);
       const done = kind === 'upgrade' ? `Your plan is upgraded to ${capitalize(plan)}.` : `You are subscribed to ${capitalize(plan)}.`;
-      toast(done);
       await load(`${done} ${receipt.invoice ? `You were charged ${money(receipt.invoice.amount_minor, receipt.invoice.currency)}; the invoice is below.` : ''}`);
     } catch (err) {
       if (err.code === 'payments_unavailable') showError(errors, paymentsUnavailable(support));
@@ -70,7 +70,9 @@ export function billingCard() {
   return card;
 }
 
-function render({ me, sub, support, book, invoices, status, buy }) {
+// render draws the card's content; errors (the slot of refusals) goes under the prices
+// and the form, next to the buttons that cause them.
+function render({ me, sub, support, book, invoices, status, errors, buy }) {
   const canBuy = me.user.role === 'owner' || me.user.role === 'admin';
   const plan = sub?.plan || me.account.plan;
   const nodes = [
@@ -81,7 +83,7 @@ function render({ me, sub, support, book, invoices, status, buy }) {
       h('dt', null, 'Billing and support'), h('dd', null, contactLine(support))),
   ];
   if (!book || !book.prices.length) {
-    nodes.push(h('p', { class: 'muted' }, 'No plans are on sale to your account here. ', contactSentence(support)));
+    nodes.push(h('p', { class: 'muted' }, 'No plans are on sale to your account here. ', contactSentence(support)), errors);
   } else {
     const form = h('form', { class: 'stack', 'data-testid': 'billing-form', novalidate: true, onsubmit: (e) => e.preventDefault() });
     const offers = book.payments && canBuy;
@@ -107,6 +109,7 @@ function render({ me, sub, support, book, invoices, status, buy }) {
     if (offers) nodes.push(form);
     else if (!book.payments) nodes.push(h('div', { class: 'alert alert-warn', 'data-testid': 'payments-unavailable' }, paymentsUnavailable(support)));
     else nodes.push(h('p', { class: 'muted', 'data-testid': 'billing-owners-only' }, 'Only owners and admins of the account can subscribe or change its plan.'));
+    nodes.push(errors);
   }
   nodes.push(h('h3', null, 'Invoices'), invoiceList(invoices));
   return nodes.filter(Boolean);
