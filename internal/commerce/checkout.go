@@ -111,6 +111,11 @@ func New(st Store, o Options) *Service {
 		operator: o.Operator, audit: o.Audit}
 }
 
+// TakesPayments tells whether this Service can charge: false without a payment provider,
+// when every checkout that costs something is ErrPaymentsUnavailable. The browser app asks
+// it to say so before anyone fills in a form.
+func (s *Service) TakesPayments() bool { return s.payments != nil }
+
 // Buyer is who checks out: an account, and who acts for it.
 type Buyer struct {
 	Account store.Account

@@ -119,7 +119,9 @@ func listPlans(svc *commerce.Service, a *accountAPI, w http.ResponseWriter, r *h
 		Channel  string      `json:"channel"`
 		Currency string      `json:"currency"`
 		Prices   []priceJSON `json:"prices"`
-	}{Channel: book.Channel, Currency: book.Currency, Prices: make([]priceJSON, 0, len(book.Prices))}
+		// Payments: this server can charge a checkout (it has a payment provider).
+		Payments bool `json:"payments"`
+	}{Channel: book.Channel, Currency: book.Currency, Prices: make([]priceJSON, 0, len(book.Prices)), Payments: svc.TakesPayments()}
 	for _, pr := range book.Prices {
 		out.Prices = append(out.Prices, priceJSON{Plan: pr.Plan, Interval: pr.Interval, AmountMinor: pr.AmountMinor, Currency: book.Currency})
 	}

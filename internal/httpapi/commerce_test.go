@@ -28,6 +28,12 @@ type commerceFixture struct {
 // SQLite store, the 2020 China example policy, a test payment provider and a fixed clock.
 func newCommerceAPI(t *testing.T) *commerceFixture {
 	t.Helper()
+	return newCommerceFixture(t, true)
+}
+
+// newCommerceFixture is newCommerceAPI, with or without the payment provider.
+func newCommerceFixture(t *testing.T, payments bool) *commerceFixture {
+	t.Helper()
 	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()}) // the account service's default region
 	if err != nil {
 		t.Fatal(err)
@@ -47,8 +53,12 @@ func newCommerceAPI(t *testing.T) *commerceFixture {
 		t.Fatal(err)
 	}
 	f := &commerceFixture{apiFixture: &apiFixture{st: st, mail: &recordingSender{}}, pay: &commerce.TestProvider{DeclineToken: "tok_decline"}}
-	f.svc = commerce.New(st, commerce.Options{Now: func() time.Time { return f.now }, Log: log, Policy: policy.NewHolder(pol),
-		Payments: f.pay, Operator: commerce.Support{Name: "Meridian", SupportContact: store.SupportContact{Email: "support@meridian.example"}}})
+	opts := commerce.Options{Now: func() time.Time { return f.now }, Log: log, Policy: policy.NewHolder(pol),
+		Operator: commerce.Support{Name: "Meridian", SupportContact: store.SupportContact{Email: "support@meridian.example"}}}
+	if payments {
+		opts.Payments = f.pay
+	}
+	f.svc = commerce.New(st, opts)
 	for _, cur := range []string{"USD", "CNY"} {
 		if err := f.svc.PutPriceBook(t.Context(), commerce.PriceBook{Channel: store.ChannelDirect, Currency: cur, Prices: []store.Price{
 			{Plan: "pro", Interval: store.IntervalMonth, AmountMinor: 1500}, {Plan: "business", Interval: store.IntervalMonth, AmountMinor: 3100}}}); err != nil {
@@ -297,5 +307,30 @@ func TestPlansAPI(t *testing.T) {
 	}
 	if len(f.pay.Charges()) != 0 {
 		t.Fatal("charged without billing:write")
+	}
+}
+
+// The price book says whether this server takes payments online, so that the browser app
+// can say so before anyone fills in a form: true with a payment provider, false without,
+// when a checkout is payments_unavailable and charges nothing.
+func TestPlansSayWhetherPaymentsAreTaken(t *testing.T) {
+	for _, payments := range []bool{true, false} {
+		f := newCommerceFixture(t, payments)
+		f.now = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+		s := f.signUpAs(t, "payments@example.com")
+		r := f.call(t, "GET", "/api/plans", "", s.auth(false)...)
+		var book struct {
+			Payments *bool `json:"payments"`
+		}
+		if r.status != http.StatusOK || json.Unmarshal(r.body, &book) != nil || book.Payments == nil || *book.Payments != payments {
+			t.Fatalf("with a provider %t, plans: %d %s", payments, r.status, r.body)
+		}
+		r = f.checkout(t, s, "k1", buyBody("US", "USD", "tok_visa"))
+		if payments && r.status != http.StatusCreated {
+			t.Fatalf("checkout with a provider: %d %s", r.status, r.body)
+		}
+		if !payments && (r.status != http.StatusServiceUnavailable || r.code(t) != "payments_unavailable" || len(f.pay.Charges()) != 0) {
+			t.Fatalf("checkout without a provider: %d %s", r.status, r.body)
+		}
 	}
 }

@@ -52,8 +52,8 @@ type Server struct {
 	Accounts *account.Service
 	Meetings *meeting.Service
 	// Commerce sells subscriptions, decided by the policy_file's jurisdiction policy (no
-	// rules without one). No payment provider is wired yet, so its checkouts answer
-	// payments_unavailable.
+	// rules without one), charged through Options.Payments; without one (no real
+	// provider is wired yet) its checkouts answer payments_unavailable.
 	Commerce *commerce.Service
 	// Audit is the audit trail both services write, summing repeated refusals.
 	Audit *auditlog.Log
@@ -102,6 +102,10 @@ type Options struct {
 	// Now is the clock of every decision (time.Now if nil): a fixed one replays the
 	// jurisdiction policy at a given date.
 	Now func() time.Time
+	// Payments charges checkouts; nil (what Start gives) answers every checkout that
+	// costs something with payments_unavailable, so that nothing is sold uncharged.
+	// Tests pass a commerce.TestProvider, the test double of a payment processor.
+	Payments commerce.PaymentProvider
 }
 
 // StartWith is Start with options.
@@ -149,7 +153,7 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 		return nil, err
 	}
 	// Sales first: an OEM partner's customers get their mail under its brand.
-	sales := commerce.New(st, commerce.Options{Log: log, Audit: audit, Policy: holder, Now: o.Now,
+	sales := commerce.New(st, commerce.Options{Log: log, Audit: audit, Policy: holder, Now: o.Now, Payments: o.Payments,
 		Operator: commerce.Support{Name: "Meridian", SupportContact: store.SupportContact{Email: cfg.Mail.From}}})
 	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit, Deployment: dep, Region: cfg.Region,
 		Now: o.Now, Policy: holder, Routing: dr.accountRouting(), Brander: sales})

@@ -38,8 +38,8 @@ function rememberCsrf(token) {
   else localStorage.removeItem(CSRF_KEY);
 }
 
-async function request(method, path, body, retried = false) {
-  const headers = { Accept: 'application/json' };
+async function request(method, path, body, retried = false, extraHeaders = {}) {
+  const headers = { Accept: 'application/json', ...extraHeaders };
   // A policy document goes as it is (YAML); everything else as JSON.
   const raw = body instanceof YamlBody;
   if (body !== undefined) headers['Content-Type'] = raw ? 'application/yaml' : 'application/json';
@@ -58,7 +58,7 @@ async function request(method, path, body, retried = false) {
     // The stored token may be stale (another tab signed in again) or lost with the
     // browser's storage: the session hands it out again with /api/me. Try once more.
     await request('GET', '/api/me').catch(() => null);
-    return request(method, path, body, true);
+    return request(method, path, body, true, extraHeaders);
   }
   if (!res.ok) {
     throw new ApiError(res.status, data?.code || `http_${res.status}`, data?.message || res.statusText,
@@ -162,4 +162,15 @@ export const api = {
     request('PUT', `/api/operator/price-books/${encodeURIComponent(channel)}/${encodeURIComponent(currency)}`, { prices }),
   listAllSubscriptions: (channel) => request('GET', `/api/operator/subscriptions${channel ? `?channel=${encodeURIComponent(channel)}` : ''}`).then((d) => d.subscriptions),
   listAllOrders: (channel) => request('GET', `/api/operator/orders${channel ? `?channel=${encodeURIComponent(channel)}` : ''}`).then((d) => d.orders),
+  // Plans and billing (billing.js).
+  /** plans is the price book of the account's channel; its payments says whether this server takes payments online. */
+  plans: (currency) => request('GET', currency ? `/api/plans?currency=${encodeURIComponent(currency)}` : '/api/plans'),
+  /** checkout buys (kind new), upgrades or renews; key is the attempt's Idempotency-Key. */
+  checkout: (body, key) => request('POST', '/api/checkout', body, false, { 'Idempotency-Key': key }).then((receipt) => {
+    me = undefined; // the account's plan has changed
+    return receipt;
+  }),
+  /** subscription is {subscription (or null), support}: the current subscription and who supports the account. */
+  subscription: () => request('GET', '/api/subscription'),
+  invoices: () => request('GET', '/api/invoices').then((d) => d.invoices),
 };

@@ -5,6 +5,7 @@
 
 import { api, currentUser } from './api.js';
 import { brandName, titled } from './brand.js';
+import { billingCard } from './billing.js';
 import { copyText, h, icon, toast } from './dom.js';
 import { showError } from './errors.js';
 import { busy, checkbox, field, formValues, page, validate } from './layout.js';
@@ -54,6 +55,7 @@ export async function settingsPage(view) {
       supportCard(me.support),
       passwordCard(user.email),
       membersCard(me),
+      billingCard(),
       regionsCard(),
       keysCard()));
 }
