@@ -193,11 +193,14 @@ func TestResidencyAcrossProcesses(t *testing.T) {
 	})
 
 	// Every node answers each account's GET /api/me alike: the one of its home region
-	// serves it, the others forward it there. This also waits for each node's directory
-	// view to replicate every region's facts (a new supercluster's views may take tens of
-	// seconds to start); the joins below through other regions' nodes need them.
+	// serves it, the others forward it there.
 	step("every node serves every account", func(t *testing.T) {
-		answersAlike(t, ctx, residents, "/api/me", node)
+		var ids []string
+		for _, r := range residents {
+			ids = append(ids, r.owner.accountID, r.member.accountID)
+		}
+		waitReplicated(t, ctx, d, ids)
+		answersAlike(t, residents, "/api/me", node)
 	})
 
 	step("meet and chat through every region's node", func(t *testing.T) {
@@ -256,9 +259,9 @@ func TestResidencyAcrossProcesses(t *testing.T) {
 	})
 
 	t.Run("every node lists every account's meetings alike", func(t *testing.T) {
-		answersAlike(t, ctx, residents, "/api/meetings", node)
+		answersAlike(t, residents, "/api/meetings", node)
 		for _, r := range residents {
-			if b := getVia(t, ctx, r.owner, node(0), "/api/meetings"); !bytes.Contains(b, []byte(r.topic)) {
+			if b := getVia(t, r.owner, node(0), "/api/meetings"); !bytes.Contains(b, []byte(r.topic)) {
 				t.Errorf("GET /api/meetings of %s lacks the topic %q: %s", r.owner.email, r.topic, b)
 			}
 		}
@@ -340,13 +343,13 @@ func signUp(t *testing.T, ctx context.Context, p *person, n *netlab.Node, fields
 
 // answersAlike checks that GET path answers every resident's accounts alike through
 // each node.
-func answersAlike(t *testing.T, ctx context.Context, residents []*resident, path string, node func(int) *netlab.Node) {
+func answersAlike(t *testing.T, residents []*resident, path string, node func(int) *netlab.Node) {
 	t.Helper()
 	for _, r := range residents {
 		for _, p := range []*person{r.owner, r.member} {
-			first := getVia(t, ctx, p, node(0), path)
+			first := getVia(t, p, node(0), path)
 			for k := 1; k < 3; k++ {
-				if got := getVia(t, ctx, p, node(k), path); !bytes.Equal(got, first) {
+				if got := getVia(t, p, node(k), path); !bytes.Equal(got, first) {
 					t.Errorf("GET %s of %s: %s answered\n%s\n%s answered\n%s", path, p.email, node(0).URL, first, node(k).URL, got)
 				}
 			}
@@ -354,28 +357,17 @@ func answersAlike(t *testing.T, ctx context.Context, residents []*resident, path
 	}
 }
 
-// getVia is the body of p's GET path through n, normalised (JSON re-encoded). A node
-// of another region may not yet have the session's routing fact, written a moment ago in
-// the home region (a new supercluster's views take a while to start replicating): until
-// it does it answers 401, and is asked again.
-func getVia(t *testing.T, ctx context.Context, p *person, n *netlab.Node, path string) []byte {
+// getVia is the body of p's GET path through n, normalised (JSON re-encoded).
+func getVia(t *testing.T, p *person, n *netlab.Node, path string) []byte {
 	t.Helper()
-	for {
-		status, b := p.via(t, n).do("GET", path, nil, nil)
-		if status == http.StatusOK {
-			var v any
-			if err := json.Unmarshal(b, &v); err != nil {
-				t.Fatalf("GET %s%s: %v: %s", n.URL, path, err, b)
-			}
-			out, _ := json.Marshal(v)
-			return out
-		}
-		if status != http.StatusUnauthorized || ctx.Err() != nil {
-			t.Fatalf("GET %s%s of %s: %d %s", n.URL, path, p.email, status, b)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(200 * time.Millisecond):
-		}
+	status, b := p.via(t, n).do("GET", path, nil, nil)
+	if status != http.StatusOK {
+		t.Fatalf("GET %s%s of %s: %d %s", n.URL, path, p.email, status, b)
 	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("GET %s%s: %v: %s", n.URL, path, err, b)
+	}
+	out, _ := json.Marshal(v)
+	return out
 }

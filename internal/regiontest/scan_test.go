@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -34,6 +35,67 @@ func (d hostDialer) Dial(network, addr string) (net.Conn, error) {
 	return d.h.DialContext(context.Background(), network, addr)
 }
 
+// busClient connects to n's embedded NATS server as a client, from inside n's host, with
+// the bus secret, as a node does; the connection is closed when t ends.
+func busClient(t *testing.T, n *netlab.Node, secret string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(fmt.Sprintf("nats://%s:%d", n.Host.Addr, busClientPort),
+		nats.UserInfo(busUser, secret), nats.SetCustomDialer(hostDialer{n.Host}), nats.NoReconnect())
+	if err != nil {
+		t.Fatalf("connect to the bus of %s: %v", n.Host.Name, err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// waitReplicated waits until every region's view of the directory (each bucket that
+// sources the others) holds the account fact of every id. In a new supercluster a view
+// may start sourcing another region's bucket only after JetStream's retries, tens of
+// seconds after the buckets were made. Until then a node does not find a session homed
+// elsewhere and answers it itself, 401, clearing the session cookie as for any session it
+// does not know; the API is not the probe, since a browser would be signed out by it.
+func waitReplicated(t *testing.T, ctx context.Context, d *deployment, ids []string) {
+	t.Helper()
+	js := busClient(t, d.nodes["us-west"], d.busSecret)
+	var views []jetstream.KeyValue
+	for name := range js.StreamNames(ctx).Name() {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatalf("stream %s: %v", name, err)
+		}
+		if bucket, ok := strings.CutPrefix(name, "KV_"); ok && len(s.CachedInfo().Config.Sources) > 0 {
+			kv, err := js.KeyValue(ctx, bucket)
+			if err != nil {
+				t.Fatalf("bucket %s: %v", bucket, err)
+			}
+			views = append(views, kv)
+		}
+	}
+	if len(views) != len(d.nodes) {
+		t.Fatalf("%d directory views, want one per region (%d)", len(views), len(d.nodes))
+	}
+	start := time.Now()
+	for _, kv := range views {
+		for _, id := range ids {
+			for {
+				_, err := kv.Get(ctx, "account."+id)
+				if err == nil {
+					break
+				}
+				if !errors.Is(err, jetstream.ErrKeyNotFound) || ctx.Err() != nil {
+					t.Fatalf("%s never held account %s: %v (after %v)", kv.Bucket(), id, err, time.Since(start).Round(time.Millisecond))
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	}
+	t.Logf("every view held every account after %v", time.Since(start).Round(time.Millisecond))
+}
+
 // scanDirectory connects to a node's embedded NATS server as a client, with the bus
 // secret, as any node does, and reads every message of every JetStream stream of the
 // supercluster (the directory's buckets and views, the registry): no stream name, subject
@@ -45,17 +107,7 @@ func scanDirectory(t *testing.T, ctx context.Context, d *deployment, residents [
 	for _, r := range residents {
 		forbidden = append(forbidden, r.personal()...)
 	}
-	n := d.nodes["cn-north"]
-	nc, err := nats.Connect(fmt.Sprintf("nats://%s:%d", n.Host.Addr, busClientPort),
-		nats.UserInfo(busUser, d.busSecret), nats.SetCustomDialer(hostDialer{n.Host}), nats.NoReconnect())
-	if err != nil {
-		t.Fatalf("connect to the CN node's bus: %v", err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := busClient(t, d.nodes["cn-north"], d.busSecret)
 	names := js.StreamNames(ctx)
 	var subjects strings.Builder
 	scanned, streams := 0, 0
