@@ -37,24 +37,41 @@ type region struct {
 	capacity               int
 }
 
+// deployment is the lab's running deployment: a node per region, and the files every node
+// was configured with.
+type deployment struct {
+	// nodes are the nodes by region id.
+	nodes map[string]*netlab.Node
+	// busSecret is the deployment's shared bus secret.
+	busSecret string
+	dir       string // holds the region list, the secret and every region's key
+}
+
+// keyFile is the path of region's private key, which its node signs with.
+func (d *deployment) keyFile(region string) string {
+	return filepath.Join(d.dir, "region-"+region+".key")
+}
+
 // startDeployment runs one `meridian serve` per region in its host, joined into a NATS
 // supercluster by gateways over the lab's bridge: each node has its region's key (made
 // with `meridian region-key`), the one region list with every region's public key, and
 // the deployment's bus secret. It returns once every node's /healthz answers, which
 // needs JetStream's meta leader (elected across all three) and the node's own heartbeat
 // back through the bus.
-func startDeployment(t *testing.T, bin string, regions []region) map[string]*netlab.Node {
+func startDeployment(t *testing.T, bin string, regions []region) *deployment {
 	t.Helper()
-	dir := t.TempDir()
+	d := &deployment{nodes: map[string]*netlab.Node{}, dir: t.TempDir(),
+		busSecret: "lab-bus-secret-" + fmt.Sprint(time.Now().UnixNano())}
+	dir := d.dir
 	secret := filepath.Join(dir, "bus.secret")
-	if err := os.WriteFile(secret, []byte("lab-bus-secret-"+fmt.Sprint(time.Now().UnixNano())+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(secret, []byte(d.busSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var list, peers strings.Builder
 	list.WriteString("regions:\n")
 	peers.WriteString("    peers:\n")
 	for _, r := range regions {
-		keyFile := filepath.Join(dir, "region-"+r.id+".key")
+		keyFile := d.keyFile(r.id)
 		out, err := exec.CommandContext(t.Context(), bin, "region-key", "--region", r.id, "--region-key", keyFile).Output()
 		if err != nil {
 			t.Fatalf("meridian region-key --region %s: %v", r.id, err)
@@ -67,7 +84,7 @@ func startDeployment(t *testing.T, bin string, regions []region) map[string]*net
 	if err := os.WriteFile(regionsFile, []byte(list.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	nodes := map[string]*netlab.Node{}
+	nodes := d.nodes
 	for _, r := range regions {
 		a := r.host.Addr
 		yaml := fmt.Sprintf(`region: %s
@@ -83,14 +100,14 @@ bus:
     routes: ["nats://%s:%d"]
   gateways:
     listen: "%s:%d"
-%s`, r.id, r.id, regionsFile, filepath.Join(dir, "region-"+r.id+".key"), r.capacity,
+%s`, r.id, r.id, regionsFile, d.keyFile(r.id), r.capacity,
 			a, busClientPort, secret, a, busClusterPort, a, busClusterPort, a, busGatewayPort, peers.String())
 		nodes[r.id] = netlab.LaunchMeridian(t, r.host, bin, yaml)
 	}
 	for _, r := range regions {
 		nodes[r.id].WaitReady(t, 45*time.Second)
 	}
-	return nodes
+	return d
 }
 
 // busTraffic matches the control plane between nodes: TCP between two node addresses on
@@ -140,7 +157,7 @@ func TestSuperclusterMeetingNeverReachesCN(t *testing.T) {
 		{id: "us-west", jurisdiction: "US", name: "US West (Oregon)", lat: 45.6, lng: -121.2, host: us, capacity: 3},
 		{id: "eu-central", jurisdiction: "EU", name: "EU Central (Frankfurt)", lat: 50.1, lng: 8.7, host: eu, capacity: 100},
 		{id: "cn-north", jurisdiction: "CN", name: "CN North (Beijing)", lat: 39.9, lng: 116.4, optIn: true, host: cn, capacity: 100},
-	})
+	}).nodes
 	usNode, euNode := nodes["us-west"], nodes["eu-central"]
 
 	bus := busTraffic(us.Addr, eu.Addr, cn.Addr)
