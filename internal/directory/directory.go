@@ -37,6 +37,9 @@ type Config struct {
 	// Replicas of each bucket on its region's cluster (default 1; at most the region's
 	// server count).
 	Replicas int
+	// SourceWait is how long a new region's view waits, at its first start, for every
+	// region's bucket to exist before sourcing them (default 30s); see createBuckets.
+	SourceWait time.Duration
 }
 
 // Directory reads and writes the routing facts.
@@ -55,6 +58,7 @@ type Directory struct {
 	answering atomic.Bool
 	fails     int // consecutive failed probes, owned by run
 	err       error
+	opened    time.Time
 
 	stop chan struct{}
 	done chan struct{}
@@ -66,6 +70,9 @@ type Directory struct {
 func Open(ctx context.Context, b *bus.Bus, cfg Config, log *slog.Logger) (*Directory, error) {
 	if cfg.Replicas == 0 {
 		cfg.Replicas = 1
+	}
+	if cfg.SourceWait <= 0 {
+		cfg.SourceWait = 30 * time.Second
 	}
 	if cfg.Replicas < 1 || cfg.Replicas > 5 {
 		return nil, fmt.Errorf("directory: replicas %d: want 1 to 5", cfg.Replicas)
@@ -83,7 +90,7 @@ func Open(ctx context.Context, b *bus.Bus, cfg Config, log *slog.Logger) (*Direc
 	d := &Directory{
 		b: b, region: b.Region(), regions: regions, cfg: cfg,
 		log:  log.With("component", "directory", "region", b.Region()),
-		err:  ErrNotReady,
+		err:  ErrNotReady, opened: time.Now(),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	go d.run()
@@ -182,6 +189,9 @@ func (d *Directory) createBuckets(ctx context.Context) error {
 	}
 	var view jetstream.KeyValue
 	if len(d.regions) > 1 {
+		if err := d.awaitOrigins(ctx); err != nil {
+			return err
+		}
 		sources := make([]*jetstream.StreamSource, 0, len(d.regions))
 		for _, r := range d.regions {
 			sources = append(sources, &jetstream.StreamSource{Name: originBucket(r)})
@@ -201,6 +211,35 @@ func (d *Directory) createBuckets(ctx context.Context) error {
 	d.mu.Lock()
 	d.origin, d.view = origin, view
 	d.mu.Unlock()
+	return nil
+}
+
+// awaitOrigins holds back a view's first creation until every region's bucket exists.
+// JetStream sets up a source whose stream does not exist yet only after retries it backs
+// off (10 s, 20 s, 30 s, ...), so a view made before another region's bucket would go
+// without that region's facts for up to a minute: a session made there a moment ago would
+// not be found, and its user signed out. Meanwhile the directory is not ready (lookups
+// fail closed). A view that exists already (a restart) is updated at once, and after
+// SourceWait a region still without its bucket (down at the deployment's first start) is
+// sourced anyway, JetStream's retries picking it up when it comes.
+func (d *Directory) awaitOrigins(ctx context.Context) error {
+	js := d.b.JetStream()
+	if _, err := js.Stream(ctx, "KV_"+viewBucket(d.region)); err == nil {
+		return nil
+	}
+	for _, r := range d.regions {
+		_, err := js.Stream(ctx, "KV_"+originBucket(r))
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("bucket %s: %w", originBucket(r), err)
+		}
+		if time.Since(d.opened) < d.cfg.SourceWait {
+			return fmt.Errorf("waiting for region %s's bucket before sourcing it", r)
+		}
+		d.log.Warn("sourcing a region whose directory bucket does not exist yet: its facts arrive after JetStream's retries", "peer_region", r)
+	}
 	return nil
 }
 
