@@ -48,6 +48,9 @@ type Store interface {
 
 	GetAccountRegions(ctx context.Context, accountID string) (store.AccountRegions, error)
 	UpdateAccountRegions(ctx context.Context, accountID string, before, after store.AccountRegions) error
+
+	GetAccountEntry(ctx context.Context, accountID string) (store.AccountEntry, error)
+	UpdateAccountEntry(ctx context.Context, accountID string, before, after store.AccountEntry) error
 }
 
 // Account types and user roles.
@@ -97,6 +100,9 @@ type Options struct {
 	// Policy holds the running jurisdiction policy, asked at sign-up (policy.Register);
 	// nil, or a nil policy in it, restricts nothing.
 	Policy *policy.Holder
+	// GeoIP says the node has a GeoIP database (geoip_file), without which a rule of entry
+	// by country could not be enforced and so cannot be set.
+	GeoIP bool
 }
 
 // Service is the account domain: sign-up, sign-in and sessions, passwords, API keys. It
@@ -112,6 +118,7 @@ type Service struct {
 
 	auditLog *auditlog.Log
 	policy   *policy.Holder
+	geoIP    bool
 	sleep    func(context.Context, time.Duration) error
 	maxDelay time.Duration
 
@@ -161,7 +168,7 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 	s := &Service{
 		store: st, mail: sender, now: o.Now, log: o.Log,
 		sessionTTL: o.SessionTTL, resetTTL: o.ResetTTL, regions: regions,
-		auditLog: o.Audit, policy: o.Policy, sleep: o.Sleep, maxDelay: l.SignInMaxDelay,
+		auditLog: o.Audit, policy: o.Policy, geoIP: o.GeoIP, sleep: o.Sleep, maxDelay: l.SignInMaxDelay,
 		signInPair:     ratelimit.NewSet(l.SignInPerEmailIP, l.MaxKeys),
 		signInIP:       ratelimit.NewSet(l.SignInPerIP, l.MaxKeys),
 		signInSite:     ratelimit.NewSet(l.SignInPerSite, l.MaxKeys),
