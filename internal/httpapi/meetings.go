@@ -395,6 +395,10 @@ var meetingStatusOf = map[string]int{
 
 	meeting.CodeInvisibleCharacters: http.StatusBadRequest,
 
+	// Entry by country (apart, as above).
+	account.CodeEntryCountryBlocked: http.StatusForbidden,
+	account.CodeEntryCountryUnknown: http.StatusForbidden,
+
 	meeting.CodeNoAllowedCapacity:       http.StatusServiceUnavailable,
 	meeting.CodeControlPlaneUnavailable: http.StatusServiceUnavailable,
 }
