@@ -60,6 +60,8 @@ func apiRoutes() []apiRoute {
 		{"GET", "/api/regions", public, (*accountAPI).listRegions},
 		{"GET", "/api/account/regions", signedIn, (*accountAPI).accountRegions},
 		{"PUT", "/api/account/regions", signedIn, (*accountAPI).setAccountRegions},
+		{"GET", "/api/account/entry", signedIn, (*accountAPI).accountEntry},
+		{"PUT", "/api/account/entry", signedIn, (*accountAPI).setAccountEntry},
 		{"GET", "/api/policy", signedIn, operatorRoute(getPolicy)},
 		{"POST", "/api/policy/validate", signedIn, operatorRoute(validatePolicy)},
 		{"POST", "/api/policy/stage", signedIn, operatorRoute(stagePolicy)},
