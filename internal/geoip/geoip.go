@@ -134,5 +134,6 @@ func validCountry(s string) bool {
 	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
 }
 
-// Close releases the database; no lookup may run during or after it.
+// Close releases the database; no lookup may run during or after it. The data is held in
+// memory only, so a server that looks up until it exits may leave it to the collector.
 func (db *DB) Close() error { return db.r.Close() }
