@@ -35,12 +35,18 @@ const MESSAGES = {
   unknown_region: 'That region is not part of this Meridian service. Reload the page to see the regions there are.',
   no_allowed_capacity: 'None of the data centers allowed to carry this meeting can take you now: they are full, down or draining, and Meridian never moves a meeting anywhere else. Try again in a moment.',
   control_plane_unavailable: 'Meridian cannot check where this meeting may be carried right now, so it lets nobody in until it can. Try again in a moment.',
+  geoip_unavailable: 'This Meridian server cannot tell which country participants connect from (it has no GeoIP database), so entry by country cannot be turned on. Ask its operator.',
   home_region_elsewhere: 'Your home region is served from its own Meridian address: sign up there, or choose this site’s region as your home.',
 };
+
+// Refusals whose server message is already the plain-words reason, with facts only the
+// server knows (entry by country names the country the connection comes from).
+const SERVER_WORDS = new Set(['entry_country_blocked', 'entry_country_unknown']);
 
 /** describe returns the words for an ApiError (or any error). */
 export function describe(err) {
   if (err?.policy) return policyReason(err.policy);
+  if (SERVER_WORDS.has(err?.code) && err.message) return err.message;
   if (err?.code === 'rate_limited' && err.retryAfter > 0) {
     return `Too many attempts in a short time. Try again in ${waitWords(err.retryAfter)}.`;
   }

@@ -1,11 +1,12 @@
 // settings.js: the account page: who you are, your password, signing out, the
-// data-center regions that carry the account's meetings (regions.js), and the account's
-// API keys (a new key's secret is shown once, right after it is made).
+// data-center regions that carry the account's meetings (regions.js), from which
+// countries participants may join them (entry.js), and the account's API keys (a new key's secret is shown once, right after it is made).
 
 import { api, currentUser } from './api.js';
 import { copyText, h, icon, toast } from './dom.js';
 import { showError } from './errors.js';
 import { busy, checkbox, field, formValues, page, validate } from './layout.js';
+import { entryCard } from './entry.js';
 import { regionsCard } from './regions.js';
 import { navigate } from './router.js';
 
@@ -48,6 +49,7 @@ export async function settingsPage(view) {
         signOutErrors, signOut),
       passwordCard(user.email),
       regionsCard(),
+      entryCard(),
       keysCard()));
 }
 
