@@ -71,6 +71,8 @@ type Store interface {
 	SetUserRole(ctx context.Context, accountID, userID, role string) (string, error)
 	RemoveUser(ctx context.Context, accountID, userID string, at time.Time) (store.Removal, error)
 	TransferOwnership(ctx context.Context, accountID, from, to string) (string, error)
+	GetAccountEntry(ctx context.Context, accountID string) (store.AccountEntry, error)
+	UpdateAccountEntry(ctx context.Context, accountID string, before, after store.AccountEntry) error
 }
 
 // Account types and user roles.
@@ -125,6 +127,9 @@ type Options struct {
 	// Brander names the brand of an account's mail (an OEM partner's name and domain);
 	// nil: the product's own, with links on the server's URL.
 	Brander Brander
+	// GeoIP says the node has a GeoIP database (geoip_file), without which a rule of entry
+	// by country could not be enforced and so cannot be set.
+	GeoIP bool
 }
 
 // Service is the account domain: sign-up, sign-in and sessions, passwords, API keys, and
@@ -141,6 +146,7 @@ type Service struct {
 
 	auditLog *auditlog.Log
 	policy   *policy.Holder
+	geoIP    bool
 	sleep    func(context.Context, time.Duration) error
 	maxDelay time.Duration
 
@@ -203,7 +209,7 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 	s := &Service{
 		store: st, mail: sender, now: o.Now, log: o.Log,
 		sessionTTL: o.SessionTTL, resetTTL: o.ResetTTL, regions: regions,
-		auditLog: o.Audit, policy: o.Policy, sleep: o.Sleep, maxDelay: l.SignInMaxDelay,
+		auditLog: o.Audit, policy: o.Policy, geoIP: o.GeoIP, sleep: o.Sleep, maxDelay: l.SignInMaxDelay,
 		signInPair:     ratelimit.NewSet(l.SignInPerEmailIP, l.MaxKeys),
 		signInIP:       ratelimit.NewSet(l.SignInPerIP, l.MaxKeys),
 		signInSite:     ratelimit.NewSet(l.SignInPerSite, l.MaxKeys),

@@ -41,7 +41,14 @@ type Config struct {
 	// PublicURL is the address users reach the server at, e.g. "https://meet.example.com",
 	// used in links the server mails. Empty, it is http:// and Addr. An https URL also
 	// marks the session cookie Secure when TLS ends at a proxy in front of the server.
-	PublicURL string   `yaml:"public_url"`
+	PublicURL string `yaml:"public_url"`
+	// GeoIPFile is a MaxMind DB file (GeoIP2 or GeoLite2 Country or City) that tells the
+	// country, and with a City database the position, of a client's address: placement
+	// puts a meeting's first join near it, and accounts may allow or block entry by
+	// country. Empty, there is no GeoIP. A file that cannot be read, or is not a sound
+	// database with countries, stops the server from starting. A relative path is taken
+	// from the config file's directory.
+	GeoIPFile string   `yaml:"geoip_file"`
 	Media     Media    `yaml:"media"`
 	Database  Database `yaml:"database"`
 	Mail      Mail     `yaml:"mail"`
@@ -94,6 +101,11 @@ type HTTP struct {
 	// count: a reverse proxy or load balancer in front of the server, through which every
 	// client comes, or a load tool. Loopback by default.
 	UncappedClients []string `yaml:"uncapped_clients"`
+	// TrustedProxies are networks (CIDR) of reverse proxies in front of the server whose
+	// X-Forwarded-For the server believes: a request from one of them is taken to come
+	// from the address the proxies recorded (rate limits, audit trail, GeoIP). From any
+	// other peer the header is ignored. Empty by default: nobody is believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Database says where accounts, sessions and meetings are stored.
@@ -179,7 +191,7 @@ func Load(path string) (Config, error) {
 	if cfg.RegionKeyFile != "" && !filepath.IsAbs(cfg.RegionKeyFile) {
 		cfg.RegionKeyFile = filepath.Join(filepath.Dir(path), cfg.RegionKeyFile)
 	}
-	for _, f := range []*string{&cfg.Bus.SecretFile, &cfg.Bus.TLS.CertFile, &cfg.Bus.TLS.KeyFile, &cfg.Bus.TLS.CAFile} {
+	for _, f := range []*string{&cfg.GeoIPFile, &cfg.Bus.SecretFile, &cfg.Bus.TLS.CertFile, &cfg.Bus.TLS.KeyFile, &cfg.Bus.TLS.CAFile} {
 		if *f != "" && !filepath.IsAbs(*f) {
 			*f = filepath.Join(filepath.Dir(path), *f)
 		}
@@ -331,17 +343,29 @@ func (h HTTP) validate() error {
 	if h.MaxConnsPerClient < 0 {
 		return fmt.Errorf("http max_conns_per_client %d: want 0 (no cap) or more", h.MaxConnsPerClient)
 	}
-	_, err := h.UncappedPrefixes()
+	if _, err := h.UncappedPrefixes(); err != nil {
+		return err
+	}
+	_, err := h.TrustedProxyPrefixes()
 	return err
 }
 
 // UncappedPrefixes parses UncappedClients.
 func (h HTTP) UncappedPrefixes() ([]netip.Prefix, error) {
-	ps := make([]netip.Prefix, 0, len(h.UncappedClients))
-	for _, s := range h.UncappedClients {
+	return prefixes("uncapped_clients", h.UncappedClients)
+}
+
+// TrustedProxyPrefixes parses TrustedProxies.
+func (h HTTP) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	return prefixes("trusted_proxies", h.TrustedProxies)
+}
+
+func prefixes(key string, networks []string) ([]netip.Prefix, error) {
+	ps := make([]netip.Prefix, 0, len(networks))
+	for _, s := range networks {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return nil, fmt.Errorf("http uncapped_clients: %q is not a network such as 10.0.0.0/8", s)
+			return nil, fmt.Errorf("http %s: %q is not a network such as 10.0.0.0/8", key, s)
 		}
 		ps = append(ps, p.Masked())
 	}

@@ -41,6 +41,7 @@ func TestLoadRejectsMistakes(t *testing.T) {
 		"headers":     "http:\n  max_header_bytes: 10\n",
 		"conns":       "http:\n  max_conns_per_client: -1\n",
 		"uncapped":    "http:\n  uncapped_clients: [10.0.0.1]\n",
+		"proxies":     "http:\n  trusted_proxies: [proxy.internal]\n",
 		"operator":    "operators: [\"Ops <ops@example.com>\"]\n",
 	} {
 		path := filepath.Join(t.TempDir(), "m.yaml")
@@ -59,5 +60,29 @@ func TestOperatorsLoad(t *testing.T) {
 	cfg, err := Load(path)
 	if err != nil || len(cfg.Operators) != 2 || cfg.Operators[1] != "Ana@Example.com" {
 		t.Fatalf("operators %v, %v", cfg.Operators, err)
+	}
+}
+
+// The GeoIP file is taken from the config file's directory, as the other files are; no
+// proxy is trusted unless listed.
+func TestGeoIPAndTrustedProxiesLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.yaml")
+	if err := os.WriteFile(path, []byte("geoip_file: geo/City.mmdb\nhttp:\n  trusted_proxies: [10.0.0.7/32, \"fd00::/8\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.GeoIPFile != filepath.Join(dir, "geo", "City.mmdb") {
+		t.Errorf("geoip_file %q", cfg.GeoIPFile)
+	}
+	ps, err := cfg.HTTP.TrustedProxyPrefixes()
+	if err != nil || len(ps) != 2 || ps[0].String() != "10.0.0.7/32" || ps[1].String() != "fd00::/8" {
+		t.Errorf("trusted proxies %v, %v", ps, err)
+	}
+	if d := Default(); d.GeoIPFile != "" || len(d.HTTP.TrustedProxies) != 0 {
+		t.Errorf("defaults: geoip %q, trusted proxies %v", d.GeoIPFile, d.HTTP.TrustedProxies)
 	}
 }

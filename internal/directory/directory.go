@@ -89,8 +89,8 @@ func Open(ctx context.Context, b *bus.Bus, cfg Config, log *slog.Logger) (*Direc
 	}
 	d := &Directory{
 		b: b, region: b.Region(), regions: regions, cfg: cfg,
-		log:  log.With("component", "directory", "region", b.Region()),
-		err:  ErrNotReady, opened: time.Now(),
+		log: log.With("component", "directory", "region", b.Region()),
+		err: ErrNotReady, opened: time.Now(),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	go d.run()

@@ -398,6 +398,9 @@ var statusOf = map[string]int{
 
 	// The directory of a multi-region deployment (apart, as above).
 	account.CodeControlPlaneUnavailable: http.StatusServiceUnavailable,
+
+	// Entry by country on a server without GeoIP (apart, as above).
+	account.CodeGeoIPUnavailable: http.StatusConflict,
 }
 
 // fail writes err as a JSON error; an error that is not a refusal is logged and answered

@@ -45,6 +45,9 @@ type Deps struct {
 	// PublicURL is the server's public base URL; meetings' join links are
 	// PublicURL + "/j/" + their join token.
 	PublicURL string
+	// GeoIP tells the country (and position) of a joining participant's address; nil
+	// without a GeoIP database.
+	GeoIP Locator
 
 	// Commerce serves the sales routes under /api/ (they need Accounts too); nil answers
 	// them not_found.
@@ -84,7 +87,7 @@ func New(d Deps) http.Handler {
 			log = slog.Default()
 		}
 		api := http.NewServeMux()
-		meetings := &meetingAPI{svc: d.Meetings, log: log, publicURL: strings.TrimRight(d.PublicURL, "/"), brands: d.Commerce}
+		meetings := &meetingAPI{svc: d.Meetings, log: log, publicURL: strings.TrimRight(d.PublicURL, "/"), brands: d.Commerce, geo: d.GeoIP}
 		registerAPI(api, &accountAPI{svc: d.Accounts, log: log, resetURL: d.ResetURL, inviteURL: d.InviteURL, secureCookies: d.SecureCookies, meetings: meetings,
 			commerce: d.Commerce, policy: d.Policy, operators: normalizeEmails(d.Operators)})
 		// Browsers' cross-origin state-changing requests are refused outright (by

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/clientaddr"
 	"github.com/meridian-video/meridian/internal/commerce"
+	"github.com/meridian-video/meridian/internal/geoip"
 	"github.com/meridian-video/meridian/internal/meeting"
 	"github.com/meridian-video/meridian/internal/store"
 	"github.com/meridian-video/meridian/internal/topology"
@@ -31,6 +34,34 @@ type meetingAPI struct {
 	publicURL string
 	// brands tells an account's brand; nil: every link is on publicURL.
 	brands *commerce.Service
+	// geo tells where a client's address is; nil without GeoIP.
+	geo Locator
+}
+
+// Locator tells what GeoIP knows of an address (*geoip.DB is one).
+type Locator interface {
+	Lookup(ip netip.Addr) (geoip.Location, error)
+}
+
+// whereFrom is what GeoIP says of the request's client (its RemoteAddr, which trusted
+// proxies and the forwarding between regions have already set to the client's): the
+// country, and a position for placement. Nothing without GeoIP; a lookup that fails is
+// logged and the country counts as unknown.
+func (m *meetingAPI) whereFrom(r *http.Request) (string, topology.Origin) {
+	if m.geo == nil {
+		return "", topology.Origin{}
+	}
+	ip := clientaddr.Peer(r)
+	loc, err := m.geo.Lookup(ip)
+	if err != nil {
+		m.log.WarnContext(r.Context(), "geoip lookup failed: the country is unknown", "ip", ip, "err", err)
+		return "", topology.Origin{}
+	}
+	var o topology.Origin
+	if p := loc.Position; p != nil {
+		o.Location = &topology.LatLng{Lat: p.Lat, Lng: p.Lng}
+	}
+	return loc.Country, o
 }
 
 // meetingRoute adapts a meeting handler to the route table.
@@ -250,7 +281,8 @@ func (m *meetingAPI) cancel(a *accountAPI, w http.ResponseWriter, r *http.Reques
 }
 
 func (m *meetingAPI) start(a *accountAPI, w http.ResponseWriter, r *http.Request, p account.Principal) {
-	t, err := m.svc.Start(r.Context(), p, r.PathValue("id"))
+	country, origin := m.whereFrom(r)
+	t, err := m.svc.StartFrom(r.Context(), p, r.PathValue("id"), country, origin)
 	if err != nil {
 		m.fail(a, w, r, err)
 		return
@@ -284,10 +316,11 @@ func (m *meetingAPI) join(a *accountAPI, w http.ResponseWriter, r *http.Request,
 	if !a.decode(w, r, &in) {
 		return
 	}
+	country, origin := m.whereFrom(r)
 	t, err := m.svc.Join(r.Context(), meeting.JoinInput{
 		MeetingID: in.MeetingID, LinkToken: linkToken(in.LinkToken), Passcode: in.Passcode,
 		DisplayName: in.DisplayName, Principal: a.signedInUser(r), ClientIP: clientIP(r),
-		GuestKey: a.guestKey(w, r),
+		GuestKey: a.guestKey(w, r), Country: country, Origin: origin,
 	})
 	if err != nil {
 		m.fail(a, w, r, err)
@@ -397,6 +430,10 @@ var meetingStatusOf = map[string]int{
 	meeting.CodeRateLimited:     http.StatusTooManyRequests,
 
 	meeting.CodeInvisibleCharacters: http.StatusBadRequest,
+
+	// Entry by country (apart, as above).
+	account.CodeEntryCountryBlocked: http.StatusForbidden,
+	account.CodeEntryCountryUnknown: http.StatusForbidden,
 
 	meeting.CodeNoAllowedCapacity:       http.StatusServiceUnavailable,
 	meeting.CodeControlPlaneUnavailable: http.StatusServiceUnavailable,

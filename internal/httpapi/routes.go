@@ -72,6 +72,8 @@ func apiRoutes() []apiRoute {
 		{"POST", "/api/account/owner", signedIn, (*accountAPI).transferOwnership},
 		{"POST", "/api/invites/lookup", public, (*accountAPI).lookupInvite},
 		{"POST", "/api/invites/accept", public, (*accountAPI).acceptInvite},
+		{"GET", "/api/account/entry", signedIn, (*accountAPI).accountEntry},
+		{"PUT", "/api/account/entry", signedIn, (*accountAPI).setAccountEntry},
 		{"GET", "/api/policy", signedIn, operatorRoute(getPolicy)},
 		{"POST", "/api/policy/validate", signedIn, operatorRoute(validatePolicy)},
 		{"POST", "/api/policy/stage", signedIn, operatorRoute(stagePolicy)},

@@ -32,8 +32,13 @@ type JoinInput struct {
 	// GuestKey is a random secret the guest's browser keeps (a cookie), so that a guest
 	// has one identity across joins and a removal holds. Empty gives a new identity.
 	GuestKey string
+	// Country is the country of the participant's address as GeoIP tells it (ISO 3166-1
+	// alpha-2), the transport having looked it up; empty when it is not known or there is
+	// no GeoIP. Entry is decided by it (policy.Enter, the host account's rule of entry by
+	// country), and placement counts the participant as in its jurisdiction.
+	Country string
 	// Origin is where the participant is, for placement: zero means the region of the
-	// node the join came in through.
+	// node the join came in through (or, with a Country, its jurisdiction).
 	Origin topology.Origin
 }
 
@@ -129,7 +134,7 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 		return refuse(ErrMeetingCancelled)
 	}
 	if userID != "" && userID == sm.HostUserID {
-		return s.start(ctx, *in.Principal, id, in.Origin)
+		return s.start(ctx, *in.Principal, id, in.Country, in.Origin)
 	}
 	if sm.Locked {
 		return refuse(ErrMeetingLocked)
@@ -185,7 +190,7 @@ func (s *Service) Join(ctx context.Context, in JoinInput) (Ticket, error) {
 	if err != nil {
 		return Ticket{}, err
 	}
-	node, err := s.place(ctx, m, channelOf(a), in.Origin, actor)
+	node, err := s.place(ctx, m, channelOf(a), s.origin(in.Country, in.Origin), actor)
 	if err != nil {
 		return Ticket{}, err
 	}

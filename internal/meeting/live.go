@@ -3,6 +3,7 @@ package meeting
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/meridian-video/meridian/internal/account"
@@ -16,10 +17,17 @@ import (
 // allows the account to host. A meeting that ended stays ended, unless it recurs: then
 // starting it begins its next occurrence.
 func (s *Service) Start(ctx context.Context, p account.Principal, id string) (Ticket, error) {
-	return s.start(ctx, p, id, topology.Origin{})
+	return s.start(ctx, p, id, "", topology.Origin{})
 }
 
-func (s *Service) start(ctx context.Context, p account.Principal, id string, from topology.Origin) (Ticket, error) {
+// StartFrom is Start for a host connecting from country (as GeoIP tells it; empty if
+// unknown) and from, as JoinInput's Country and Origin: the host enters under the same
+// rules of entry by country as every participant.
+func (s *Service) StartFrom(ctx context.Context, p account.Principal, id, country string, from topology.Origin) (Ticket, error) {
+	return s.start(ctx, p, id, country, from)
+}
+
+func (s *Service) start(ctx context.Context, p account.Principal, id, country string, from topology.Origin) (Ticket, error) {
 	if p.ViaAPIKey() || p.User.ID == "" {
 		return Ticket{}, forbidden("a meeting is started by its host, signed in (API keys cannot)")
 	}
@@ -35,6 +43,9 @@ func (s *Service) start(ctx context.Context, p account.Principal, id string, fro
 	if err != nil {
 		return Ticket{}, err
 	}
+	if err := s.decideEntry(ctx, p.Account, &p, country, "", p.Actor(), "meeting.start", sm.ID); err != nil {
+		return Ticket{}, err
+	}
 	s.tmu.Lock()
 	m, ended, err := s.goLive(ctx, sm.ID, ent.MaxMeetingLength, p.Actor(), "started by the host", true)
 	s.tmu.Unlock()
@@ -47,7 +58,7 @@ func (s *Service) start(ctx context.Context, p account.Principal, id string, fro
 		}
 		return Ticket{}, err
 	}
-	node, err := s.place(ctx, m, channelOf(p.Account), from, p.Actor())
+	node, err := s.place(ctx, m, channelOf(p.Account), s.origin(country, from), p.Actor())
 	if err != nil {
 		return Ticket{}, err
 	}
@@ -91,29 +102,74 @@ func (s *Service) policyRefusal(ctx context.Context, actor, action, subject stri
 }
 
 // decideJoin asks the jurisdiction policy whether a signed-in participant's account may
-// join meetings others host (policy.Join), and whether a participant from their account's
-// country may enter a meeting of the host's account (policy.Enter). A guest's country is
-// not known (there is no GeoIP lookup yet), so only the rules without it apply to guests.
+// join meetings others host (policy.Join), then decides their entry (decideEntry).
 func (s *Service) decideJoin(ctx context.Context, in JoinInput, host store.Account, actor, id string) error {
-	p := s.runningPolicy()
-	if p == nil {
-		return nil
-	}
-	now := s.now()
-	country := ""
-	if in.Principal != nil {
-		pf := account.PolicyFacts(p, in.Principal.Account)
-		if d := policy.Join(p, pf, now); !d.Allowed {
+	if p := s.runningPolicy(); p != nil && in.Principal != nil {
+		if d := policy.Join(p, account.PolicyFacts(p, in.Principal.Account), s.now()); !d.Allowed {
 			return s.policyRefusal(ctx, actor, "meeting.join", id, d)
 		}
-		country = pf.Country
 	}
-	hf := account.PolicyFacts(p, host)
-	hf.ParticipantCountry = country
-	if d := policy.Enter(p, hf, now); !d.Allowed {
-		return s.policyRefusal(ctx, actor, "meeting.join", id, d)
+	return s.decideEntry(ctx, host, in.Principal, in.Country, in.ClientIP, actor, "meeting.join", id)
+}
+
+// decideEntry decides whether a participant connecting from country (GeoIP's; empty if
+// unknown) may enter a meeting of the host account: the jurisdiction policy first
+// (policy.Enter, with the participant's country: GeoIP's, or else a signed-in
+// participant's account's, or none for a guest without GeoIP), then the host account's
+// rule of entry by country, which goes by GeoIP's country alone. Refusals are audited (a
+// guest's repeated ones from clientIP summed).
+func (s *Service) decideEntry(ctx context.Context, host store.Account, participant *account.Principal, country, clientIP, actor, action, id string) error {
+	if p := s.runningPolicy(); p != nil {
+		hf := account.PolicyFacts(p, host)
+		hf.ParticipantCountry = country
+		if country == "" && participant != nil {
+			hf.ParticipantCountry = account.PolicyFacts(p, participant.Account).Country
+		}
+		if d := policy.Enter(p, hf, s.now()); !d.Allowed {
+			return s.policyRefusal(ctx, actor, action, id, d)
+		}
+	}
+	stored, err := s.store.GetAccountEntry(ctx, host.ID)
+	if err != nil {
+		return fmt.Errorf("meeting: entry rule: %w", err)
+	}
+	rule, err := account.EntryRuleOf(stored)
+	if err != nil {
+		return fmt.Errorf("meeting: entry rule of account %s: %w", host.ID, err) // refused: fail closed
+	}
+	if e := rule.Admit(country); e != nil {
+		s.auditLog.Record(ctx, clientIP, store.AuditEntry{At: s.now(), Actor: actor, Action: action, Subject: id,
+			Outcome: e.Code, Detail: "country=" + orUnknown(country) + " rule=" + rule.String()})
+		return &Error{Code: e.Code, Message: e.Message}
 	}
 	return nil
+}
+
+func orUnknown(country string) string {
+	if country == "" {
+		return "unknown"
+	}
+	return country
+}
+
+// origin is where placement counts a participant: from, with the jurisdiction of their
+// GeoIP country when they have one (the policy's jurisdiction of the country, or else the
+// country's code, which regions may name as their jurisdiction). topology.Place uses the
+// most precise it is given: a GeoIP position first.
+func (s *Service) origin(country string, from topology.Origin) topology.Origin {
+	if country == "" || from.Jurisdiction != "" {
+		return from
+	}
+	j := country
+	if p := s.runningPolicy(); p != nil {
+		if pj, ok := p.JurisdictionOf(country); ok {
+			j = pj.Code
+		}
+	}
+	if topology.ValidJurisdiction(j) {
+		from.Jurisdiction = j
+	}
+	return from
 }
 
 // goLive makes meeting id live, unless it is, with the given time limit, and returns it.

@@ -36,6 +36,7 @@ type Store interface {
 	SetMeetingLive(ctx context.Context, id string, at time.Time, allowed string) error
 	GetAccount(ctx context.Context, id string) (store.Account, error)
 	GetUser(ctx context.Context, id string) (store.User, error)
+	GetAccountEntry(ctx context.Context, accountID string) (store.AccountEntry, error)
 	AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error)
 }
 

@@ -78,6 +78,7 @@ type fixtureOpts struct {
 	limits  Limits
 	mayHost HostDecider
 	store   func(*store.Store) Store // wraps the store the Service sees
+	policy  *policy.Holder
 }
 
 func newFixture(t *testing.T, o fixtureOpts) *fixture {
@@ -102,7 +103,7 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	f.audit = auditlog.New(ss, auditlog.Options{Now: f.clock.Now, Log: log})
 	f.svc, err = New(ss, f.tokens, secret, Options{
 		Now: f.clock.Now, Log: log, Audit: f.audit, Sleep: f.clock.Sleep,
-		Limits: o.limits, MayHost: o.mayHost,
+		Limits: o.limits, MayHost: o.mayHost, Policy: o.policy,
 		OnWarning: func(id string, d time.Time) {
 			f.mu.Lock()
 			defer f.mu.Unlock()

@@ -26,7 +26,8 @@ func deployment() topology.Deployment {
 }
 
 // openDirectory is a real directory on a standalone bus of region us-west, the meetings'
-// home region.
+// home region. The other regions never start, so its view does not wait for their
+// buckets.
 func openDirectory(t *testing.T) *directory.Directory {
 	t.Helper()
 	b, err := bus.Start(context.Background(), bus.Config{NodeID: "us-west-1", Region: "us-west",
@@ -35,7 +36,7 @@ func openDirectory(t *testing.T) *directory.Directory {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	d, err := directory.Open(context.Background(), b, directory.Config{Deployment: deployment()}, bustest.Logger(t))
+	d, err := directory.Open(context.Background(), b, directory.Config{Deployment: deployment(), SourceWait: time.Millisecond}, bustest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,10 +25,12 @@ import (
 	"github.com/meridian-video/meridian/internal/admission"
 	"github.com/meridian-video/meridian/internal/auditlog"
 	"github.com/meridian-video/meridian/internal/bus"
+	"github.com/meridian-video/meridian/internal/clientaddr"
 	"github.com/meridian-video/meridian/internal/commerce"
 	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/connlimit"
 	"github.com/meridian-video/meridian/internal/directory"
+	"github.com/meridian-video/meridian/internal/geoip"
 	"github.com/meridian-video/meridian/internal/homecheck"
 	"github.com/meridian-video/meridian/internal/httpapi"
 	"github.com/meridian-video/meridian/internal/mail"
@@ -124,6 +126,17 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 		return nil, err
 	}
 	holder := policy.NewHolder(pol)
+	// So does a GeoIP file that is not a sound database with countries. It is held in
+	// memory and never closed: closing it under a request still looking up would race,
+	// and there is nothing to release but memory.
+	geo, err := openGeoIP(cfg.GeoIPFile, log)
+	if err != nil {
+		return nil, err
+	}
+	proxies, err := cfg.HTTP.TrustedProxyPrefixes()
+	if err != nil {
+		return nil, err
+	}
 	// The secret keys the meeting layer's join-link MACs; join tokens are signed with the
 	// region key.
 	secret, err := token.LoadOrCreateSecret(cfg.DataDir)
@@ -156,7 +169,7 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 	sales := commerce.New(st, commerce.Options{Log: log, Audit: audit, Policy: holder, Now: o.Now, Payments: o.Payments,
 		Operator: commerce.Support{Name: "Meridian", SupportContact: store.SupportContact{Email: cfg.Mail.From}}})
 	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit, Deployment: dep, Region: cfg.Region,
-		Now: o.Now, Policy: holder, Routing: dr.accountRouting(), Brander: sales})
+		Now: o.Now, Policy: holder, Routing: dr.accountRouting(), Brander: sales, GeoIP: geo != nil})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -233,6 +246,7 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 
 		Meetings:  s.Meetings,
 		PublicURL: public.BaseURL(),
+		GeoIP:     geoLocator(geo),
 
 		Commerce: s.Commerce,
 
@@ -256,7 +270,9 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 		return nil, err
 	}
 	s.http = &http.Server{
-		Handler: s.adminHandler(adminSecret, handler),
+		// The admin endpoint goes by the direct peer; everything else by the client
+		// behind the trusted proxies, before a request is forwarded to its home region.
+		Handler: s.adminHandler(adminSecret, clientaddr.New(proxies).Wrap(handler)),
 		// Hijacking a connection for a WebSocket clears its deadlines, so these bound
 		// plain requests only.
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
@@ -436,6 +452,28 @@ func (s *Server) close() error {
 		err = nil
 	}
 	return errors.Join(err, checksErr, s.Store.Close())
+}
+
+// openGeoIP opens the GeoIP database at path; none (nil) if path is empty.
+func openGeoIP(path string, log *slog.Logger) (*geoip.DB, error) {
+	if path == "" {
+		return nil, nil
+	}
+	db, err := geoip.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("geoip_file: %w", err)
+	}
+	log.Info("geoip database loaded", "file", path, "type", db.Type)
+	return db, nil
+}
+
+// geoLocator is db as the HTTP layer's Locator: nil (no GeoIP) for no database, not an
+// interface holding a nil pointer.
+func geoLocator(db *geoip.DB) httpapi.Locator {
+	if db == nil {
+		return nil
+	}
+	return db
 }
 
 // loadPolicy loads the jurisdiction policy file, with its source for the operators'

@@ -72,3 +72,51 @@ func (s *Store) SetMeetingLive(ctx context.Context, id string, at time.Time, all
 	}
 	return nil
 }
+
+// AccountEntry is an account's rule of entry by country: Mode is "off", "allow_list" or
+// "block_list" (package account decides what they mean), Countries the list's ISO codes,
+// comma-separated.
+type AccountEntry struct {
+	Mode      string
+	Countries string
+}
+
+// GetAccountEntry returns an account's rule of entry by country.
+func (s *Store) GetAccountEntry(ctx context.Context, accountID string) (AccountEntry, error) {
+	var e AccountEntry
+	err := s.db.QueryRowContext(ctx, `SELECT entry_mode, entry_countries FROM accounts WHERE id = $1`, accountID).
+		Scan(&e.Mode, &e.Countries)
+	if err != nil {
+		return AccountEntry{}, fail("get account entry", err)
+	}
+	return e, nil
+}
+
+// UpdateAccountEntry replaces an account's rule with after if it is still before, as
+// UpdateAccountRegions does: ErrConflict when another change came in between, ErrNotFound
+// for an unknown account.
+func (s *Store) UpdateAccountEntry(ctx context.Context, accountID string, before, after AccountEntry) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET entry_mode = $1, entry_countries = $2
+			WHERE id = $3 AND entry_mode = $4 AND entry_countries = $5`,
+			after.Mode, after.Countries, accountID, before.Mode, before.Countries)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM accounts WHERE id = $1`, accountID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return sql.ErrNoRows
+		}
+		return ErrConflict
+	})
+	if err != nil {
+		return fail("update account entry", err)
+	}
+	return nil
+}

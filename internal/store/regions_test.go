@@ -77,3 +77,38 @@ func TestMeetingKeepsItsAllowedRegions(t *testing.T) {
 		wantErr(t, s.SetMeetingLive(ctx, "99999999999", start, "eu-central"), ErrNotFound)
 	})
 }
+
+func TestAccountEntry(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		a, _ := newOwner(t, s, "a@example.com")
+		off := AccountEntry{Mode: "off"}
+		got, err := s.GetAccountEntry(ctx, a.ID)
+		if err != nil || got != off {
+			t.Fatalf("a new account's entry = %+v, %v; want off", got, err)
+		}
+		blocked := AccountEntry{Mode: "block_list", Countries: "CN,KP"}
+		if err := s.UpdateAccountEntry(ctx, a.ID, off, blocked); err != nil {
+			t.Fatal(err)
+		}
+		if got, err = s.GetAccountEntry(ctx, a.ID); err != nil || got != blocked {
+			t.Fatalf("entry = %+v, %v; want %+v", got, err, blocked)
+		}
+		// A change computed from a stale read changes nothing.
+		wantErr(t, s.UpdateAccountEntry(ctx, a.ID, off, AccountEntry{Mode: "allow_list", Countries: "DE"}), ErrConflict)
+		if got, _ = s.GetAccountEntry(ctx, a.ID); got != blocked {
+			t.Fatalf("a stale update changed the entry to %+v", got)
+		}
+		wantErr(t, s.UpdateAccountEntry(ctx, "nobody", off, blocked), ErrNotFound)
+		_, err = s.GetAccountEntry(ctx, "nobody")
+		wantErr(t, err, ErrNotFound)
+		// The regions are another setting: untouched.
+		if r, _ := s.GetAccountRegions(ctx, a.ID); r != (AccountRegions{}) {
+			t.Fatalf("regions %+v", r)
+		}
+		b, _ := newOwner(t, s, "b@example.com")
+		if got, _ = s.GetAccountEntry(ctx, b.ID); got != off {
+			t.Fatalf("another account's entry %+v", got)
+		}
+	})
+}

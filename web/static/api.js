@@ -111,6 +111,10 @@ export const api = {
   accountRegions: () => request('GET', '/api/account/regions'),
   /** setAccountRegions: {allowed: [ids], acknowledge_opt_in: [ids of opt-in regions whose warning was accepted]}. */
   setAccountRegions: (body) => request('PUT', '/api/account/regions', body),
+  /** accountEntry: the account's entry by country (GET /api/account/entry). */
+  accountEntry: () => request('GET', '/api/account/entry'),
+  /** setAccountEntry: {mode: 'off' | 'allow_list' | 'block_list', countries: [ISO codes]}. */
+  setAccountEntry: (body) => request('PUT', '/api/account/entry', body),
 
   // A business account's members and invitations (members.js).
   listMembers: () => request('GET', '/api/account/members').then((d) => d.members),

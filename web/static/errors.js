@@ -40,12 +40,18 @@ const MESSAGES = {
   already_member: 'That address is already a member of this account.',
   owner_protected: 'The owner cannot be removed or given another role. The owner can first make another member the owner.',
   member_limit: 'The account has as many members and invitations as it may have. Remove some, or withdraw invitations, first.',
+  geoip_unavailable: 'This Meridian server cannot tell which country participants connect from (it has no GeoIP database), so entry by country cannot be turned on. Ask its operator.',
   home_region_elsewhere: 'Your home region is served from its own Meridian address: sign up there, or choose this site’s region as your home.',
 };
+
+// Refusals whose server message is already the plain-words reason, with facts only the
+// server knows (entry by country names the country the connection comes from).
+const SERVER_WORDS = new Set(['entry_country_blocked', 'entry_country_unknown']);
 
 /** describe returns the words for an ApiError (or any error). */
 export function describe(err) {
   if (err?.policy) return policyReason(err.policy);
+  if (SERVER_WORDS.has(err?.code) && err.message) return err.message;
   if (err?.code === 'rate_limited' && err.retryAfter > 0) {
     return `Too many attempts in a short time. Try again in ${waitWords(err.retryAfter)}.`;
   }

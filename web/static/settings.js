@@ -1,7 +1,7 @@
 // settings.js: the account page: who you are, your password, signing out, the account's
 // members (members.js), the data-center regions that carry the account's meetings
-// (regions.js), and the account's API keys (a new key's secret is shown once, right after
-// it is made).
+// (regions.js), from which countries participants may join them (entry.js), and the
+// account's API keys (a new key's secret is shown once, right after it is made).
 
 import { api, currentUser } from './api.js';
 import { brandName, titled } from './brand.js';
@@ -10,6 +10,7 @@ import { copyText, h, icon, toast } from './dom.js';
 import { showError } from './errors.js';
 import { busy, checkbox, field, formValues, page, validate } from './layout.js';
 import { membersCard } from './members.js';
+import { entryCard } from './entry.js';
 import { regionsCard } from './regions.js';
 import { navigate } from './router.js';
 
@@ -57,6 +58,7 @@ export async function settingsPage(view) {
       membersCard(me),
       billingCard(),
       regionsCard(),
+      entryCard(),
       keysCard()));
 }
 
