@@ -57,7 +57,12 @@ func (s *Server) startControlPlane() error {
 	if err != nil {
 		return fmt.Errorf("control plane: %w", err)
 	}
-	s.Directory, err = directory.Open(context.Background(), s.Bus, directory.Config{Deployment: s.Deployment, Replicas: cfg.Bus.Replicas}, s.log)
+	dcfg := directory.Config{Deployment: s.Deployment, Replicas: cfg.Bus.Replicas}
+	if cfg.Bus.Standalone() {
+		// No other region's bucket can ever reach a bus of its own: nothing to wait for.
+		dcfg.SourceWait = time.Millisecond
+	}
+	s.Directory, err = directory.Open(context.Background(), s.Bus, dcfg, s.log)
 	if err != nil {
 		s.Bus.Close()
 		return fmt.Errorf("control plane: %w", err)
