@@ -23,7 +23,8 @@ var withPartners = topology.Deployment{Regions: append(slices.Clone(threeRegions
 )}
 
 // newPartnerFixture is a Service of a node in region of withPartners, over a real SQLite
-// store of that region, running the shipped china-2020 policy (which names the partners).
+// store of that region, running the shipped china-2020 policy (which names the partners)
+// with this deployment's CN regions.
 func newPartnerFixture(t *testing.T, region string) *fixture {
 	t.Helper()
 	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir(), Region: region})
@@ -35,6 +36,11 @@ func newPartnerFixture(t *testing.T, region string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The example names its one CN region cn-east; here mainland China's data centers are
+	// the operator's cn-north and the partners' regions, where CN accounts' data may rest.
+	cnRegions := "[cn-north, cn-lotus, cn-lotus-2, cn-jade]"
+	data = []byte(strings.NewReplacer("regions: [cn-east]", "regions: "+cnRegions, "residency: [cn-east]", "residency: "+cnRegions,
+		"opt_in_regions: [cn-east]", "opt_in_regions: [cn-north]").Replace(string(data)))
 	pol, err := policy.Load("china-2020.yaml", data)
 	if err != nil {
 		t.Fatal(err)

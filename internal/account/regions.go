@@ -10,6 +10,7 @@ import (
 	"golang.org/x/text/language"
 	"golang.org/x/text/language/display"
 
+	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/store"
 	"github.com/meridian-video/meridian/internal/topology"
 )
@@ -429,6 +430,9 @@ func (s *Service) SetRegions(ctx context.Context, p Principal, in RegionsInput) 
 		if err != nil {
 			return refuse(regionRefusal(err))
 		}
+		if err := s.decideNewRegions(ctx, p, before, after, optedIn); err != nil {
+			return RegionSettings{}, err
+		}
 		var opted []string
 		for _, id := range after.IDs() {
 			if r, _ := s.regions.dep.Lookup(id); topology.NeedsOptIn(r, home) {
@@ -453,6 +457,31 @@ func (s *Service) SetRegions(ctx context.Context, p Principal, in RegionsInput) 
 		return s.regionSettings(p, next)
 	}
 	return RegionSettings{}, errors.New("account: the account's regions kept changing during the update")
+}
+
+// decideNewRegions asks the jurisdiction policy's change_regions question of every region
+// after adds to before: whether the account may use it, with its data at rest in its home
+// region (a jurisdiction's residency and opt-in rules). A refusal is audited and returned
+// with its decision; nothing is changed.
+func (s *Service) decideNewRegions(ctx context.Context, p Principal, before, after topology.AllowedSet, optedIn map[string]bool) error {
+	pol := s.runningPolicy()
+	if pol == nil {
+		return nil
+	}
+	now := s.now()
+	for _, id := range after.IDs() {
+		if before.Contains(id) {
+			continue
+		}
+		f := PolicyFacts(pol, p.Account)
+		f.Region, f.OptedIn = id, optedIn[id]
+		if d := policy.ChangeRegions(pol, f, now); !d.Allowed {
+			s.audit(ctx, p.Actor(), "account.regions", p.Account.ID, d.Code,
+				"region="+id+" rule="+d.RuleID+" jurisdiction="+d.Jurisdiction+" policy="+d.PolicyVersion)
+			return &Error{Code: d.Code, Message: d.Explain(), Decision: &d}
+		}
+	}
+	return nil
 }
 
 func orNone(s string) string {
