@@ -81,6 +81,8 @@ func TestSetEntry(t *testing.T) {
 	if err != nil || s.Mode != EntryBlockList || !slices.Equal(s.Countries, []string{"DE", "KP"}) {
 		t.Fatalf("set a block-list: %+v, %v", s, err)
 	}
+	// A second later, so that the audit trail (ordered by time) orders the two changes.
+	f.clock.Advance(time.Second)
 	if _, err = f.svc.SetEntry(t.Context(), p, EntryRule{Mode: EntryAllowList, Countries: []string{"US", "XK"}}); err != nil {
 		t.Fatal(err)
 	}
