@@ -58,6 +58,9 @@ type GatewayConfig struct {
 	Peers  map[string][]string // region id -> nats://host:port of its gateways
 }
 
+// connectTimeout bounds the connection's handshake at least.
+const connectTimeout = 10 * time.Second
+
 // ErrNotReady is returned (wrapped) by callers that need the control plane while it does
 // not answer.
 var ErrNotReady = errors.New("bus: control plane not ready")
@@ -102,7 +105,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		nats.Name(cfg.NodeID),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
-		nats.Timeout(cfg.RequestTimeout),
+		// Connecting (the handshake, in-process included) may take longer than a request
+		// on a machine that is busy starting several servers; it happens once.
+		nats.Timeout(max(cfg.RequestTimeout, connectTimeout)),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			log.Warn("control plane error", "error", err)
 		}),
