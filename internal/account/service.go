@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/meridian-video/meridian/internal/auditlog"
+	"github.com/meridian-video/meridian/internal/decisionlog"
 	"github.com/meridian-video/meridian/internal/label"
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/policy"
@@ -97,6 +98,14 @@ type Options struct {
 	// Policy holds the running jurisdiction policy, asked at sign-up (policy.Register);
 	// nil, or a nil policy in it, restricts nothing.
 	Policy *policy.Holder
+	// Decisions records the policy's decisions with their facts; nil records none.
+	Decisions DecisionLog
+}
+
+// DecisionLog records jurisdiction policy decisions with the facts they were made from
+// (*decisionlog.Log is one), for the dry run's replay.
+type DecisionLog interface {
+	Record(ctx context.Context, m decisionlog.Made)
 }
 
 // Service is the account domain: sign-up, sign-in and sessions, passwords, API keys. It
@@ -112,6 +121,7 @@ type Service struct {
 
 	auditLog *auditlog.Log
 	policy   *policy.Holder
+	decided  DecisionLog
 	sleep    func(context.Context, time.Duration) error
 	maxDelay time.Duration
 
@@ -161,7 +171,7 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 	s := &Service{
 		store: st, mail: sender, now: o.Now, log: o.Log,
 		sessionTTL: o.SessionTTL, resetTTL: o.ResetTTL, regions: regions,
-		auditLog: o.Audit, policy: o.Policy, sleep: o.Sleep, maxDelay: l.SignInMaxDelay,
+		auditLog: o.Audit, policy: o.Policy, decided: o.Decisions, sleep: o.Sleep, maxDelay: l.SignInMaxDelay,
 		signInPair:     ratelimit.NewSet(l.SignInPerEmailIP, l.MaxKeys),
 		signInIP:       ratelimit.NewSet(l.SignInPerIP, l.MaxKeys),
 		signInSite:     ratelimit.NewSet(l.SignInPerSite, l.MaxKeys),

@@ -65,6 +65,7 @@ func apiRoutes() []apiRoute {
 		{"POST", "/api/policy/stage", signedIn, operatorRoute(stagePolicy)},
 		{"POST", "/api/policy/activate", signedIn, operatorRoute(activatePolicy)},
 		{"POST", "/api/policy/dry-run", signedIn, operatorRoute(dryRunPolicy)},
+		{"GET", "/api/policy/decisions", signedIn, operatorRoute(listDecisions)},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/decisionlog"
 	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/store"
 	"github.com/meridian-video/meridian/internal/topology"
@@ -63,8 +64,12 @@ func (s *Service) decideHost(ctx context.Context, a store.Account, actor, action
 		s.log.WarnContext(ctx, "account with an unknown plan", "account", a.ID, "plan", a.Plan)
 		ent = account.Entitlements{}
 	}
-	p := s.runningPolicy()
-	d := s.mayHost(policy.HostFacts{PlanAllowsHosting: ent.Host, Policy: p, Facts: account.PolicyFacts(p, a)}, s.now())
+	p, now := s.runningPolicy(), s.now()
+	f := account.PolicyFacts(p, a)
+	d := s.mayHost(policy.HostFacts{PlanAllowsHosting: ent.Host, Policy: p, Facts: f}, now)
+	if ent.Host { // past the plan check, the jurisdiction rules decided
+		s.decision(ctx, policy.QHost, a.ID, f, d, now, actor == "anonymous")
+	}
 	if !d.Allowed {
 		return account.Entitlements{}, s.policyRefusal(ctx, actor, action, subject, d)
 	}
@@ -90,27 +95,36 @@ func (s *Service) policyRefusal(ctx context.Context, actor, action, subject stri
 	return &Error{Code: d.Code, Message: d.Explain(), Decision: &d}
 }
 
+// decision hands a jurisdiction decision to the decision log, if any.
+func (s *Service) decision(ctx context.Context, q policy.Question, subject string, f policy.Facts, d policy.Decision, at time.Time, anonymous bool) {
+	if s.decided != nil {
+		s.decided.Record(ctx, decisionlog.Made{Question: q, Subject: subject, Facts: f, Decision: d, At: at, Anonymous: anonymous})
+	}
+}
+
 // decideJoin asks the jurisdiction policy whether a signed-in participant's account may
 // join meetings others host (policy.Join), and whether a participant from their account's
 // country may enter a meeting of the host's account (policy.Enter). A guest's country is
 // not known (there is no GeoIP lookup yet), so only the rules without it apply to guests.
 func (s *Service) decideJoin(ctx context.Context, in JoinInput, host store.Account, actor, id string) error {
-	p := s.runningPolicy()
-	if p == nil {
-		return nil
-	}
-	now := s.now()
+	// Asked with no policy running too (everything is allowed), so that the first version
+	// activated has decisions to replay.
+	p, now := s.runningPolicy(), s.now()
 	country := ""
 	if in.Principal != nil {
 		pf := account.PolicyFacts(p, in.Principal.Account)
-		if d := policy.Join(p, pf, now); !d.Allowed {
+		d := policy.Join(p, pf, now)
+		s.decision(ctx, policy.QJoin, in.Principal.Account.ID, pf, d, now, false)
+		if !d.Allowed {
 			return s.policyRefusal(ctx, actor, "meeting.join", id, d)
 		}
 		country = pf.Country
 	}
 	hf := account.PolicyFacts(p, host)
 	hf.ParticipantCountry = country
-	if d := policy.Enter(p, hf, now); !d.Allowed {
+	d := policy.Enter(p, hf, now)
+	s.decision(ctx, policy.QEnter, id, hf, d, now, in.Principal == nil)
+	if !d.Allowed {
 		return s.policyRefusal(ctx, actor, "meeting.join", id, d)
 	}
 	return nil
