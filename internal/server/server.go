@@ -61,6 +61,8 @@ type Server struct {
 	Audit *auditlog.Log
 	// Decisions is the region's decision log: every jurisdiction decision with its facts.
 	Decisions *decisionlog.Log
+	// Policy is the operators' side of the jurisdiction policy (the console's service).
+	Policy *policyadmin.Service
 
 	// The control plane: the node's bus, the routing directory and the node registry,
 	// which announces this node once a second. Deployment is the region list.
@@ -228,9 +230,9 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 	for i, r := range dep.Regions {
 		regionIDs[i] = r.ID
 	}
-	admin := policyadmin.New(holder, running, st, policyadmin.Options{Now: o.Now, Audit: audit, Region: cfg.Region, Regions: regionIDs,
+	s.Policy = policyadmin.New(holder, running, st, policyadmin.Options{Now: o.Now, Audit: audit, Region: cfg.Region, Regions: regionIDs,
 		Remote: policyregions.NewClient(s.Bus), Decisions: decisions, Activations: st})
-	if s.policyDryRuns, err = policyregions.Serve(s.Bus, admin, log); err != nil {
+	if s.policyDryRuns, err = policyregions.Serve(s.Bus, s.Policy, log); err != nil {
 		s.closeControlPlane()
 		s.ln.Close()
 		s.SFU.Close()
@@ -257,7 +259,7 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 
 		Commerce: s.Commerce,
 
-		Policy:    admin,
+		Policy:    s.Policy,
 		Operators: cfg.Operators,
 	})
 	if handler, err = dr.wrap(s, handler); err != nil {
