@@ -134,4 +134,9 @@ export const api = {
   activatePolicy: () => request('POST', '/api/policy/activate'),
   /** dryRunPolicy reports what the staged policy would change at `at` (an ISO time). */
   dryRunPolicy: (at) => request('POST', '/api/policy/dry-run', at ? { at } : {}),
+  /** policyDecisions lists the decision log, newest first: {rule, jurisdiction, outcome, limit}. */
+  policyDecisions: (filter) => {
+    const q = new URLSearchParams(Object.entries(filter ?? {}).filter(([, v]) => v));
+    return request('GET', `/api/policy/decisions${q.size ? `?${q}` : ''}`);
+  },
 };
