@@ -42,6 +42,7 @@ func TestLoadRejectsMistakes(t *testing.T) {
 		"conns":       "http:\n  max_conns_per_client: -1\n",
 		"uncapped":    "http:\n  uncapped_clients: [10.0.0.1]\n",
 		"operator":    "operators: [\"Ops <ops@example.com>\"]\n",
+		"policy":      "policy_start: latest\n",
 	} {
 		path := filepath.Join(t.TempDir(), "m.yaml")
 		os.WriteFile(path, []byte(body), 0o600)
