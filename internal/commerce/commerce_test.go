@@ -53,7 +53,7 @@ func newFixture(t testing.TB) *fixture {
 		Now: func() time.Time { return f.now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Policy: policy.NewHolder(chinaPolicy(t)), Payments: f.pay,
 		Decisions: decisionlog.New(st, decisionlog.Options{Now: func() time.Time { return f.now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}),
-		Operator: Support{Name: "Meridian", SupportContact: store.SupportContact{Email: "support@meridian.example"}},
+		Operator:  Support{Name: "Meridian", SupportContact: store.SupportContact{Email: "support@meridian.example"}},
 	})
 	ctx := t.Context()
 	for _, p := range []store.Partner{
