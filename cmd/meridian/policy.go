@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -118,7 +119,9 @@ only: no names or addresses leave the store.`,
 					}
 				}
 			}
-			local := policyadmin.Local{Region: st.Region(), Source: st, Decisions: decisionlog.New(st, decisionlog.Options{})}
+			decisions := decisionlog.New(st, decisionlog.Options{})
+			defer decisions.Close(context.WithoutCancel(cmd.Context()))
+			local := policyadmin.Local{Region: st.Region(), Source: st, Decisions: decisions}
 			rep, err := policyadmin.DryRun(cmd.Context(), local, old, next, when, time.Now())
 			if err != nil {
 				return err

@@ -1,6 +1,7 @@
 package commerce
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"io"
@@ -20,6 +21,7 @@ import (
 // test payment provider and a clock the test sets.
 type fixture struct {
 	st  *store.Store
+	dl  *decisionlog.Log
 	svc *Service
 	pay *TestProvider
 	now time.Time
@@ -49,10 +51,12 @@ func newFixture(t testing.TB) *fixture {
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{st: st, pay: &TestProvider{DeclineToken: declineToken, FailToken: failToken},
 		now: time.Date(2020, 8, 24, 10, 0, 0, 0, time.UTC)}
+	f.dl = decisionlog.New(st, decisionlog.Options{Now: func() time.Time { return f.now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	t.Cleanup(func() { f.dl.Close(context.Background()) })
 	f.svc = New(st, Options{
 		Now: func() time.Time { return f.now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Policy: policy.NewHolder(chinaPolicy(t)), Payments: f.pay,
-		Decisions: decisionlog.New(st, decisionlog.Options{Now: func() time.Time { return f.now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}),
+		Decisions: f.dl,
 		Operator:  Support{Name: "Meridian", SupportContact: store.SupportContact{Email: "support@meridian.example"}},
 	})
 	ctx := t.Context()
@@ -176,7 +180,7 @@ func TestChina2020Checkout(t *testing.T) {
 	}
 
 	// Each decision is in the decision log with its facts, by account id.
-	ds, err := f.st.ListPolicyDecisions(ctx, store.DecisionQuery{RuleID: "cn-buy-via-partner"})
+	ds, err := f.dl.List(ctx, store.DecisionQuery{RuleID: "cn-buy-via-partner"})
 	if err != nil || len(ds) != 2 || ds[0].Subject != cn2.ID || ds[0].Question != "buy" || ds[0].Allowed ||
 		!strings.Contains(ds[0].Facts, `"billing_country":"CN"`) || ds[0].PolicyVersion != "china-2020.1" {
 		t.Fatalf("decision log %+v, %v", ds, err)

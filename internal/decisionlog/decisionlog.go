@@ -7,6 +7,12 @@
 // address), the outcome with its rule and jurisdiction, the policy version and the time.
 // The decision functions stay pure: the product's call sites hand each decision to a Log.
 //
+// Entries are written off the request's path: Record queues them (a bounded queue) and one
+// writer appends them in batches, one transaction each, so that a join pays no database
+// write for its decisions. Reading the log (List, Recent) first waits for what was queued
+// before, so it sees every decision recorded until then. A queue full under overload drops
+// entries, counted and logged as an error; Close writes what is queued and stops the writer.
+//
 // The log is bounded three ways. Entries older than Retention, and past MaxRows, are
 // pruned on Tick. Decisions about unauthenticated traffic (sign-ups, guests) are summed as
 // the audit trail sums refusals (package auditlog): the first of a kind in a window is
@@ -30,7 +36,7 @@ import (
 
 // Store is where entries live (*store.Store is one).
 type Store interface {
-	AppendPolicyDecision(ctx context.Context, d store.PolicyDecision) (store.PolicyDecision, error)
+	AppendPolicyDecisions(ctx context.Context, ds []store.PolicyDecision) error
 	ListPolicyDecisions(ctx context.Context, q store.DecisionQuery) ([]store.PolicyDecision, error)
 	PrunePolicyDecisions(ctx context.Context, before time.Time, keep int) (int64, error)
 }
@@ -42,6 +48,10 @@ const (
 	DefaultWindow     = time.Minute
 	DefaultMaxKeys    = 500
 	DefaultPruneEvery = time.Minute
+	// queueLen bounds the entries waiting for the writer; maxBatch those it writes in
+	// one transaction.
+	queueLen = 4096
+	maxBatch = 256
 )
 
 // Options tune a Log; the zero value is usable.
@@ -68,6 +78,22 @@ type Log struct {
 	keys      map[key]*tally
 	overflow  map[key]*tally
 	lastPrune time.Time
+
+	// The writer: q carries entries (and barriers) to it. qmu is held to send on q, and
+	// taken for writing by Close, after which entries are written at once.
+	q       chan item
+	qmu     sync.RWMutex
+	closed  bool
+	stop    chan struct{}
+	stopped chan struct{}
+	dropped int64 // under mu: entries the full queue refused
+}
+
+// item is an entry for the writer, or a barrier it closes once everything queued before
+// is written.
+type item struct {
+	e       store.PolicyDecision
+	barrier chan struct{}
 }
 
 // key is what makes two anonymous decisions the same.
@@ -103,7 +129,96 @@ func New(st Store, o Options) *Log {
 	if o.PruneEvery <= 0 {
 		o.PruneEvery = DefaultPruneEvery
 	}
-	return &Log{st: st, o: o, keys: map[key]*tally{}, overflow: map[key]*tally{}}
+	l := &Log{st: st, o: o, keys: map[key]*tally{}, overflow: map[key]*tally{},
+		q: make(chan item, queueLen), stop: make(chan struct{}), stopped: make(chan struct{})}
+	go l.write()
+	return l
+}
+
+// write appends queued entries in batches until Close.
+func (l *Log) write() {
+	defer close(l.stopped)
+	for {
+		select {
+		case it := <-l.q:
+			l.batch(it)
+		case <-l.stop:
+			for {
+				select {
+				case it := <-l.q:
+					l.batch(it)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// batch writes it and whatever else is queued, up to maxBatch entries, then releases the
+// barriers among them.
+func (l *Log) batch(it item) {
+	var es []store.PolicyDecision
+	var barriers []chan struct{}
+	take := func(it item) {
+		if it.barrier != nil {
+			barriers = append(barriers, it.barrier)
+		} else {
+			es = append(es, it.e)
+		}
+	}
+	take(it)
+fill:
+	for len(es) < maxBatch {
+		select {
+		case it := <-l.q:
+			take(it)
+		default:
+			break fill
+		}
+	}
+	l.appendNow(context.Background(), es)
+	for _, b := range barriers {
+		close(b)
+	}
+}
+
+// sync waits until every entry queued before it is written, or ctx ends.
+func (l *Log) sync(ctx context.Context) error {
+	b := make(chan struct{})
+	l.qmu.RLock()
+	if l.closed {
+		l.qmu.RUnlock()
+		return nil
+	}
+	select {
+	case l.q <- item{barrier: b}:
+	case <-ctx.Done():
+		l.qmu.RUnlock()
+		return ctx.Err()
+	}
+	l.qmu.RUnlock()
+	select {
+	case <-b:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close writes the counted repeats and everything queued, and stops the writer; entries
+// recorded after it are written at once.
+func (l *Log) Close(ctx context.Context) {
+	l.Flush(ctx)
+	l.qmu.Lock()
+	if l.closed {
+		l.qmu.Unlock()
+		return
+	}
+	l.closed = true
+	l.qmu.Unlock()
+	close(l.stop)
+	<-l.stopped
 }
 
 // Made is one decision as the product made it.
@@ -217,13 +332,14 @@ func (l *Log) Tick(ctx context.Context) {
 		l.append(ctx, d)
 	}
 	if prune {
+		_ = l.sync(ctx) // what was queued counts towards the ceiling
 		if _, err := l.st.PrunePolicyDecisions(ctx, now.Add(-l.o.Retention), l.o.MaxRows); err != nil {
 			l.o.Log.WarnContext(ctx, "pruning the decision log", "err", err)
 		}
 	}
 }
 
-// Flush writes every repeat counted so far: at shutdown.
+// Flush writes every repeat counted so far, and waits for what is queued.
 func (l *Log) Flush(ctx context.Context) {
 	l.mu.Lock()
 	due := l.takeLocked()
@@ -231,16 +347,48 @@ func (l *Log) Flush(ctx context.Context) {
 	for _, d := range due {
 		l.append(ctx, d)
 	}
+	_ = l.sync(ctx)
 }
 
+// append queues an entry for the writer (or writes it at once after Close). A full queue
+// drops it: the decision has been made either way, and the drop is logged.
 func (l *Log) append(ctx context.Context, e store.PolicyDecision) {
-	if _, err := l.st.AppendPolicyDecision(context.WithoutCancel(ctx), e); err != nil {
-		l.o.Log.ErrorContext(ctx, "policy decision not logged", "question", e.Question, "code", e.Code, "err", err)
+	l.qmu.RLock()
+	if l.closed {
+		l.qmu.RUnlock()
+		l.appendNow(ctx, []store.PolicyDecision{e})
+		return
+	}
+	select {
+	case l.q <- item{e: e}:
+		l.qmu.RUnlock()
+		return
+	default:
+	}
+	l.qmu.RUnlock()
+	l.mu.Lock()
+	l.dropped++
+	n := l.dropped
+	l.mu.Unlock()
+	l.o.Log.ErrorContext(ctx, "policy decision not logged: the decision log's queue is full", "question", e.Question, "code", e.Code,
+		"dropped_so_far", n)
+}
+
+func (l *Log) appendNow(ctx context.Context, es []store.PolicyDecision) {
+	if len(es) == 0 {
+		return
+	}
+	if err := l.st.AppendPolicyDecisions(context.WithoutCancel(ctx), es); err != nil {
+		l.o.Log.ErrorContext(ctx, "policy decisions not logged", "entries", len(es), "err", err)
 	}
 }
 
-// List returns the entries q selects, newest first.
+// List returns the entries q selects, newest first, every decision recorded before
+// included.
 func (l *Log) List(ctx context.Context, q store.DecisionQuery) ([]store.PolicyDecision, error) {
+	if err := l.sync(ctx); err != nil {
+		return nil, fmt.Errorf("decision log: %w", err)
+	}
 	ds, err := l.st.ListPolicyDecisions(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("decision log: %w", err)

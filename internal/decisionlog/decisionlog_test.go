@@ -1,6 +1,7 @@
 package decisionlog
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"sync"
@@ -23,7 +24,7 @@ func (c *clock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newLog(t *testing.T, o Options) (*Log, *store.Store, *clock) {
+func newLog(t testing.TB, o Options) (*Log, *store.Store, *clock) {
 	t.Helper()
 	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir()})
 	if err != nil {
@@ -32,11 +33,17 @@ func newLog(t *testing.T, o Options) (*Log, *store.Store, *clock) {
 	t.Cleanup(func() { st.Close() })
 	c := &clock{t: time.Date(2020, 5, 2, 12, 0, 0, 0, time.UTC)}
 	o.Now, o.Log = c.now, slog.New(slog.NewTextHandler(io.Discard, nil))
-	return New(st, o), st, c
+	l := New(st, o)
+	t.Cleanup(func() { l.Close(context.Background()) })
+	return l, st, c
 }
 
-func list(t *testing.T, st *store.Store) []store.PolicyDecision {
+// list reads the store once the writer has written what was recorded.
+func list(t *testing.T, l *Log, st *store.Store) []store.PolicyDecision {
 	t.Helper()
+	if err := l.sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	ds, err := st.ListPolicyDecisions(t.Context(), store.DecisionQuery{Limit: store.MaxDecisionListLimit})
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +58,7 @@ func TestRecordKeepsTheFacts(t *testing.T) {
 	f := policy.Facts{AccountType: "individual", Country: "CN", Plan: "free", Channel: "direct", HomeRegion: "cn-east"}
 	l.Record(t.Context(), Made{Question: policy.QHost, Subject: "acc1", Facts: f,
 		Decision: policy.Decision{Code: "cn_free_no_host", RuleID: "cn-host-free", Jurisdiction: "CN", PolicyVersion: "v1"}})
-	ds := list(t, st)
+	ds := list(t, l, st)
 	if len(ds) != 1 || ds[0].Question != "host" || ds[0].Subject != "acc1" || ds[0].Allowed || ds[0].RuleID != "cn-host-free" ||
 		ds[0].Jurisdiction != "CN" || ds[0].PolicyVersion != "v1" || ds[0].Count != 1 {
 		t.Fatalf("logged %+v", ds)
@@ -70,12 +77,12 @@ func TestAnonymousRepeatsAreSummed(t *testing.T) {
 	for range 1000 {
 		l.Record(t.Context(), Made{Question: policy.QRegister, Facts: f, Decision: refused, Anonymous: true})
 	}
-	if ds := list(t, st); len(ds) != 1 || ds[0].Count != 1 {
+	if ds := list(t, l, st); len(ds) != 1 || ds[0].Count != 1 {
 		t.Fatalf("during the window: %+v", ds)
 	}
 	c.add(time.Minute)
 	l.Tick(t.Context())
-	ds := list(t, st)
+	ds := list(t, l, st)
 	if len(ds) != 2 || ds[0].Count+ds[1].Count != 1000 {
 		t.Fatalf("after the window: %+v", ds)
 	}
@@ -97,7 +104,7 @@ func TestAnonymousOverflowIsBounded(t *testing.T) {
 	}
 	c.add(time.Minute)
 	l.Tick(t.Context())
-	ds := list(t, st)
+	ds := list(t, l, st)
 	// 3 firsts, 3 sums of their repeats, and 1 overflow entry.
 	var total int64
 	for _, d := range ds {
@@ -119,12 +126,12 @@ func TestTickPrunes(t *testing.T) {
 		c.add(time.Second)
 	}
 	l.Tick(t.Context())
-	if ds := list(t, st); len(ds) != 3 {
+	if ds := list(t, l, st); len(ds) != 3 {
 		t.Fatalf("%d rows kept, want the ceiling of 3", len(ds))
 	}
 	c.add(2 * time.Hour)
 	l.Tick(t.Context())
-	if ds := list(t, st); len(ds) != 0 {
+	if ds := list(t, l, st); len(ds) != 0 {
 		t.Fatalf("%d rows kept past the retention window", len(ds))
 	}
 }

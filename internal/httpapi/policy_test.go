@@ -85,6 +85,7 @@ func newPolicyAPI(t *testing.T, doc []byte, day string) *policyFixture {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	audit := auditlog.New(st, auditlog.Options{Log: log, Now: clock.Now})
 	decisions := decisionlog.New(st, decisionlog.Options{Log: log, Now: clock.Now})
+	t.Cleanup(func() { decisions.Close(context.Background()) })
 	accounts, err := account.New(st, &recordingSender{}, account.Options{Log: log, Audit: audit, Now: clock.Now, Policy: holder, Decisions: decisions})
 	if err != nil {
 		t.Fatal(err)

@@ -455,7 +455,7 @@ func (s *Server) close() error {
 	s.residency.close()
 	s.closeControlPlane()
 	s.Audit.Flush(context.Background()) // what was counted and not yet written
-	s.Decisions.Flush(context.Background())
+	s.Decisions.Close(context.Background())
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

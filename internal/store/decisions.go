@@ -39,26 +39,46 @@ const MaxDecisionListLimit = 10_000
 
 // AppendPolicyDecision adds a decision to the log and returns it as stored.
 func (s *Store) AppendPolicyDecision(ctx context.Context, d PolicyDecision) (PolicyDecision, error) {
-	region, err := s.regionOf(d.Region)
+	ds := []PolicyDecision{d}
+	if err := s.AppendPolicyDecisions(ctx, ds); err != nil {
+		return PolicyDecision{}, err
+	}
+	return ds[0], nil
+}
+
+// AppendPolicyDecisions adds decisions to the log in one transaction (all or none), and
+// sets their ids, regions and times as stored.
+func (s *Store) AppendPolicyDecisions(ctx context.Context, ds []PolicyDecision) error {
+	for i := range ds {
+		d := &ds[i]
+		region, err := s.regionOf(d.Region)
+		if err != nil {
+			return fail("append policy decision", err)
+		}
+		if d.ID == "" {
+			d.ID = newID()
+		}
+		if d.Count <= 0 {
+			d.Count = 1
+		}
+		d.Region, d.At = region, stamp(d.At)
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, d := range ds {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO policy_decisions
+				(id, region, at, question, subject, facts, allowed, code, rule_id, jurisdiction, policy_version, count)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+				d.ID, d.Region, millis(d.At), d.Question, d.Subject, d.Facts, boolInt(d.Allowed), d.Code, d.RuleID,
+				d.Jurisdiction, d.PolicyVersion, d.Count); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return PolicyDecision{}, fail("append policy decision", err)
+		return fail("append policy decision", err)
 	}
-	if d.ID == "" {
-		d.ID = newID()
-	}
-	if d.Count <= 0 {
-		d.Count = 1
-	}
-	d.Region, d.At = region, stamp(d.At)
-	_, err = s.db.ExecContext(ctx, `INSERT INTO policy_decisions
-		(id, region, at, question, subject, facts, allowed, code, rule_id, jurisdiction, policy_version, count)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		d.ID, d.Region, millis(d.At), d.Question, d.Subject, d.Facts, boolInt(d.Allowed), d.Code, d.RuleID,
-		d.Jurisdiction, d.PolicyVersion, d.Count)
-	if err != nil {
-		return PolicyDecision{}, fail("append policy decision", err)
-	}
-	return d, nil
+	return nil
 }
 
 // Decision outcomes a DecisionQuery selects besides a code.

@@ -1,4 +1,4 @@
-package policyadmin_test
+package server_test
 
 import (
 	"io/fs"
@@ -17,7 +17,7 @@ import (
 // A dry run asked of one node covers every region: each region's part is computed by its
 // own node over its own store and decision log, and comes back as counts and ids. A
 // region whose nodes are gone is reported as not answering, its subjects not counted.
-// Heavy (a supercluster of three regions): run it under the flock.
+// A supercluster of three regions: a heavy test, as every test of this package.
 func TestDryRunAcrossRegions(t *testing.T) {
 	dep := servertest.StartDeployment(t, servertest.Spec{Regions: []string{"us-west:US", "eu-central:EU", "jp-east:JP"}})
 	ctx := t.Context()
