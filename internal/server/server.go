@@ -160,6 +160,12 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 	policyadmin.AuditStart(context.Background(), audit, running, cfg.PolicyFile)
 	holder := policy.NewHolder(running.Policy)
 	decisions := decisionlog.New(st, decisionlog.Options{Log: log, Now: o.Now})
+	started := false
+	defer func() {
+		if !started { // every failure below: stop the log's writer too
+			decisions.Close(context.Background())
+		}
+	}()
 	dr, err := newDataResidency(cfg, dep)
 	if err != nil {
 		st.Close()
@@ -303,6 +309,7 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 		}
 		cancel()
 	}
+	started = true
 	log.Info("meridian serving", "addr", s.ln.Addr().String(), "data", cfg.DataDir, "loopback_media", cfg.MediaLoopbackOnly(),
 		"database", databaseKind(cfg), "region", cfg.Region, "node", cfg.Node(), "regions", len(dep.Regions))
 	return s, nil
