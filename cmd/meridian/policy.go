@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meridian-video/meridian/internal/config"
+	"github.com/meridian-video/meridian/internal/decisionlog"
 	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/policyadmin"
 	"github.com/meridian-video/meridian/internal/store"
@@ -60,11 +62,14 @@ func policyDiffCmd() *cobra.Command {
 	var cfgPath, to, from, at, dataDir string
 	cmd := &cobra.Command{
 		Use:   "diff --to NEW.yaml [--from CURRENT.yaml] [--at DATE] [--data DIR]",
-		Short: "Show which accounts, subscriptions and scheduled meetings of the local store a new policy would affect",
+		Short: "Show which accounts, subscriptions, scheduled meetings and recent decisions of the local store a new policy would change",
 		Long: `Decides every account (may it host), every current subscription (may it renew) and every
-scheduled meeting (may its account host it) of the local store under the current policy (--from, else the config's policy_file, else
-no rules) and the new one at --at (a date or RFC 3339 time; now if omitted), and prints
-the counts per region and kind and the ids of those decided differently. It prints ids
+scheduled meeting (may its account host it) of the local store under the current policy
+(--from, else the last version activated in the store, else the config's policy_file,
+else no rules) and the new one at --at (a date or RFC 3339 time; now if omitted), and
+prints the counts per region and kind and the ids of those decided differently. It then
+replays the store's decision log of the last 7 days under the new policy, each decision
+at the time it was made, and prints those that would come out differently. It prints ids
 only: no names or addresses leave the store.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -88,18 +93,36 @@ only: no names or addresses leave the store.`,
 			if err != nil {
 				return err
 			}
-			var old *policy.Policy
-			if from != "" {
-				if old, err = loadPolicyFile(from); err != nil {
-					return err
-				}
-			}
-			st, err := store.Open(cmd.Context(), store.Config{DataDir: cfg.DataDir, PostgresDSN: cfg.Database.PostgresDSN})
+			st, err := store.Open(cmd.Context(), store.Config{DataDir: cfg.DataDir, PostgresDSN: cfg.Database.PostgresDSN, Region: cfg.Region})
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			rep, err := policyadmin.DryRun(cmd.Context(), st, old, next, when)
+			var old *policy.Policy
+			switch {
+			case cmd.Flags().Changed("from") || cfg.PolicyStart == config.PolicyStartFile:
+				if from != "" {
+					if old, err = loadPolicyFile(from); err != nil {
+						return err
+					}
+				}
+			default: // what the server would start with
+				d, err := policyadmin.Startup(cmd.Context(), st, policyadmin.Document{Name: from}, false)
+				if err != nil {
+					return err
+				}
+				if d.Origin == policyadmin.OriginActivated {
+					old = d.Policy
+				} else if from != "" {
+					if old, err = loadPolicyFile(from); err != nil {
+						return err
+					}
+				}
+			}
+			decisions := decisionlog.New(st, decisionlog.Options{})
+			defer decisions.Close(context.WithoutCancel(cmd.Context()))
+			local := policyadmin.Local{Region: st.Region(), Source: st, Decisions: decisions}
+			rep, err := policyadmin.DryRun(cmd.Context(), local, old, next, when, time.Now())
 			if err != nil {
 				return err
 			}
@@ -153,8 +176,27 @@ func printDiff(w io.Writer, rep policyadmin.Report) error {
 			fmt.Fprintf(w, "  %s (%s): %s -> %s\n", c.ID, c.Region, describe(c.OldCode, c.OldRule), describe(c.NewCode, c.NewRule))
 		}
 	}
-	if !rep.Replay.Available {
-		fmt.Fprintln(w, "\ndecision log replay:", rep.Replay.Note)
+	r := rep.Replay
+	if !r.Available {
+		fmt.Fprintln(w, "\ndecision log replay:", r.Note)
+		return nil
+	}
+	fmt.Fprintf(w, "\ndecision log since %s: %d decisions replayed, %d would change (%d now refused, %d now allowed)",
+		r.Since.Format(time.RFC3339), r.Decisions, r.Changed, r.NowRefused, r.NowAllowed)
+	if r.Skipped > 0 {
+		fmt.Fprintf(w, ", %d could not be replayed (summed without facts)", r.Skipped)
+	}
+	fmt.Fprintln(w)
+	for _, c := range r.Changes {
+		subject := c.Subject
+		if subject == "" {
+			subject = "-"
+		}
+		fmt.Fprintf(w, "  %s %s %s of %s x%d: %s -> %s\n", c.ID, c.At.Format(time.RFC3339), c.Question, subject, c.Count,
+			describe(c.OldCode, c.OldRule), describe(c.NewCode, c.NewRule))
+	}
+	if r.Truncated {
+		fmt.Fprintf(w, "  (the first %d listed)\n", policyadmin.MaxChanges)
 	}
 	return nil
 }

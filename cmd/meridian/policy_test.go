@@ -155,3 +155,44 @@ func paidSubscription(t *testing.T, st *store.Store) string {
 	}
 	return sub.ID
 }
+
+// `meridian policy diff` replays the store's recent decision log: a free CN account was
+// allowed to host an hour ago under no rules; the example would refuse it. Without --from,
+// the current policy is the last version activated in the store.
+func TestPolicyDiffReplaysTheDecisionLog(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(t.Context(), store.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AppendPolicyDecision(t.Context(), store.PolicyDecision{ID: "DECISION1", At: time.Now().Add(-time.Hour), Question: "host",
+		Subject: "ACCOUNT1", Facts: `{"account_type":"individual","country":"CN","billing_country":"CN","plan":"free","channel":"direct"}`,
+		Allowed: true, Code: "allowed"}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	out, err := run(t, "diff", "--to", writeExample(t), "--data", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`decision log since \S+: 1 decisions replayed, 1 would change \(1 now refused, 0 now allowed\)\n` +
+		`  DECISION1 \S+ host of ACCOUNT1 x1: allowed -> \S+ \(rule cn-host-free-partners\)\n`).MatchString(out) {
+		t.Fatalf("replay:\n%s", out)
+	}
+
+	src, err := os.ReadFile(writeExample(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err = store.Open(t.Context(), store.Config{DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AppendPolicyActivation(t.Context(), store.PolicyActivation{Actor: "u1", Name: "policy.yaml", Version: "china-2020.1", Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	out, err = run(t, "diff", "--to", writeExample(t), "--data", dir)
+	if err != nil || !strings.HasPrefix(out, "from china-2020.1 to china-2020.1") {
+		t.Fatalf("from the activated version: %v\n%s", err, out)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/text/language"
 	"golang.org/x/text/language/display"
 
+	"github.com/meridian-video/meridian/internal/decisionlog"
 	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/store"
 	"github.com/meridian-video/meridian/internal/topology"
@@ -464,18 +465,19 @@ func (s *Service) SetRegions(ctx context.Context, p Principal, in RegionsInput) 
 // region (a jurisdiction's residency and opt-in rules). A refusal is audited and returned
 // with its decision; nothing is changed.
 func (s *Service) decideNewRegions(ctx context.Context, p Principal, before, after topology.AllowedSet, optedIn map[string]bool) error {
-	pol := s.runningPolicy()
-	if pol == nil {
-		return nil
-	}
-	now := s.now()
+	// Asked with no policy running too (it allows), for the decision log's replay.
+	pol, now := s.runningPolicy(), s.now()
 	for _, id := range after.IDs() {
 		if before.Contains(id) {
 			continue
 		}
 		f := PolicyFacts(pol, p.Account)
 		f.Region, f.OptedIn = id, optedIn[id]
-		if d := policy.ChangeRegions(pol, f, now); !d.Allowed {
+		d := policy.ChangeRegions(pol, f, now)
+		if s.decided != nil {
+			s.decided.Record(ctx, decisionlog.Made{Question: policy.QChangeRegions, Subject: p.Account.ID, Facts: f, Decision: d, At: now})
+		}
+		if !d.Allowed {
 			s.audit(ctx, p.Actor(), "account.regions", p.Account.ID, d.Code,
 				"region="+id+" rule="+d.RuleID+" jurisdiction="+d.Jurisdiction+" policy="+d.PolicyVersion)
 			return &Error{Code: d.Code, Message: d.Explain(), Decision: &d}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meridian-video/meridian/internal/decisionlog"
 	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/store"
 )
@@ -42,7 +43,11 @@ func (s *Service) runningPolicy() *policy.Policy {
 // decideRegister asks the jurisdiction policy whether this person may open an account. A
 // refusal is audited with its rule and returned with the decision.
 func (s *Service) decideRegister(ctx context.Context, accountType, country, billing, clientIP string, now time.Time) error {
-	d := policy.Register(s.runningPolicy(), policy.Facts{AccountType: accountType, Country: country, BillingCountry: billing}, now)
+	f := policy.Facts{AccountType: accountType, Country: country, BillingCountry: billing}
+	d := policy.Register(s.runningPolicy(), f, now)
+	if s.decided != nil {
+		s.decided.Record(ctx, decisionlog.Made{Question: policy.QRegister, Facts: f, Decision: d, At: now, Anonymous: true})
+	}
 	if d.Allowed {
 		return nil
 	}

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/meridian-video/meridian/internal/auditlog"
+	"github.com/meridian-video/meridian/internal/decisionlog"
 	"github.com/meridian-video/meridian/internal/label"
 	"github.com/meridian-video/meridian/internal/mail"
 	"github.com/meridian-video/meridian/internal/policy"
@@ -130,6 +131,14 @@ type Options struct {
 	// GeoIP says the node has a GeoIP database (geoip_file), without which a rule of entry
 	// by country could not be enforced and so cannot be set.
 	GeoIP bool
+	// Decisions records the policy's decisions with their facts; nil records none.
+	Decisions DecisionLog
+}
+
+// DecisionLog records jurisdiction policy decisions with the facts they were made from
+// (*decisionlog.Log is one), for the dry run's replay.
+type DecisionLog interface {
+	Record(ctx context.Context, m decisionlog.Made)
 }
 
 // Service is the account domain: sign-up, sign-in and sessions, passwords, API keys, and
@@ -147,6 +156,7 @@ type Service struct {
 	auditLog *auditlog.Log
 	policy   *policy.Holder
 	geoIP    bool
+	decided  DecisionLog
 	sleep    func(context.Context, time.Duration) error
 	maxDelay time.Duration
 
@@ -209,7 +219,7 @@ func New(st Store, sender mail.Sender, o Options) (*Service, error) {
 	s := &Service{
 		store: st, mail: sender, now: o.Now, log: o.Log,
 		sessionTTL: o.SessionTTL, resetTTL: o.ResetTTL, regions: regions,
-		auditLog: o.Audit, policy: o.Policy, geoIP: o.GeoIP, sleep: o.Sleep, maxDelay: l.SignInMaxDelay,
+		auditLog: o.Audit, policy: o.Policy, geoIP: o.GeoIP, decided: o.Decisions, sleep: o.Sleep, maxDelay: l.SignInMaxDelay,
 		signInPair:     ratelimit.NewSet(l.SignInPerEmailIP, l.MaxKeys),
 		signInIP:       ratelimit.NewSet(l.SignInPerIP, l.MaxKeys),
 		signInSite:     ratelimit.NewSet(l.SignInPerSite, l.MaxKeys),

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/server"
@@ -91,8 +92,11 @@ func TestChina2020RefusalsInTheBrowser(t *testing.T) {
 	}
 }
 
-// The operators' console: the running rules by date, a refused document's problems by
-// line (the running policy stays), staging, the dry run's counts, and activating.
+// The operators' console: the running rules by date and by jurisdiction on a timeline, a
+// refused document's problems by line (the running policy stays), staging (the staged
+// version joins the timeline), the dry run's counts per region with the replay of the
+// decision log, activating, and the decision log filtered by rule, jurisdiction and
+// outcome.
 func TestPolicyConsoleInTheBrowser(t *testing.T) {
 	doc, err := fs.ReadFile(policy.Examples(), "examples/china-2020.yaml")
 	if err != nil {
@@ -114,11 +118,40 @@ func TestPolicyConsoleInTheBrowser(t *testing.T) {
 	ops.Fill("country", "US")
 	ops.Click("form[data-testid=signup-form] button[type=submit]")
 	ops.WaitVisible("[data-testid=schedule-form]")
+	// A CN individual's sign-up, refused by cn-register-business-only: in the decision log.
+	if _, _, err := env.Server.Accounts.SignUp(t.Context(), account.SignUpInput{AccountType: "individual", Email: "li@example.com",
+		DisplayName: "Li", Password: "correct horse battery staple", Country: "CN", ClientIP: "192.0.2.7"}); err == nil {
+		t.Fatal("a CN individual signed up under the 2020 rules")
+	}
 	ops.Click(`a[href="/console"]`)
 	ops.WaitText("[data-testid=policy-running]", "Running: china-2020.1")
 	if rows := ops.Texts("[data-testid=policy-running] tbody tr"); len(rows) != 12 || !strings.Contains(rows[0], "cn-data-residency") {
 		t.Fatalf("rules on the timeline: %q", rows)
 	}
+	ops.WaitText("[data-testid=policy-origin]", "policy file")
+	if n := ops.Count(`[data-testid=timeline-jurisdiction][data-jurisdiction=CN] [data-testid=timeline-rule][data-version=running]`); n != 12 {
+		t.Fatalf("%d running rules on CN's timeline, want 12", n)
+	}
+	if text := ops.Text(`[data-testid=timeline-rule][data-rule=cn-host-free]`); !strings.Contains(text, "host deny") ||
+		!strings.Contains(text, "2020") {
+		t.Errorf("cn-host-free on the timeline: %q", text)
+	}
+
+	// The decision log: the operator's sign-up allowed, Li's refused; filtered.
+	ops.WaitCount("[data-testid=decision]", 2)
+	ops.Fill("decision-outcome", "refused")
+	ops.WaitCount("[data-testid=decision]", 1)
+	if text := ops.Text("[data-testid=decision]"); !strings.Contains(text, "cn-register-business-only") || !strings.Contains(text, "country=CN") {
+		t.Errorf("the refused decision: %q", text)
+	}
+	ops.Fill("decision-outcome", "")
+	ops.Fill("decision-rule", "cn-register-business-only")
+	ops.WaitCount("[data-testid=decision]", 1)
+	ops.Fill("decision-rule", "")
+	ops.Fill("decision-jurisdiction", "CN")
+	ops.WaitCount("[data-testid=decision]", 1)
+	ops.Fill("decision-jurisdiction", "")
+	ops.WaitCount("[data-testid=decision]", 2)
 
 	ops.FillSelector("textarea[name=document]", "version: x\nrules: 1\n")
 	ops.Click("[data-testid=policy-validate]")
@@ -134,9 +167,14 @@ func TestPolicyConsoleInTheBrowser(t *testing.T) {
 	ops.Eval(`document.querySelector("textarea[name=document]").value = `+string(next)+`, true`, nil)
 	ops.Click("[data-testid=policy-stage]")
 	ops.WaitText("[data-testid=policy-staged]", "Staged: china-2020.2")
+	ops.WaitCount(`[data-testid=timeline-rule][data-version=staged]`, 12)
 	ops.Fill("at", "2020-05-02")
 	ops.Click("[data-testid=policy-dry-run-start]")
 	ops.WaitText("[data-testid=policy-dry-run]", "From china-2020.1 to china-2020.2")
+	if text := ops.Text(`[data-testid=policy-dry-run-regions] tr[data-region=local][data-answered=true]`); !strings.Contains(text, "china-2020.1") {
+		t.Errorf("the region's row of the dry run: %q", text)
+	}
+	ops.WaitText("[data-testid=policy-replay]", "2 decisions replayed, 0 would change")
 	ops.Click("[data-testid=policy-activate]")
 	ops.WaitText("[data-testid=policy-running]", "Running: china-2020.2")
 	ops.WaitText("[data-testid=policy-status]", "Rules added: none; removed: none; changed: none.")

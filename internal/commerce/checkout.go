@@ -10,6 +10,7 @@ import (
 
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/auditlog"
+	"github.com/meridian-video/meridian/internal/decisionlog"
 	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/store"
 )
@@ -76,6 +77,14 @@ type Options struct {
 	// Audit is the audit trail, shared with the other services; one of the Service's own
 	// over the store if nil.
 	Audit *auditlog.Log
+	// Decisions records the policy's decisions with their facts; nil records none.
+	Decisions DecisionLog
+}
+
+// DecisionLog records jurisdiction policy decisions with the facts they were made from
+// (*decisionlog.Log is one), for the dry run's replay.
+type DecisionLog interface {
+	Record(ctx context.Context, m decisionlog.Made)
 }
 
 // Service is the sales domain. It is safe for concurrent use.
@@ -88,6 +97,7 @@ type Service struct {
 	operator Support
 	audit    *auditlog.Log
 	brands   brandCache
+	decided  DecisionLog
 }
 
 // New returns a Service over st.
@@ -108,7 +118,7 @@ func New(st Store, o Options) *Service {
 		o.Operator.Channel = store.ChannelDirect
 	}
 	return &Service{store: st, now: o.Now, log: o.Log, policy: o.Policy, payments: o.Payments,
-		operator: o.Operator, audit: o.Audit}
+		operator: o.Operator, audit: o.Audit, decided: o.Decisions}
 }
 
 // TakesPayments tells whether this Service can charge: false without a payment provider,
@@ -240,6 +250,9 @@ func (s *Service) Checkout(ctx context.Context, b Buyer, in CheckoutInput) (Rece
 	}
 	action := "commerce.checkout." + in.Kind
 	d := policy.Decide(s.policy.Policy(), q, facts, now)
+	if s.decided != nil {
+		s.decided.Record(ctx, decisionlog.Made{Question: q, Subject: a.ID, Facts: facts, Decision: d, At: now})
+	}
 	if !d.Allowed {
 		s.record(ctx, b.Actor, action, a.ID, d.Code, fmt.Sprintf("plan=%s billing_country=%s channel=%s online=%t rule=%s policy=%s",
 			in.Plan, in.BillingCountry, ch.ID(), in.Online, d.RuleID, d.PolicyVersion))

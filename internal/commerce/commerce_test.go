@@ -1,6 +1,7 @@
 package commerce
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meridian-video/meridian/internal/decisionlog"
 	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/store"
 )
@@ -19,6 +21,7 @@ import (
 // test payment provider and a clock the test sets.
 type fixture struct {
 	st  *store.Store
+	dl  *decisionlog.Log
 	svc *Service
 	pay *TestProvider
 	now time.Time
@@ -48,10 +51,13 @@ func newFixture(t testing.TB) *fixture {
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{st: st, pay: &TestProvider{DeclineToken: declineToken, FailToken: failToken},
 		now: time.Date(2020, 8, 24, 10, 0, 0, 0, time.UTC)}
+	f.dl = decisionlog.New(st, decisionlog.Options{Now: func() time.Time { return f.now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	t.Cleanup(func() { f.dl.Close(context.Background()) })
 	f.svc = New(st, Options{
 		Now: func() time.Time { return f.now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Policy: policy.NewHolder(chinaPolicy(t)), Payments: f.pay,
-		Operator: Support{Name: "Meridian", SupportContact: store.SupportContact{Email: "support@meridian.example"}},
+		Decisions: f.dl,
+		Operator:  Support{Name: "Meridian", SupportContact: store.SupportContact{Email: "support@meridian.example"}},
 	})
 	ctx := t.Context()
 	for _, p := range []store.Partner{
@@ -171,6 +177,13 @@ func TestChina2020Checkout(t *testing.T) {
 	if err != nil || len(entries) != 2 || entries[0].Action != "commerce.checkout.new" || entries[0].Outcome != "direct_sales_closed_cn" ||
 		!strings.Contains(entries[0].Detail, "rule=cn-buy-via-partner policy=china-2020.1") {
 		t.Fatalf("audit %+v, %v", entries, err)
+	}
+
+	// Each decision is in the decision log with its facts, by account id.
+	ds, err := f.dl.List(ctx, store.DecisionQuery{RuleID: "cn-buy-via-partner"})
+	if err != nil || len(ds) != 2 || ds[0].Subject != cn2.ID || ds[0].Question != "buy" || ds[0].Allowed ||
+		!strings.Contains(ds[0].Facts, `"billing_country":"CN"`) || ds[0].PolicyVersion != "china-2020.1" {
+		t.Fatalf("decision log %+v, %v", ds, err)
 	}
 
 	// Through an authorized partner, at its prices, invoiced by it.

@@ -38,6 +38,11 @@ type Config struct {
 	// decided by; empty, no rule restricts them. A file that does not load stops the
 	// server from starting, with the file, line and reason.
 	PolicyFile string `yaml:"policy_file"`
+	// PolicyStart says which version a node starts with: "activated" (the default) runs
+	// the last version an operator activated, kept in the region's store, and policy_file
+	// only while none was; "file" runs policy_file whatever was activated (the way out
+	// when the last activated version does not load, which otherwise stops the start).
+	PolicyStart string `yaml:"policy_start"`
 	// PublicURL is the address users reach the server at, e.g. "https://meet.example.com",
 	// used in links the server mails. Empty, it is http:// and Addr. An https URL also
 	// marks the session cookie Secure when TLS ends at a proxy in front of the server.
@@ -287,6 +292,12 @@ func (c Config) validateRegion() error {
 	return c.validateCluster(dep)
 }
 
+// PolicyStart values.
+const (
+	PolicyStartActivated = "activated"
+	PolicyStartFile      = "file"
+)
+
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
@@ -320,6 +331,11 @@ func (c Config) Validate() error {
 	}
 	if err := c.validateRegion(); err != nil {
 		return err
+	}
+	switch c.PolicyStart {
+	case "", PolicyStartActivated, PolicyStartFile:
+	default:
+		return fmt.Errorf("policy_start %q: want activated or file", c.PolicyStart)
 	}
 	for _, op := range c.Operators {
 		if a, err := mail.ParseAddress(op); err != nil || a.Address != op {

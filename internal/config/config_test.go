@@ -43,6 +43,7 @@ func TestLoadRejectsMistakes(t *testing.T) {
 		"uncapped":    "http:\n  uncapped_clients: [10.0.0.1]\n",
 		"proxies":     "http:\n  trusted_proxies: [proxy.internal]\n",
 		"operator":    "operators: [\"Ops <ops@example.com>\"]\n",
+		"policy":      "policy_start: latest\n",
 	} {
 		path := filepath.Join(t.TempDir(), "m.yaml")
 		os.WriteFile(path, []byte(body), 0o600)

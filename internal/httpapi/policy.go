@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/meridian-video/meridian/internal/account"
@@ -111,6 +114,10 @@ type policyDocJSON struct {
 	Rules    []policyRuleJSON `json:"rules"`
 	StagedBy string           `json:"staged_by,omitempty"`
 	StagedAt *time.Time       `json:"staged_at,omitempty"`
+	// Origin, ActivatedBy and ActivatedAt say where the running version came from.
+	Origin      string     `json:"origin,omitempty"`
+	ActivatedBy string     `json:"activated_by,omitempty"`
+	ActivatedAt *time.Time `json:"activated_at,omitempty"`
 }
 
 // toPolicyDoc describes a document with its rules sorted by effective date (the console's
@@ -119,6 +126,12 @@ func toPolicyDoc(d policyadmin.Document) policyDocJSON {
 	out := policyDocJSON{Name: d.Name, Document: string(d.Source), Rules: []policyRuleJSON{}, StagedBy: d.StagedBy}
 	if !d.StagedAt.IsZero() {
 		out.StagedAt = &d.StagedAt
+	}
+	if d.StagedAt.IsZero() {
+		out.Origin, out.ActivatedBy = d.Origin, d.ActivatedBy
+		if !d.ActivatedAt.IsZero() {
+			out.ActivatedAt = &d.ActivatedAt
+		}
 	}
 	if d.Policy == nil {
 		return out
@@ -232,9 +245,13 @@ func activatePolicy(svc *policyadmin.Service, a *accountAPI, w http.ResponseWrit
 	case errors.Is(err, policyadmin.ErrNothingStaged):
 		WriteError(w, http.StatusConflict, "nothing_staged", "stage a policy before activating it")
 		return
-	case err != nil:
+	case err != nil && errors.As(err, new(*policy.LoadError)):
 		a.log.ErrorContext(r.Context(), "activating the staged policy", "err", err)
 		writeInvalidPolicy(w, err)
+		return
+	case err != nil: // not kept for the restart: not activated
+		a.log.ErrorContext(r.Context(), "activating the staged policy", "err", err)
+		WriteError(w, http.StatusInternalServerError, "internal", "the version could not be kept for the restart, so it was not activated")
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
@@ -253,16 +270,16 @@ func dryRunPolicy(svc *policyadmin.Service, a *accountAPI, w http.ResponseWriter
 	if !a.decode(w, r, &in) {
 		return
 	}
-	var next *policy.Policy
+	var next policyadmin.Document
 	if in.Document != "" {
 		p, err := policyadmin.Validate(policyRequestName, []byte(in.Document))
 		if err != nil {
 			writeInvalidPolicy(w, err)
 			return
 		}
-		next = p
+		next = policyadmin.Document{Name: policyRequestName, Source: []byte(in.Document), Policy: p}
 	} else if d, ok := svc.Staged(); ok {
-		next = d.Policy
+		next = d
 	} else {
 		WriteError(w, http.StatusConflict, "nothing_staged", "stage a policy, or send one as document, to dry-run it")
 		return
@@ -278,4 +295,64 @@ func dryRunPolicy(svc *policyadmin.Service, a *accountAPI, w http.ResponseWriter
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
+}
+
+// maxDecisionsPage bounds the decisions one GET /api/policy/decisions returns.
+const maxDecisionsPage = 500
+
+type decisionJSON struct {
+	ID            string    `json:"id"`
+	Region        string    `json:"region"`
+	At            time.Time `json:"at"`
+	Question      string    `json:"question"`
+	Subject       string    `json:"subject,omitempty"`
+	Allowed       bool      `json:"allowed"`
+	Code          string    `json:"code"`
+	RuleID        string    `json:"rule_id,omitempty"`
+	Jurisdiction  string    `json:"jurisdiction,omitempty"`
+	PolicyVersion string    `json:"policy_version,omitempty"`
+	Count         int64     `json:"count"`
+	// Facts are what the decision was made from, by their CEL names (no names or
+	// addresses); absent for an entry summing many.
+	Facts json.RawMessage `json:"facts,omitempty"`
+}
+
+// listDecisions answers this region's decision log, newest first, filtered by rule,
+// jurisdiction and outcome (allowed, refused, or a decision code).
+func listDecisions(svc *policyadmin.Service, a *accountAPI, w http.ResponseWriter, r *http.Request, _ account.Principal) {
+	q := r.URL.Query()
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxDecisionsPage {
+			WriteError(w, http.StatusBadRequest, "invalid_input", fmt.Sprintf("limit must be a number from 1 to %d", maxDecisionsPage))
+			return
+		}
+		limit = n
+	}
+	for _, name := range []string{"rule", "jurisdiction", "outcome"} {
+		if v := q.Get(name); len(v) > 64 {
+			WriteError(w, http.StatusBadRequest, "invalid_input", name+" is at most 64 characters")
+			return
+		}
+	}
+	ds, err := svc.Decisions(r.Context(), store.DecisionQuery{RuleID: q.Get("rule"), Jurisdiction: q.Get("jurisdiction"),
+		Outcome: q.Get("outcome"), Limit: limit})
+	if err != nil {
+		a.log.ErrorContext(r.Context(), "listing policy decisions", "err", err)
+		WriteError(w, http.StatusInternalServerError, "internal", "something went wrong on the server")
+		return
+	}
+	out := struct {
+		Decisions []decisionJSON `json:"decisions"`
+	}{Decisions: make([]decisionJSON, 0, len(ds))}
+	for _, d := range ds {
+		j := decisionJSON{ID: d.ID, Region: d.Region, At: d.At, Question: d.Question, Subject: d.Subject, Allowed: d.Allowed, Code: d.Code,
+			RuleID: d.RuleID, Jurisdiction: d.Jurisdiction, PolicyVersion: d.PolicyVersion, Count: d.Count}
+		if d.Facts != "" && json.Valid([]byte(d.Facts)) {
+			j.Facts = json.RawMessage(d.Facts)
+		}
+		out.Decisions = append(out.Decisions, j)
+	}
+	writeJSON(w, http.StatusOK, out)
 }

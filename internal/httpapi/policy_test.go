@@ -17,6 +17,7 @@ import (
 
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/auditlog"
+	"github.com/meridian-video/meridian/internal/decisionlog"
 	"github.com/meridian-video/meridian/internal/meeting"
 	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/policyadmin"
@@ -83,7 +84,9 @@ func newPolicyAPI(t *testing.T, doc []byte, day string) *policyFixture {
 	clock.set(day)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	audit := auditlog.New(st, auditlog.Options{Log: log, Now: clock.Now})
-	accounts, err := account.New(st, &recordingSender{}, account.Options{Log: log, Audit: audit, Now: clock.Now, Policy: holder})
+	decisions := decisionlog.New(st, decisionlog.Options{Log: log, Now: clock.Now})
+	t.Cleanup(func() { decisions.Close(context.Background()) })
+	accounts, err := account.New(st, &recordingSender{}, account.Options{Log: log, Audit: audit, Now: clock.Now, Policy: holder, Decisions: decisions})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,12 +96,13 @@ func newPolicyAPI(t *testing.T, doc []byte, day string) *policyFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meetings, err := meeting.New(st, token.NewIssuer(key, nil), secret, meeting.Options{Log: log, Audit: audit, Now: clock.Now, Policy: holder})
+	meetings, err := meeting.New(st, token.NewIssuer(key, nil), secret, meeting.Options{Log: log, Audit: audit, Now: clock.Now, Policy: holder,
+		Decisions: decisions})
 	if err != nil {
 		t.Fatal(err)
 	}
 	admin := policyadmin.New(holder, policyadmin.Document{Name: "policy.yaml", Source: doc}, st,
-		policyadmin.Options{Now: clock.Now, Audit: audit})
+		policyadmin.Options{Now: clock.Now, Audit: audit, Decisions: decisions})
 	f := &apiFixture{st: st, mail: &recordingSender{}}
 	f.srv = httptest.NewServer(New(Deps{
 		Log: log, Accounts: accounts, ResetURL: "https://meet.example/reset",
@@ -235,6 +239,7 @@ func TestPolicyRoutesAreForOperatorsOnly(t *testing.T) {
 		{"POST", "/api/policy/stage", "version: x\n"},
 		{"POST", "/api/policy/activate", ""},
 		{"POST", "/api/policy/dry-run", `{}`},
+		{"GET", "/api/policy/decisions", ""},
 	}
 	for _, rt := range routes {
 		if r := f.call(t, rt.method, rt.path, rt.body); r.status != http.StatusUnauthorized || r.code(t) != "unauthenticated" {
@@ -374,14 +379,18 @@ func TestPolicyDryRunOverHTTP(t *testing.T) {
 		Counts  []policyadmin.Count
 		Changes []policyadmin.SubjectChange
 		Replay  policyadmin.Replay
+		Regions []policyadmin.RegionReport
 	}
 	rep := decodeAs[report](t, f.call(t, "POST", "/api/policy/dry-run", `{"at":"2020-05-02T12:00:00Z"}`, ops.auth(true)...), http.StatusOK)
 	want := []policyadmin.Count{
 		{Region: "local", Kind: "account", Subjects: 4, Changed: 2, NowRefused: 2},
 		{Region: "local", Kind: "meeting", Subjects: 1, Changed: 1, NowRefused: 1},
 	}
+	// The decision log (4 sign-ups, 1 scheduling, all on 2020-04-30) replays unchanged:
+	// no rule was in effect when they were made.
 	if rep.From != "" || rep.To != "china-2020.1" || !slices.Equal(rep.Counts, want) || len(rep.Changes) != 3 ||
-		rep.Replay.Available || rep.Replay.Note == "" {
+		!rep.Replay.Available || rep.Replay.Decisions != 5 || rep.Replay.Changed != 0 ||
+		len(rep.Regions) != 1 || rep.Regions[0].Region != "local" || !rep.Regions[0].Answered {
 		t.Fatalf("dry run on 2020-05-02: %+v", rep)
 	}
 	var meetingChange *policyadmin.SubjectChange
@@ -407,6 +416,15 @@ func TestPolicyDryRunOverHTTP(t *testing.T) {
 	rep = decodeAs[report](t, f.call(t, "POST", "/api/policy/dry-run", `{"at":"2020-04-30T12:00:00Z"}`, ops.auth(true)...), http.StatusOK)
 	if len(rep.Changes) != 0 {
 		t.Fatalf("dry run on 2020-04-30: %+v", rep)
+	}
+	// Li hosts on 2020-05-02, with no rules running: the replay says the staged version
+	// would have refused it, by account id.
+	f.clock.set("2020-05-02")
+	mf.schedule(t, li, `{}`)
+	rep = decodeAs[report](t, f.call(t, "POST", "/api/policy/dry-run", `{}`, ops.auth(true)...), http.StatusOK)
+	if r := rep.Replay; r.Changed != 1 || r.NowRefused != 1 || len(r.Changes) != 1 || r.Changes[0].Question != "host" ||
+		r.Changes[0].NewRule != "cn-host-free" || r.Changes[0].OldCode != "allowed" || r.Changes[0].Subject == "" {
+		t.Fatalf("replay after Li hosted on 2020-05-02: %+v", r)
 	}
 }
 
@@ -456,4 +474,84 @@ rules:
 		t.Fatalf("a participant from XA: %+v", ref)
 	}
 	decodeAs[ticketOut](t, f.call(t, "POST", "/api/join", body, us.auth(true)...), http.StatusOK)
+}
+
+type decisionOut struct {
+	ID           string            `json:"id"`
+	Question     string            `json:"question"`
+	Subject      string            `json:"subject"`
+	Allowed      bool              `json:"allowed"`
+	Code         string            `json:"code"`
+	RuleID       string            `json:"rule_id"`
+	Jurisdiction string            `json:"jurisdiction"`
+	Count        int64             `json:"count"`
+	Facts        map[string]string `json:"facts"`
+}
+
+// Sign-up, hosting, joining and entering are each in the decision log with their facts,
+// and the operator reads it filtered by rule, jurisdiction and outcome.
+func TestDecisionLogOverHTTP(t *testing.T) {
+	f := newPolicyAPI(t, china2020(t), "2020-04-30")
+	ops := f.signUpIn(t, "business", testOperator, "US")
+	us := f.signUpIn(t, "individual", "ann@example.com", "US")
+	cn := f.signUpIn(t, "individual", "li@example.com", "CN")
+	mf := &meetingsFixture{apiFixture: f.apiFixture}
+	f.clock.set("2020-05-02")
+	if r := f.call(t, "POST", "/api/meetings", `{}`, cn.auth(true)...); r.status != http.StatusForbidden {
+		t.Fatalf("a free CN account hosting on 2020-05-02: %d %s", r.status, r.body)
+	}
+	m := mf.schedule(t, us, `{}`)
+	mf.startMeeting(t, us, m.ID)
+	if r := f.call(t, "POST", "/api/join", joinBody("meeting_id", m.DisplayID, "passcode", m.Passcode, "display_name", "Li"), cn.auth(true)...); r.status != http.StatusOK {
+		t.Fatalf("the CN user joining: %d %s", r.status, r.body)
+	}
+	list := func(query string) []decisionOut {
+		t.Helper()
+		return decodeAs[struct{ Decisions []decisionOut }](t, f.call(t, "GET", "/api/policy/decisions"+query, "", ops.auth(false)...), http.StatusOK).Decisions
+	}
+	all := list("")
+	questions := map[string]int{}
+	for _, d := range all {
+		questions[d.Question]++
+	}
+	// Two entries: the host's own as the meeting starts, and the CN participant's.
+	if questions["register"] != 3 || questions["host"] < 3 || questions["join"] != 1 || questions["enter"] != 2 {
+		t.Fatalf("questions logged %v: %+v", questions, all)
+	}
+	refused := list("?rule=cn-host-free")
+	if len(refused) != 1 || refused[0].Allowed || refused[0].Question != "host" || refused[0].Code != "free_plan_cannot_host_cn" ||
+		refused[0].Facts["country"] != "CN" || refused[0].Facts["plan"] != "free" || refused[0].Subject == "" {
+		t.Fatalf("rule=cn-host-free: %+v", refused)
+	}
+	if got := list("?outcome=refused"); len(got) != 1 || got[0].ID != refused[0].ID {
+		t.Fatalf("outcome=refused: %+v", got)
+	}
+	if got := list("?outcome=free_plan_cannot_host_cn"); len(got) != 1 || got[0].ID != refused[0].ID {
+		t.Fatalf("outcome=<code>: %+v", got)
+	}
+	cnAllowed := list("?jurisdiction=CN&outcome=allowed")
+	rules := []string{}
+	for _, d := range cnAllowed {
+		if !d.Allowed || d.Jurisdiction != "CN" {
+			t.Fatalf("jurisdiction=CN&outcome=allowed: %+v", d)
+		}
+		rules = append(rules, d.RuleID)
+	}
+	slices.Sort(rules)
+	if !slices.Equal(rules, []string{"cn-enter", "cn-join"}) {
+		t.Fatalf("CN allows: %v", rules)
+	}
+	if got := list("?limit=1"); len(got) != 1 || got[0].ID != all[0].ID {
+		t.Fatalf("limit=1: %+v", got)
+	}
+	for _, q := range []string{"?limit=0", "?limit=501", "?limit=x", "?rule=" + strings.Repeat("r", 65)} {
+		if r := f.call(t, "GET", "/api/policy/decisions"+q, "", ops.auth(false)...); r.status != http.StatusBadRequest || r.code(t) != "invalid_input" {
+			t.Errorf("%s: %d %s", q, r.status, r.body)
+		}
+	}
+	// No names or addresses: the log has ids and facts only.
+	r := f.call(t, "GET", "/api/policy/decisions", "", ops.auth(false)...)
+	if strings.Contains(string(r.body), "li@example.com") || strings.Contains(string(r.body), "Li") {
+		t.Fatalf("the decision log carries personal data: %s", r.body)
+	}
 }

@@ -79,6 +79,7 @@ func apiRoutes() []apiRoute {
 		{"POST", "/api/policy/stage", signedIn, operatorRoute(stagePolicy)},
 		{"POST", "/api/policy/activate", signedIn, operatorRoute(activatePolicy)},
 		{"POST", "/api/policy/dry-run", signedIn, operatorRoute(dryRunPolicy)},
+		{"GET", "/api/policy/decisions", signedIn, operatorRoute(listDecisions)},
 		{"GET", "/api/brand", public, (*accountAPI).getBrand},
 		{"GET", "/api/operator/partners", signedIn, consoleRoute(listPartners)},
 		{"GET", "/api/operator/price-books", signedIn, consoleRoute(listPriceBooks)},

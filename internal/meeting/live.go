@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meridian-video/meridian/internal/account"
+	"github.com/meridian-video/meridian/internal/decisionlog"
 	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/store"
 	"github.com/meridian-video/meridian/internal/topology"
@@ -74,8 +75,12 @@ func (s *Service) decideHost(ctx context.Context, a store.Account, actor, action
 		s.log.WarnContext(ctx, "account with an unknown plan", "account", a.ID, "plan", a.Plan)
 		ent = account.Entitlements{}
 	}
-	p := s.runningPolicy()
-	d := s.mayHost(policy.HostFacts{PlanAllowsHosting: ent.Host, Policy: p, Facts: account.PolicyFacts(p, a)}, s.now())
+	p, now := s.runningPolicy(), s.now()
+	f := account.PolicyFacts(p, a)
+	d := s.mayHost(policy.HostFacts{PlanAllowsHosting: ent.Host, Policy: p, Facts: f}, now)
+	if ent.Host { // past the plan check, the jurisdiction rules decided
+		s.decision(ctx, policy.QHost, a.ID, f, d, now, actor == "anonymous")
+	}
 	if !d.Allowed {
 		return account.Entitlements{}, s.policyRefusal(ctx, actor, action, subject, d)
 	}
@@ -101,11 +106,24 @@ func (s *Service) policyRefusal(ctx context.Context, actor, action, subject stri
 	return &Error{Code: d.Code, Message: d.Explain(), Decision: &d}
 }
 
+// decision hands a jurisdiction decision to the decision log, if any.
+func (s *Service) decision(ctx context.Context, q policy.Question, subject string, f policy.Facts, d policy.Decision, at time.Time, anonymous bool) {
+	if s.decided != nil {
+		s.decided.Record(ctx, decisionlog.Made{Question: q, Subject: subject, Facts: f, Decision: d, At: at, Anonymous: anonymous})
+	}
+}
+
 // decideJoin asks the jurisdiction policy whether a signed-in participant's account may
 // join meetings others host (policy.Join), then decides their entry (decideEntry).
 func (s *Service) decideJoin(ctx context.Context, in JoinInput, host store.Account, actor, id string) error {
-	if p := s.runningPolicy(); p != nil && in.Principal != nil {
-		if d := policy.Join(p, account.PolicyFacts(p, in.Principal.Account), s.now()); !d.Allowed {
+	// Asked with no policy running too (everything is allowed), so that the first version
+	// activated has decisions to replay.
+	p, now := s.runningPolicy(), s.now()
+	if in.Principal != nil {
+		pf := account.PolicyFacts(p, in.Principal.Account)
+		d := policy.Join(p, pf, now)
+		s.decision(ctx, policy.QJoin, in.Principal.Account.ID, pf, d, now, false)
+		if !d.Allowed {
 			return s.policyRefusal(ctx, actor, "meeting.join", id, d)
 		}
 	}
@@ -115,19 +133,20 @@ func (s *Service) decideJoin(ctx context.Context, in JoinInput, host store.Accou
 // decideEntry decides whether a participant connecting from country (GeoIP's; empty if
 // unknown) may enter a meeting of the host account: the jurisdiction policy first
 // (policy.Enter, with the participant's country: GeoIP's, or else a signed-in
-// participant's account's, or none for a guest without GeoIP), then the host account's
-// rule of entry by country, which goes by GeoIP's country alone. Refusals are audited (a
-// guest's repeated ones from clientIP summed).
+// participant's account's, or none for a guest without GeoIP; recorded in the decision
+// log), then the host account's rule of entry by country, which goes by GeoIP's country
+// alone. Refusals are audited (a guest's repeated ones from clientIP summed).
 func (s *Service) decideEntry(ctx context.Context, host store.Account, participant *account.Principal, country, clientIP, actor, action, id string) error {
-	if p := s.runningPolicy(); p != nil {
-		hf := account.PolicyFacts(p, host)
-		hf.ParticipantCountry = country
-		if country == "" && participant != nil {
-			hf.ParticipantCountry = account.PolicyFacts(p, participant.Account).Country
-		}
-		if d := policy.Enter(p, hf, s.now()); !d.Allowed {
-			return s.policyRefusal(ctx, actor, action, id, d)
-		}
+	p, now := s.runningPolicy(), s.now()
+	hf := account.PolicyFacts(p, host)
+	hf.ParticipantCountry = country
+	if country == "" && participant != nil {
+		hf.ParticipantCountry = account.PolicyFacts(p, participant.Account).Country
+	}
+	d := policy.Enter(p, hf, now)
+	s.decision(ctx, policy.QEnter, id, hf, d, now, participant == nil)
+	if !d.Allowed {
+		return s.policyRefusal(ctx, actor, action, id, d)
 	}
 	stored, err := s.store.GetAccountEntry(ctx, host.ID)
 	if err != nil {
@@ -138,7 +157,7 @@ func (s *Service) decideEntry(ctx context.Context, host store.Account, participa
 		return fmt.Errorf("meeting: entry rule of account %s: %w", host.ID, err) // refused: fail closed
 	}
 	if e := rule.Admit(country); e != nil {
-		s.auditLog.Record(ctx, clientIP, store.AuditEntry{At: s.now(), Actor: actor, Action: action, Subject: id,
+		s.auditLog.Record(ctx, clientIP, store.AuditEntry{At: now, Actor: actor, Action: action, Subject: id,
 			Outcome: e.Code, Detail: "country=" + orUnknown(country) + " rule=" + rule.String()})
 		return &Error{Code: e.Code, Message: e.Message}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/meridian-video/meridian/internal/account"
 	"github.com/meridian-video/meridian/internal/auditlog"
+	"github.com/meridian-video/meridian/internal/decisionlog"
 	"github.com/meridian-video/meridian/internal/label"
 	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/ratelimit"
@@ -47,6 +48,12 @@ type RegionsOf func(ctx context.Context, a store.Account) (topology.AllowedSet, 
 // Minter mints the signed join tokens the SFU's signalling checks (*token.Issuer is one).
 type Minter interface {
 	Mint(room, identity, name string, g token.Grants, ttl time.Duration) (string, error)
+}
+
+// DecisionLog records jurisdiction policy decisions with the facts they were made from
+// (*decisionlog.Log is one), for the dry run's replay.
+type DecisionLog interface {
+	Record(ctx context.Context, m decisionlog.Made)
 }
 
 // HostDecider decides whether an account may host; policy.MayHost is the one decision,
@@ -192,6 +199,8 @@ type Options struct {
 	// host (policy.MayHost) and who may join and enter (policy.Join, policy.Enter); nil,
 	// or a nil policy in it, restricts nothing.
 	Policy *policy.Holder
+	// Decisions records the policy's decisions with their facts; nil records none.
+	Decisions DecisionLog
 	// Routing records meetings' homes in a multi-region deployment's directory; nil in
 	// one region.
 	Routing Routing
@@ -213,6 +222,7 @@ type Service struct {
 	log        *slog.Logger
 	mayHost    HostDecider
 	policy     *policy.Holder
+	decided    DecisionLog
 	tokenTTL   time.Duration
 	warnBefore time.Duration
 	onWarning  func(string, time.Time)
@@ -293,7 +303,7 @@ func New(st Store, m Minter, secret []byte, o Options) (*Service, error) {
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte(linkLabel))
 	return &Service{
-		store: st, mint: m, linkKey: mac.Sum(nil), now: o.Now, log: o.Log, mayHost: o.MayHost, policy: o.Policy,
+		store: st, mint: m, linkKey: mac.Sum(nil), now: o.Now, log: o.Log, mayHost: o.MayHost, policy: o.Policy, decided: o.Decisions,
 		tokenTTL: o.TokenTTL, warnBefore: o.WarnBefore, onWarning: o.OnWarning, onEnded: o.OnEnded,
 		occupancy: o.Occupancy, regionsOf: o.AllowedRegions, placer: o.Placer, auditLog: o.Audit, sleep: o.Sleep, maxDelay: o.Limits.JoinMaxDelay,
 		routing:      o.Routing,

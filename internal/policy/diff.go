@@ -86,10 +86,14 @@ type LoggedDecision struct {
 	ID       string
 	At       time.Time
 	Question Question
-	Facts    Facts
-	Allowed  bool
-	Code     string
-	RuleID   string
+	// Subject is the opaque id of the account or meeting it was about, "" for none.
+	Subject string
+	Facts   Facts
+	Allowed bool
+	Code    string
+	RuleID  string
+	// Count is how many identical decisions the entry stands for (0 counts as 1).
+	Count int64
 }
 
 // ReplayChange is a logged decision that a policy would make differently.

@@ -28,3 +28,7 @@ func (h *Holder) Load(name string, data []byte) (previous *Policy, err error) {
 	}
 	return h.p.Swap(p), nil
 }
+
+// Replace makes p (loaded by the caller) the running policy and returns the one it
+// replaced.
+func (h *Holder) Replace(p *Policy) (previous *Policy) { return h.p.Swap(p) }

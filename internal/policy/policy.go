@@ -68,10 +68,15 @@ func MayHost(f HostFacts, now time.Time) Decision {
 	case !f.PlanAllowsHosting:
 		return Decision{Code: CodePlanCannotHost, Reason: "the account's plan does not include hosting meetings; upgrade to host"}
 	}
+	ok := Decision{Allowed: true, Code: CodeAllowed, Reason: "the plan includes hosting"}
 	if f.Policy != nil {
-		if d := Host(f.Policy, f.Facts, now); !d.Allowed {
+		d := Host(f.Policy, f.Facts, now)
+		if !d.Allowed {
 			return d
 		}
+		// The allow names the rule and version that decided, as Host's, so that the
+		// decision log can replay it.
+		ok.RuleID, ok.Jurisdiction, ok.EffectiveFrom, ok.PolicyVersion = d.RuleID, d.Jurisdiction, d.EffectiveFrom, d.PolicyVersion
 	}
-	return Decision{Allowed: true, Code: CodeAllowed, Reason: "the plan includes hosting"}
+	return ok
 }

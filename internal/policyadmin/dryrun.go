@@ -71,17 +71,21 @@ func Subjects(ctx context.Context, src Source, next *policy.Policy) ([]policy.Su
 	return subjects, nil
 }
 
-// Report is a dry run's result: counts per region and kind, and the ids of the subjects
-// decided differently, per kind, with the decisions' codes and rules. It holds no personal
-// data.
+// Report is a dry run's result over every region of the deployment: counts per region
+// and kind, the ids of the subjects decided differently with the decisions' codes and
+// rules, the replay of each region's recent decision log, and which regions answered. It
+// holds no personal data.
 type Report struct {
 	At      time.Time       `json:"at"`
-	From    string          `json:"from_version"`
+	From    string          `json:"from_version"` // this node's running version
 	To      string          `json:"to_version"`
-	Counts  []Count         `json:"counts"`
-	Changes []SubjectChange `json:"changes"`
-	// Replay is the recent decision log decided again under the new policy.
+	Counts  []Count         `json:"counts"`  // every answering region's, by region then kind
+	Changes []SubjectChange `json:"changes"` // every answering region's, by region
+	// Replay is the recent decision log of every answering region decided again under the
+	// new policy.
 	Replay Replay `json:"replay"`
+	// Regions says, for every region of the deployment, whether it answered and its part.
+	Regions []RegionReport `json:"regions"`
 }
 
 // Count is policy.Count with JSON names.
@@ -106,35 +110,217 @@ type SubjectChange struct {
 	Allowed bool   `json:"allowed"`
 }
 
-// Replay says whether the decision log could be replayed, and what came out differently.
+// Replay is a decision log decided again under the new policy. Counts are of decisions (an
+// entry summing repeats counts each).
 type Replay struct {
-	Available bool   `json:"available"`
-	Note      string `json:"note,omitempty"`
-	Changed   int    `json:"changed"`
+	// Available is false when there is no decision log to replay; Note says why.
+	Available bool      `json:"available"`
+	Note      string    `json:"note,omitempty"`
+	Since     time.Time `json:"since"` // the replay window's start
+	Decisions int64     `json:"decisions"`
+	// Skipped are decisions whose entry cannot be replayed (summed over many facts).
+	Skipped    int64          `json:"skipped"`
+	Changed    int64          `json:"changed"`
+	NowRefused int64          `json:"now_refused"`
+	NowAllowed int64          `json:"now_allowed"`
+	Changes    []ReplayChange `json:"changes"`
+	// Truncated says Changes lists the first MaxChanges of a region's changes only.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
-// noDecisionLog is said of the replay while the audit trail keeps decisions' outcomes but
-// not the facts they were made from, which policy.Replay needs.
-const noDecisionLog = "no decision log with facts is kept yet (the audit trail records outcomes, not the facts a replay needs)"
+// ReplayChange is a logged decision that would come out differently, by ids.
+type ReplayChange struct {
+	ID       string    `json:"id"` // the decision log entry's
+	Region   string    `json:"region"`
+	At       time.Time `json:"at"`
+	Question string    `json:"question"`
+	Subject  string    `json:"subject,omitempty"` // the opaque account or meeting id
+	Count    int64     `json:"count"`
+	OldCode  string    `json:"old_code"`
+	OldRule  string    `json:"old_rule,omitempty"`
+	NewCode  string    `json:"new_code"`
+	NewRule  string    `json:"new_rule,omitempty"`
+	Allowed  bool      `json:"allowed"`
+}
 
-// DryRun decides every subject of src under old and next at the moment at, and reports
-// what would change.
-func DryRun(ctx context.Context, src Source, old, next *policy.Policy, at time.Time) (Report, error) {
-	subjects, err := Subjects(ctx, src, next)
+// RegionReport is one region's part of a dry run. A region that did not answer (no node of
+// it within the timeout, or an error) has Answered false and Error saying why: its subjects
+// are not in the report's counts, and nothing about them is assumed.
+type RegionReport struct {
+	Region   string `json:"region"`
+	Answered bool   `json:"answered"`
+	Error    string `json:"error,omitempty"`
+	// From is the version the region runs.
+	From     string `json:"from_version"`
+	Subjects int    `json:"subjects"`
+	Changed  int    `json:"changed"`
+	// Truncated says the report lists the first MaxChanges of its changed subjects only.
+	Truncated bool   `json:"truncated,omitempty"`
+	Replay    Replay `json:"replay"`
+}
+
+// RegionResult is what a region computes over its own store and decision log: ids, codes
+// and counts, which is all that leaves it.
+type RegionResult struct {
+	Region           string          `json:"region"`
+	From             string          `json:"from_version"`
+	Counts           []Count         `json:"counts"`
+	Changes          []SubjectChange `json:"changes"`
+	ChangesTruncated bool            `json:"changes_truncated,omitempty"`
+	Replay           Replay          `json:"replay"`
+}
+
+// MaxChanges bounds the changed subjects, and the changed decisions, a region lists (its
+// counts are complete): a region's answer crosses the bus in one message.
+const MaxChanges = 1000
+
+// Replay defaults: the decisions of the last week, at most DefaultReplayRows entries.
+const (
+	DefaultReplayWindow = 7 * 24 * time.Hour
+	DefaultReplayRows   = 10_000
+)
+
+// Decisions is a region's decision log (*decisionlog.Log is one).
+type Decisions interface {
+	// Recent returns up to limit entries made since since, oldest first, and how many
+	// decisions could not be replayed.
+	Recent(ctx context.Context, since time.Time, limit int) ([]policy.LoggedDecision, int64, error)
+	List(ctx context.Context, q store.DecisionQuery) ([]store.PolicyDecision, error)
+}
+
+// noDecisionLog is said of the replay when no decision log is kept (a tool without one).
+const noDecisionLog = "no decision log is kept here"
+
+// Local is one region's side of a dry run: its store and its decision log.
+type Local struct {
+	Region    string
+	Source    Source
+	Decisions Decisions // nil: no replay, and the report says so
+	// ReplayWindow and ReplayRows bound the replay; the defaults if zero.
+	ReplayWindow time.Duration
+	ReplayRows   int
+}
+
+// Run decides every subject of the region under old and next at the moment at, and replays
+// the decisions made in the replay window before now under next.
+func (l Local) Run(ctx context.Context, old, next *policy.Policy, at, now time.Time) (RegionResult, error) {
+	subjects, err := Subjects(ctx, l.Source, next)
+	if err != nil {
+		return RegionResult{}, err
+	}
+	d := policy.Diff(old, next, at, subjects)
+	res := RegionResult{Region: l.Region, From: version(old), Counts: make([]Count, 0, len(d.Counts)),
+		Changes: make([]SubjectChange, 0, min(len(d.Changes), MaxChanges))}
+	for _, c := range d.Counts {
+		res.Counts = append(res.Counts, Count(c))
+	}
+	for _, c := range d.Changes {
+		if len(res.Changes) == MaxChanges {
+			res.ChangesTruncated = true
+			break
+		}
+		res.Changes = append(res.Changes, SubjectChange{ID: c.Subject.ID, Kind: c.Subject.Kind, Region: c.Subject.Region,
+			OldCode: c.Old.Code, OldRule: c.Old.RuleID, NewCode: c.New.Code, NewRule: c.New.RuleID, Allowed: c.New.Allowed})
+	}
+	if res.Replay, err = l.replay(ctx, next, now); err != nil {
+		return RegionResult{}, err
+	}
+	return res, nil
+}
+
+func (l Local) replay(ctx context.Context, next *policy.Policy, now time.Time) (Replay, error) {
+	if l.Decisions == nil {
+		return Replay{Note: noDecisionLog, Changes: []ReplayChange{}}, nil
+	}
+	window, rows := l.ReplayWindow, l.ReplayRows
+	if window <= 0 {
+		window = DefaultReplayWindow
+	}
+	if rows <= 0 {
+		rows = DefaultReplayRows
+	}
+	since := now.Add(-window)
+	log, skipped, err := l.Decisions.Recent(ctx, since, rows)
+	if err != nil {
+		return Replay{}, fmt.Errorf("policy dry run: %w", err)
+	}
+	r := Replay{Available: true, Since: since, Skipped: skipped, Changes: []ReplayChange{}}
+	for _, d := range log {
+		r.Decisions += max(d.Count, 1)
+	}
+	if len(log) == rows {
+		r.Note = fmt.Sprintf("the %d most recent entries of the window", rows)
+	}
+	for _, c := range policy.Replay(next, log) {
+		n := max(c.Logged.Count, 1)
+		r.Changed += n
+		switch {
+		case c.Logged.Allowed && !c.New.Allowed:
+			r.NowRefused += n
+		case !c.Logged.Allowed && c.New.Allowed:
+			r.NowAllowed += n
+		}
+		if len(r.Changes) == MaxChanges {
+			r.Truncated = true
+			continue
+		}
+		r.Changes = append(r.Changes, ReplayChange{ID: c.Logged.ID, Region: l.Region, At: c.Logged.At, Question: c.Logged.Question.String(),
+			Subject: c.Logged.Subject, Count: n, OldCode: c.Logged.Code, OldRule: c.Logged.RuleID, NewCode: c.New.Code,
+			NewRule: c.New.RuleID, Allowed: c.New.Allowed})
+	}
+	return r, nil
+}
+
+// DryRun is a dry run of one region: what next would change against old over the local
+// store at the moment at, with the replay of its decision log before now.
+func DryRun(ctx context.Context, l Local, old, next *policy.Policy, at, now time.Time) (Report, error) {
+	res, err := l.Run(ctx, old, next, at, now)
 	if err != nil {
 		return Report{}, err
 	}
-	d := policy.Diff(old, next, at, subjects)
-	rep := Report{At: at, From: version(old), To: version(next), Counts: make([]Count, 0, len(d.Counts)),
-		Changes: make([]SubjectChange, 0, len(d.Changes)), Replay: Replay{Note: noDecisionLog}}
-	for _, c := range d.Counts {
-		rep.Counts = append(rep.Counts, Count(c))
-	}
-	for _, c := range d.Changes {
-		rep.Changes = append(rep.Changes, SubjectChange{ID: c.Subject.ID, Kind: c.Subject.Kind, Region: c.Subject.Region,
-			OldCode: c.Old.Code, OldRule: c.Old.RuleID, NewCode: c.New.Code, NewRule: c.New.RuleID, Allowed: c.New.Allowed})
-	}
+	rep := newReport(old, next, at)
+	rep.add(res)
 	return rep, nil
+}
+
+func newReport(old, next *policy.Policy, at time.Time) Report {
+	return Report{At: at, From: version(old), To: version(next), Counts: []Count{}, Changes: []SubjectChange{},
+		Replay: Replay{Changes: []ReplayChange{}}, Regions: []RegionReport{}}
+}
+
+// add merges one region's answer into the report.
+func (r *Report) add(res RegionResult) {
+	rr := RegionReport{Region: res.Region, Answered: true, From: res.From, Truncated: res.ChangesTruncated, Replay: res.Replay}
+	for _, c := range res.Counts {
+		rr.Subjects += c.Subjects
+		rr.Changed += c.Changed
+	}
+	r.Counts = append(r.Counts, res.Counts...)
+	r.Changes = append(r.Changes, res.Changes...)
+	rr.Replay.Changes = []ReplayChange{} // listed once, in the report's replay
+	r.Regions = append(r.Regions, rr)
+	x, y := &r.Replay, res.Replay
+	if y.Available {
+		if !x.Available || y.Since.Before(x.Since) {
+			x.Since = y.Since
+		}
+		x.Available = true
+	}
+	if x.Note == "" {
+		x.Note = y.Note
+	}
+	x.Decisions += y.Decisions
+	x.Skipped += y.Skipped
+	x.Changed += y.Changed
+	x.NowRefused += y.NowRefused
+	x.NowAllowed += y.NowAllowed
+	x.Truncated = x.Truncated || y.Truncated
+	x.Changes = append(x.Changes, y.Changes...)
+}
+
+// unanswered records a region that did not answer.
+func (r *Report) unanswered(region string, err error) {
+	r.Regions = append(r.Regions, RegionReport{Region: region, Error: err.Error()})
 }
 
 func version(p *policy.Policy) string {

@@ -29,6 +29,7 @@ import (
 	"github.com/meridian-video/meridian/internal/commerce"
 	"github.com/meridian-video/meridian/internal/config"
 	"github.com/meridian-video/meridian/internal/connlimit"
+	"github.com/meridian-video/meridian/internal/decisionlog"
 	"github.com/meridian-video/meridian/internal/directory"
 	"github.com/meridian-video/meridian/internal/geoip"
 	"github.com/meridian-video/meridian/internal/homecheck"
@@ -38,6 +39,7 @@ import (
 	"github.com/meridian-video/meridian/internal/placement"
 	"github.com/meridian-video/meridian/internal/policy"
 	"github.com/meridian-video/meridian/internal/policyadmin"
+	"github.com/meridian-video/meridian/internal/policyregions"
 	"github.com/meridian-video/meridian/internal/sfu"
 	msignal "github.com/meridian-video/meridian/internal/signal"
 	"github.com/meridian-video/meridian/internal/store"
@@ -59,6 +61,10 @@ type Server struct {
 	Commerce *commerce.Service
 	// Audit is the audit trail both services write, summing repeated refusals.
 	Audit *auditlog.Log
+	// Decisions is the region's decision log: every jurisdiction decision with its facts.
+	Decisions *decisionlog.Log
+	// Policy is the operators' side of the jurisdiction policy (the console's service).
+	Policy *policyadmin.Service
 
 	// The control plane: the node's bus, the routing directory and the node registry,
 	// which announces this node once a second. Deployment is the region list.
@@ -89,6 +95,8 @@ type Server struct {
 
 	rooms       meetingRooms       // admission's Rooms: this region's meetings here, others' asked of their home
 	entryChecks *homecheck.Service // answers other regions' entry checks for this region's meetings
+	// policyDryRuns answers other regions' policy dry runs over this region's store.
+	policyDryRuns *policyregions.Service
 }
 
 // meetingTick is how often time limits are enforced (warnings and ends).
@@ -125,7 +133,6 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	holder := policy.NewHolder(pol)
 	// So does a GeoIP file that is not a sound database with countries. It is held in
 	// memory and never closed: closing it under a request still looking up would race,
 	// and there is nothing to release but memory.
@@ -160,16 +167,32 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 		return nil, err
 	}
 	audit := auditlog.New(st, auditlog.Options{Log: log, Now: o.Now})
+	// The last version an operator activated runs, unless none was (or policy_start says
+	// file); one that does not load stops the start.
+	running, err := startPolicy(cfg, st, policyadmin.Document{Name: cfg.PolicyFile, Source: polSource, Policy: pol}, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	policyadmin.AuditStart(context.Background(), audit, running, cfg.PolicyFile)
+	holder := policy.NewHolder(running.Policy)
+	decisions := decisionlog.New(st, decisionlog.Options{Log: log, Now: o.Now})
+	started := false
+	defer func() {
+		if !started { // every failure below: stop the log's writer too
+			decisions.Close(context.Background())
+		}
+	}()
 	dr, err := newDataResidency(cfg, dep)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	// Sales first: an OEM partner's customers get their mail under its brand.
-	sales := commerce.New(st, commerce.Options{Log: log, Audit: audit, Policy: holder, Now: o.Now, Payments: o.Payments,
+	sales := commerce.New(st, commerce.Options{Log: log, Audit: audit, Policy: holder, Decisions: decisions, Now: o.Now, Payments: o.Payments,
 		Operator: commerce.Support{Name: "Meridian", SupportContact: store.SupportContact{Email: cfg.Mail.From}}})
 	accounts, err := account.New(st, mailSender(cfg, log), account.Options{Log: log, Audit: audit, Deployment: dep, Region: cfg.Region,
-		Now: o.Now, Policy: holder, Routing: dr.accountRouting(), Brander: sales, GeoIP: geo != nil})
+		Now: o.Now, Policy: holder, Decisions: decisions, Routing: dr.accountRouting(), Brander: sales, GeoIP: geo != nil})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -177,10 +200,11 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s := &Server{
-		Tokens:   token.NewIssuer(regionKey, nil),
-		Store:    st,
-		Accounts: accounts,
-		Audit:    audit,
+		Tokens:    token.NewIssuer(regionKey, nil),
+		Store:     st,
+		Accounts:  accounts,
+		Audit:     audit,
+		Decisions: decisions,
 		SFU: sfu.New(sfu.Config{
 			UDPPort:        cfg.Media.UDPPort,
 			LoopbackOnly:   cfg.MediaLoopbackOnly(),
@@ -198,7 +222,7 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 	s.Meetings, err = meeting.New(st, s.Tokens, secret, meeting.Options{
 		Log: log, OnWarning: s.warnMeeting, OnEnded: s.meetingEnded, Occupancy: s.occupancy, Audit: audit,
 		AllowedRegions: accounts.AllowedRegions, Placer: s.placer, Routing: dr.meetingRouting(),
-		Now: o.Now, Policy: holder,
+		Now: o.Now, Policy: holder, Decisions: decisions,
 	})
 	if err != nil {
 		s.SFU.Close()
@@ -221,6 +245,19 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 		return nil, err
 	}
 	if err := s.startRegionTrust(trusted, st); err != nil {
+		s.closeControlPlane()
+		s.ln.Close()
+		s.SFU.Close()
+		st.Close()
+		return nil, err
+	}
+	regionIDs := make([]string, len(dep.Regions))
+	for i, r := range dep.Regions {
+		regionIDs[i] = r.ID
+	}
+	s.Policy = policyadmin.New(holder, running, st, policyadmin.Options{Now: o.Now, Audit: audit, Region: cfg.Region, Regions: regionIDs,
+		Remote: policyregions.NewClient(s.Bus), Decisions: decisions, Activations: st})
+	if s.policyDryRuns, err = policyregions.Serve(s.Bus, s.Policy, log); err != nil {
 		s.closeControlPlane()
 		s.ln.Close()
 		s.SFU.Close()
@@ -250,8 +287,7 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 
 		Commerce: s.Commerce,
 
-		Policy: policyadmin.New(holder, policyadmin.Document{Name: cfg.PolicyFile, Source: polSource}, st,
-			policyadmin.Options{Now: o.Now, Audit: audit}),
+		Policy:    s.Policy,
 		Operators: cfg.Operators,
 	})
 	if handler, err = dr.wrap(s, handler); err != nil {
@@ -297,6 +333,7 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 		}
 		cancel()
 	}
+	started = true
 	log.Info("meridian serving", "addr", s.ln.Addr().String(), "data", cfg.DataDir, "loopback_media", cfg.MediaLoopbackOnly(),
 		"database", databaseKind(cfg), "region", cfg.Region, "node", cfg.Node(), "regions", len(dep.Regions))
 	return s, nil
@@ -341,6 +378,7 @@ func (s *Server) tickMeetings(ctx context.Context) {
 				s.log.WarnContext(ctx, "expiring subscriptions", "err", err)
 			}
 			s.Audit.Tick(ctx)
+			s.Decisions.Tick(ctx)
 		}
 	}
 }
@@ -444,10 +482,11 @@ func (s *Server) close() error {
 	s.stopTicks()
 	<-s.ticksDone
 	s.SFU.Close()
-	checksErr := s.entryChecks.Close()
+	checksErr := errors.Join(s.entryChecks.Close(), s.policyDryRuns.Close())
 	s.residency.close()
 	s.closeControlPlane()
 	s.Audit.Flush(context.Background()) // what was counted and not yet written
+	s.Decisions.Close(context.Background())
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -474,6 +513,29 @@ func geoLocator(db *geoip.DB) httpapi.Locator {
 		return nil
 	}
 	return db
+}
+
+// startPolicy picks the version the node starts with (policyadmin.Startup), and says
+// loudly when policy_start: file passes over an activated version.
+func startPolicy(cfg config.Config, st *store.Store, file policyadmin.Document, log *slog.Logger) (policyadmin.Document, error) {
+	ctx := context.Background()
+	preferFile := cfg.PolicyStart == config.PolicyStartFile
+	d, err := policyadmin.Startup(ctx, st, file, preferFile)
+	if err != nil {
+		return policyadmin.Document{}, err
+	}
+	if preferFile {
+		if a, err := st.LastPolicyActivation(ctx); err == nil {
+			log.Warn("policy_start is file: running policy_file, not the last activated version", "policy_file", cfg.PolicyFile,
+				"activated_version", a.Version, "activated_by", a.Actor, "activated_at", a.At)
+		}
+	}
+	v := ""
+	if d.Policy != nil {
+		v = d.Policy.Version
+	}
+	log.Info("jurisdiction policy", "version", v, "origin", d.Origin, "name", d.Name)
+	return d, nil
 }
 
 // loadPolicy loads the jurisdiction policy file, with its source for the operators'

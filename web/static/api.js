@@ -177,4 +177,9 @@ export const api = {
   /** subscription is {subscription (or null), support}: the current subscription and who supports the account. */
   subscription: () => request('GET', '/api/subscription'),
   invoices: () => request('GET', '/api/invoices').then((d) => d.invoices),
+  /** policyDecisions lists the decision log, newest first: {rule, jurisdiction, outcome, limit}. */
+  policyDecisions: (filter) => {
+    const q = new URLSearchParams(Object.entries(filter ?? {}).filter(([, v]) => v));
+    return request('GET', `/api/policy/decisions${q.size ? `?${q}` : ''}`);
+  },
 };
