@@ -221,7 +221,7 @@ func (s *Service) InviteMember(ctx context.Context, p Principal, in InviteInput)
 	}
 	s.audit(ctx, p.Actor(), "member.invite", inv.ID, "ok",
 		fmt.Sprintf("account=%s role=%s replaced=%d", p.Account.ID, role, replaced))
-	m := inviteMail{to: email, token: token, link: link, role: role, account: p.Account.Name,
+	m := inviteMail{to: email, token: token, link: link, role: role, account: p.Account.Name, accountID: p.Account.ID,
 		inviter: p.User.DisplayName, expires: inv.ExpiresAt, inviteID: inv.ID, actor: p.Actor()}
 	if !s.resets.enqueue(func(ctx context.Context) { s.sendInvite(ctx, m) }) {
 		s.log.WarnContext(ctx, "invitation mail dropped: the mail queue is full or closed", "invite", inv.ID)
@@ -233,13 +233,17 @@ func (s *Service) InviteMember(ctx context.Context, p Principal, in InviteInput)
 // inviteMail is one invitation waiting for the mail server.
 type inviteMail struct {
 	to, token, role, account, inviter string
+	accountID                         string
 	link                              *url.URL
 	expires                           time.Time
 	inviteID, actor                   string
 }
 
+// sendInvite mails an invitation under the account's brand: an OEM partner's customers
+// are invited by the partner's name, to a link on its domain.
 func (s *Service) sendInvite(ctx context.Context, m inviteMail) {
-	link := *m.link
+	brand := s.mailBrand(ctx, m.accountID)
+	link := rebase(*m.link, brand.BaseURL)
 	q := link.Query()
 	q.Set("token", m.token)
 	link.RawQuery = q.Encode()
@@ -249,11 +253,11 @@ func (s *Service) sendInvite(ctx context.Context, m inviteMail) {
 	}
 	msg := mail.Message{
 		To:      m.to,
-		Subject: oneLine("You are invited to join " + m.account + " on Meridian"),
-		Body: fmt.Sprintf("%s invited you to join the Meridian account %s as %s.\n\n"+
+		Subject: oneLine("You are invited to join " + m.account + " on " + brand.Name),
+		Body: fmt.Sprintf("%s invited you to join the %s account %s as %s.\n\n"+
 			"To accept, open this link before %s, choose your name and a password:\n\n%s\n\n"+
 			"The link works once. If you do not know the account, ignore this mail.\n",
-			who, m.account, article(m.role), m.expires.UTC().Format("2006-01-02 15:04 MST"), link.String()),
+			who, oneLine(brand.Name), m.account, article(m.role), m.expires.UTC().Format("2006-01-02 15:04 MST"), link.String()),
 	}
 	mctx, cancel := context.WithTimeout(ctx, resetMailTime)
 	defer cancel()

@@ -170,6 +170,57 @@ func TestResetMailUnderThePartnersBrand(t *testing.T) {
 	}
 }
 
+// A member invitation from an OEM partner's customer is in the partner's name and links to
+// the partner's domain.
+func TestInvitationMailUnderThePartnersBrand(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	if err := f.svc.PutPartner(ctx, orchid()); err != nil {
+		t.Fatal(err)
+	}
+	outbox := &mail.Outbox{Dir: t.TempDir()}
+	accounts, err := account.New(f.st, outbox, account.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Brander: f.svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := account.HashPassword("correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.st.CreateAccountWithOwner(ctx, store.Account{Type: "business", Name: "Lotus Team", Plan: "business", Channel: "orchid"},
+		store.User{Email: "owner@example.com", DisplayName: "Owner", PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := accounts.SignIn(ctx, "owner@example.com", "correct horse battery staple", "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := accounts.InviteMember(ctx, p, account.InviteInput{Email: "new@example.com", Role: account.RoleMember,
+		LinkBase: "http://127.0.0.1:8080/accept-invite"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := accounts.Close(context.Background()); err != nil { // sends what was accepted
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(outbox.Dir, "*.eml"))
+	if len(files) != 1 {
+		t.Fatalf("%d mails", len(files))
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Subject: You are invited to join Lotus Team on Orchid Talk", "the Orchid Talk account Lotus Team",
+		"https://talk.orchid.example/accept-invite?token="} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the invitation lacks %q:\n%s", want, b)
+		}
+	}
+	if strings.Contains(string(b), "Meridian") || strings.Contains(string(b), "127.0.0.1") {
+		t.Errorf("the invitation names the operator:\n%s", b)
+	}
+}
+
 // A server without a policy file has no partner list: a partner is put all the same (it
 // used to panic reading the policy's partners).
 func TestPutPartnerWithoutAPolicyBrandsItsDomain(t *testing.T) {
