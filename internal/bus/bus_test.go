@@ -141,9 +141,23 @@ func TestClusterAndGateway(t *testing.T) {
 }
 
 // BenchmarkGatewayRequest is a request from us-west answered in eu-central, across the
-// gateway.
+// gateway; BenchmarkGatewayRequestTLS the same over TLS (bus.tls).
 func BenchmarkGatewayRequest(b *testing.B) {
-	buses := bustest.StartAll(b, bustest.Supercluster(b, b.TempDir(), "us-west", "eu-central"))
+	benchmarkGatewayRequest(b, bustest.Supercluster(b, b.TempDir(), "us-west", "eu-central"))
+}
+
+func BenchmarkGatewayRequestTLS(b *testing.B) {
+	dir := b.TempDir()
+	ca := bustest.NewCA(b, dir, "bench")
+	cfgs := bustest.Supercluster(b, dir, "us-west", "eu-central")
+	for i := range cfgs {
+		cfgs[i].TLS = ca.Issue(b, cfgs[i].NodeID)
+	}
+	benchmarkGatewayRequest(b, cfgs)
+}
+
+func benchmarkGatewayRequest(b *testing.B, cfgs []bus.Config) {
+	buses := bustest.StartAll(b, cfgs)
 	sub, err := buses[1].Conn().Subscribe("meridian.echo", func(m *nats.Msg) { _ = m.Respond(m.Data) })
 	if err != nil {
 		b.Fatal(err)
