@@ -31,8 +31,9 @@ func serverOptions(cfg Config) (*server.Options, error) {
 		JetStream:  true,
 		StoreDir:   cfg.StoreDir,
 		NoSigs:     true,
-		// The server's own limits (1 MiB payloads) are far above what the bus sends.
-		MaxPayload: 1 << 20,
+		// Above the largest thing the bus sends: a policy document (1 MiB at most) as an
+		// activation announced to every node.
+		MaxPayload: 2 << 20,
 	}
 	if cfg.Secret != "" {
 		// The server keeps a bcrypt hash of the secret for its client listener, as nats-server

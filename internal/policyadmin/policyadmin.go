@@ -55,6 +55,11 @@ type Activations interface {
 	LastPolicyActivation(ctx context.Context) (store.PolicyActivation, error)
 }
 
+// Announcer announces an activation to every other node of the deployment.
+type Announcer interface {
+	AnnounceActivation(ctx context.Context, a store.PolicyActivation) error
+}
+
 // Regions asks a node of another region for its part of a dry run, computed over that
 // region's store (package policyregions, over the bus). The document is the policy to try.
 type Regions interface {
@@ -76,6 +81,9 @@ type Options struct {
 	Decisions Decisions
 	// Activations keeps activated versions for the restart; nil keeps them in memory only.
 	Activations Activations
+	// Announcer tells every other node of an activation made here (they run it through
+	// ApplyActivation); nil tells no one (a node on its own).
+	Announcer Announcer
 	// ReplayWindow and ReplayRows bound the replay (DefaultReplayWindow and
 	// DefaultReplayRows if zero).
 	ReplayWindow time.Duration
@@ -231,7 +239,47 @@ func (s *Service) Activate(ctx context.Context, actor string) (Document, RuleCha
 	s.running, s.staged = d, nil
 	s.audit.Write(ctx, store.AuditEntry{At: now, Actor: actor, Action: "policy.activate", Subject: d.Policy.Version, Outcome: "ok",
 		Detail: "from " + version(prev) + " to " + d.Policy.Version + ": " + changes.Summary()})
+	if s.o.Announcer != nil {
+		// Every node decides by the one policy: the others run it as soon as they hear.
+		if err := s.o.Announcer.AnnounceActivation(ctx, store.PolicyActivation{At: now, Actor: actor, Name: d.Name,
+			Version: p.Version, Source: d.Source}); err != nil {
+			s.audit.Write(ctx, store.AuditEntry{At: now, Actor: actor, Action: "policy.announce", Subject: p.Version, Outcome: "failed", Detail: err.Error()})
+		}
+	}
 	return d, changes, nil
+}
+
+// ApplyActivation runs a version another node activated (from names it), unless this node
+// runs a later activation already: it is checked again, kept in this region's store for
+// the restart, and audited. A document that does not load changes nothing.
+func (s *Service) ApplyActivation(ctx context.Context, a store.PolicyActivation, from string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// By the millisecond, as the store keeps it: the same activation heard twice, or one
+	// already read back from the store, is not newer.
+	if !a.At.Truncate(time.Millisecond).After(s.running.ActivatedAt.Truncate(time.Millisecond)) {
+		return nil
+	}
+	p, err := policy.Load(a.Name, a.Source)
+	if err != nil {
+		s.audit.Write(ctx, store.AuditEntry{At: s.now(), Actor: a.Actor, Action: "policy.activate", Subject: a.Version, Outcome: "invalid",
+			Detail: "announced by " + from})
+		return fmt.Errorf("policyadmin: the version announced by %s: %w", from, err)
+	}
+	if p.Version != a.Version {
+		return fmt.Errorf("policyadmin: the version announced by %s is %q, its document %q", from, a.Version, p.Version)
+	}
+	if s.o.Activations != nil {
+		if _, err := s.o.Activations.AppendPolicyActivation(ctx, store.PolicyActivation{At: a.At, Actor: a.Actor, Name: a.Name,
+			Version: a.Version, Source: a.Source}); err != nil {
+			return fmt.Errorf("policyadmin: keeping the version announced by %s: %w", from, err)
+		}
+	}
+	prev := s.holder.Replace(p)
+	s.running = Document{Name: a.Name, Source: a.Source, Policy: p, ActivatedBy: a.Actor, ActivatedAt: a.At, Origin: OriginActivated}
+	s.audit.Write(ctx, store.AuditEntry{At: s.now(), Actor: a.Actor, Action: "policy.activate", Subject: p.Version, Outcome: "ok",
+		Detail: "announced by " + from + ": from " + version(prev) + " to " + p.Version + ": " + CompareRules(prev, p).Summary()})
+	return nil
 }
 
 func (s *Service) local() Local {

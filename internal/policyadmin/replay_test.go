@@ -1,6 +1,8 @@
 package policyadmin
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"strings"
@@ -116,5 +118,63 @@ func TestAuditStart(t *testing.T) {
 	if err != nil || len(es) != 1 || es[0].Action != "policy.start" || es[0].Subject != "china-2020.1" ||
 		!strings.Contains(es[0].Detail, "activated by u1") || !strings.Contains(es[0].Detail, "policy_file /etc/p.yaml not used") {
 		t.Fatalf("audit %+v, %v", es, err)
+	}
+}
+
+// announcements records the activations a Service announces.
+type announcements []store.PolicyActivation
+
+func (a *announcements) AnnounceActivation(_ context.Context, act store.PolicyActivation) error {
+	*a = append(*a, act)
+	return nil
+}
+
+// An activation is announced with its document; a node hearing one runs it and keeps it
+// for the restart, unless it runs a later one; a document that does not load, or whose
+// version is not the one announced, changes nothing.
+func TestActivationAnnouncedAndApplied(t *testing.T) {
+	ctx := t.Context()
+	origin, _, _ := newService(t, nil)
+	var sent announcements
+	origin.o.Announcer = &sent
+	if _, err := origin.Stage(ctx, "u1", "policy.yaml", example(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := origin.Activate(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if len(sent) != 1 || sent[0].Version != "china-2020.1" || sent[0].Actor != "u1" || !bytes.Equal(sent[0].Source, example(t)) {
+		t.Fatalf("announced %+v", sent)
+	}
+
+	peer, st, holder := newService(t, nil)
+	peer.o.Activations = st
+	bad := sent[0]
+	bad.Source = []byte("version: broken\nrules: 1\n")
+	if err := peer.ApplyActivation(ctx, bad, "us-west-1"); err == nil {
+		t.Fatal("a document that does not load was applied")
+	}
+	wrong := sent[0]
+	wrong.Version = "china-2020.2"
+	if err := peer.ApplyActivation(ctx, wrong, "us-west-1"); err == nil {
+		t.Fatal("a document of another version than announced was applied")
+	}
+	if holder.Policy() != nil {
+		t.Fatal("a refused announcement changed the running policy")
+	}
+	if err := peer.ApplyActivation(ctx, sent[0], "us-west-1"); err != nil {
+		t.Fatal(err)
+	}
+	if p := holder.Policy(); p == nil || p.Version != "china-2020.1" || peer.Running().ActivatedBy != "u1" {
+		t.Fatalf("running %+v", peer.Running())
+	}
+	if a, err := st.LastPolicyActivation(ctx); err != nil || a.Version != "china-2020.1" {
+		t.Fatalf("kept %+v, %v", a, err)
+	}
+	// An older activation heard late does not replace the newer one.
+	older := sent[0]
+	older.At, older.Version, older.Source = older.At.Add(-time.Hour), "older.1", []byte("version: older.1\n")
+	if err := peer.ApplyActivation(ctx, older, "eu-central-1"); err != nil || holder.Policy().Version != "china-2020.1" {
+		t.Fatalf("an older activation: %v, running %s", err, holder.Policy().Version)
 	}
 }

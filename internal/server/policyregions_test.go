@@ -67,6 +67,30 @@ func TestDryRunAcrossRegions(t *testing.T) {
 		}
 	}
 
+	// Activated on one node, the version runs on every node of every region, and is kept
+	// in each region's store for the restart.
+	if _, err := asker.Policy.Stage(ctx, "ops-1", "china-2020.yaml", src); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := asker.Policy.Activate(ctx, "ops-1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range dep.Nodes {
+		deadline := time.Now().Add(10 * time.Second)
+		for n.Policy.Running().Policy == nil || n.Policy.Running().Policy.Version != "china-2020.1" {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s runs %+v after the activation on %s", n.NodeID(), n.Policy.Running(), asker.NodeID())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if d := n.Policy.Running(); d.ActivatedBy != "ops-1" || d.Origin != policyadmin.OriginActivated {
+			t.Errorf("%s: running %+v", n.NodeID(), d)
+		}
+		if a, err := n.Store.LastPolicyActivation(ctx); err != nil || a.Version != "china-2020.1" {
+			t.Errorf("%s's region keeps %+v, %v", n.NodeID(), a, err)
+		}
+	}
+
 	// jp-east goes away: it is reported, not skipped.
 	if err := dep.Region("jp-east")[0].Close(); err != nil {
 		t.Fatal(err)

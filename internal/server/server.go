@@ -97,6 +97,8 @@ type Server struct {
 	entryChecks *homecheck.Service // answers other regions' entry checks for this region's meetings
 	// policyDryRuns answers other regions' policy dry runs over this region's store.
 	policyDryRuns *policyregions.Service
+	// policyFollower runs the policy versions other nodes activate.
+	policyFollower *policyregions.Follower
 }
 
 // meetingTick is how often time limits are enforced (warnings and ends).
@@ -256,8 +258,13 @@ func StartWith(cfg config.Config, log *slog.Logger, o Options) (*Server, error) 
 		regionIDs[i] = r.ID
 	}
 	s.Policy = policyadmin.New(holder, running, st, policyadmin.Options{Now: o.Now, Audit: audit, Region: cfg.Region, Regions: regionIDs,
-		Remote: policyregions.NewClient(s.Bus), Decisions: decisions, Activations: st})
-	if s.policyDryRuns, err = policyregions.Serve(s.Bus, s.Policy, log); err != nil {
+		Remote: policyregions.NewClient(s.Bus), Decisions: decisions, Activations: st, Announcer: policyregions.NewAnnouncer(s.Bus)})
+	s.policyFollower, err = policyregions.Follow(s.Bus, s.Policy, log)
+	if err == nil {
+		s.policyDryRuns, err = policyregions.Serve(s.Bus, s.Policy, log)
+	}
+	if err != nil {
+		s.policyFollower.Close()
 		s.closeControlPlane()
 		s.ln.Close()
 		s.SFU.Close()
@@ -482,6 +489,7 @@ func (s *Server) close() error {
 	s.stopTicks()
 	<-s.ticksDone
 	s.SFU.Close()
+	s.policyFollower.Close()
 	checksErr := errors.Join(s.entryChecks.Close(), s.policyDryRuns.Close())
 	s.residency.close()
 	s.closeControlPlane()
