@@ -113,35 +113,50 @@ func (s *Service) CreateAPIKey(ctx context.Context, p Principal, name string, sc
 	if err != nil {
 		return APIKey{}, "", err
 	}
-	active := 0
-	for _, k := range existing {
-		if k.RevokedAt.IsZero() {
-			active++
-		}
-	}
-	if active >= MaxActiveAPIKeys {
+	if active := activeKeys(existing, func(k store.APIKey) time.Time { return k.RevokedAt }); active >= MaxActiveAPIKeys {
 		return APIKey{}, "", invalid(fmt.Sprintf("the account has %d API keys, the most it may have; revoke one first", active))
 	}
-	for range 3 { // a prefix collision (60 bits) is all but impossible; draw again if so
-		prefix, secret := randomKeyPart(apiKeyPrefixLen), randomKeyPart(apiKeySecretLen)
-		if err := s.addCredential(ctx, CredentialAPIKey, prefix); err != nil {
-			return APIKey{}, "", err
-		}
-		k, err := s.store.CreateAPIKey(ctx, store.NewAPIKey{
+	k, prefix, secret, err := mintKey(ctx, s, CredentialAPIKey, func(prefix, secret string) (store.APIKey, error) {
+		return s.store.CreateAPIKey(ctx, store.NewAPIKey{
 			AccountID: p.Account.ID, Name: name, Prefix: prefix, Secret: secret, Scopes: scopes, CreatedBy: p.person(),
 			CreatedAt: s.now(),
 		})
+	})
+	if err != nil {
+		return APIKey{}, "", err
+	}
+	s.audit(ctx, p.Actor(), "api_key.create", k.ID, "ok",
+		fmt.Sprintf("account=%s prefix=%s scopes=%s", p.Account.ID, k.Prefix, strings.Join(k.Scopes, ",")))
+	return keyView(k), apiKeyTag + prefix + "_" + secret, nil
+}
+
+// activeKeys counts the keys not revoked.
+func activeKeys[K any](keys []K, revokedAt func(K) time.Time) int {
+	n := 0
+	for _, k := range keys {
+		if revokedAt(k).IsZero() {
+			n++
+		}
+	}
+	return n
+}
+
+// mintKey draws a key's public prefix and secret, records the prefix's home (a credential
+// of kind) and stores the key with create; a prefix collision (60 bits: all but
+// impossible) draws again.
+func mintKey[K any](ctx context.Context, s *Service, kind Credential, create func(prefix, secret string) (K, error)) (k K, prefix, secret string, err error) {
+	for range 3 {
+		prefix, secret = randomKeyPart(apiKeyPrefixLen), randomKeyPart(apiKeySecretLen)
+		if err = s.addCredential(ctx, kind, prefix); err != nil {
+			return k, "", "", err
+		}
+		k, err = create(prefix, secret)
 		if errors.Is(err, store.ErrConflict) {
 			continue
 		}
-		if err != nil {
-			return APIKey{}, "", err
-		}
-		s.audit(ctx, p.Actor(), "api_key.create", k.ID, "ok",
-			fmt.Sprintf("account=%s prefix=%s scopes=%s", p.Account.ID, k.Prefix, strings.Join(k.Scopes, ",")))
-		return keyView(k), apiKeyTag + prefix + "_" + secret, nil
+		return k, prefix, secret, err
 	}
-	return APIKey{}, "", errors.New("account: no free API key prefix after 3 draws")
+	return k, "", "", fmt.Errorf("account: no free %s prefix after 3 draws", kind)
 }
 
 // ListAPIKeys returns the keys of p's account, revoked ones included, without secrets.

@@ -104,33 +104,19 @@ func (s *Service) CreatePartnerKey(ctx context.Context, operator, partnerID, nam
 	if err != nil {
 		return PartnerKey{}, "", err
 	}
-	active := 0
-	for _, k := range existing {
-		if k.RevokedAt.IsZero() {
-			active++
-		}
-	}
-	if active >= MaxActivePartnerKeys {
+	if active := activeKeys(existing, func(k store.PartnerKey) time.Time { return k.RevokedAt }); active >= MaxActivePartnerKeys {
 		return PartnerKey{}, "", invalid(fmt.Sprintf("the partner has %d keys, the most it may have; revoke one first", active))
 	}
-	for range 3 { // a prefix collision (60 bits) is all but impossible; draw again if so
-		prefix, secret := randomKeyPart(apiKeyPrefixLen), randomKeyPart(apiKeySecretLen)
-		if err := s.addCredential(ctx, CredentialPartnerKey, prefix); err != nil {
-			return PartnerKey{}, "", err
-		}
-		k, err := s.store.CreatePartnerKey(ctx, store.NewPartnerKey{PartnerID: partnerID, Name: name, Prefix: prefix,
+	k, prefix, secret, err := mintKey(ctx, s, CredentialPartnerKey, func(prefix, secret string) (store.PartnerKey, error) {
+		return s.store.CreatePartnerKey(ctx, store.NewPartnerKey{PartnerID: partnerID, Name: name, Prefix: prefix,
 			Secret: secret, Scopes: scopes, CreatedBy: operator, CreatedAt: s.now()})
-		if errors.Is(err, store.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return PartnerKey{}, "", err
-		}
-		s.audit(ctx, operator, "partner_key.create", k.ID, "ok",
-			fmt.Sprintf("partner=%s prefix=%s scopes=%s", partnerID, k.Prefix, strings.Join(k.Scopes, ",")))
-		return partnerKeyView(k), partnerKeyTag + prefix + "_" + secret, nil
+	})
+	if err != nil {
+		return PartnerKey{}, "", err
 	}
-	return PartnerKey{}, "", errors.New("account: no free partner key prefix after 3 draws")
+	s.audit(ctx, operator, "partner_key.create", k.ID, "ok",
+		fmt.Sprintf("partner=%s prefix=%s scopes=%s", partnerID, k.Prefix, strings.Join(k.Scopes, ",")))
+	return partnerKeyView(k), partnerKeyTag + prefix + "_" + secret, nil
 }
 
 // ListPartnerKeys returns a partner's keys, revoked ones included, without secrets.
