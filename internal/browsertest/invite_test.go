@@ -27,6 +27,9 @@ func TestInvitationInTheBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The dashboard shows the passcode in groups, to read out a piece at a time.
+	host.WaitText(item+" [data-testid=passcode]", grouped(m.Passcode))
+
 	guest := newUser(t, env, "guest")
 	guest.Navigate(link)
 	guest.WaitText("h1", "Design review")
@@ -40,7 +43,7 @@ func TestInvitationInTheBrowser(t *testing.T) {
 	if got := host.Attr("[data-testid=invite-url]", "value"); got != link {
 		t.Fatalf("the invite card offers %q, the dashboard %q", got, link)
 	}
-	host.WaitText("[data-testid=invite-passcode]", m.Passcode)
+	host.WaitText("[data-testid=invite-passcode]", grouped(m.Passcode))
 	host.Click("[data-testid=invite-copy]")
 	if got := host.Clipboard(); got != link {
 		t.Fatalf("copied %q, want %q", got, link)
@@ -63,7 +66,7 @@ func TestInvitationInTheBrowser(t *testing.T) {
 	if n := host.Count(item + " [data-testid=invite-link]"); n != 0 {
 		t.Fatalf("an ended meeting offers %d invite links", n)
 	}
-	if text := host.Text(item); strings.Contains(text, m.Passcode) || strings.Contains(text, "Passcode") {
+	if text := host.Text(item); strings.Contains(text, m.Passcode) || strings.Contains(text, grouped(m.Passcode)) || strings.Contains(text, "Passcode") {
 		t.Fatalf("an ended meeting shows its passcode: %q", text)
 	}
 
@@ -152,6 +155,58 @@ func TestEditAndCancelFromTheDashboard(t *testing.T) {
 	guest.WaitText(`[data-testid=error][data-code=meeting_cancelled]`, "cancelled")
 	guest.WaitText("h1", "Budget, moved")
 	guest.WaitFor("the Join button disabled", `document.querySelector("[data-testid=join-button]").disabled`)
+}
+
+// A passcode read out over the phone is typed on one as heard: in lower case (a phone's
+// keyboard starts so), with spaces or dashes between its groups. The join page takes it
+// as it is typed: it names the meeting and its host at once and lets the guest in to wait
+// for the host. When the host then cancels the meeting, the waiting guest is told so and
+// offered no Join to press.
+func TestPasscodeTypedAsReadOutAndACancelledWait(t *testing.T) {
+	env := newEnv(t)
+	host := newUser(t, env, "host")
+	item := signUpAndSchedule(host, "Quarterly call")
+	id := host.Attr(item, "data-meeting-id")
+	m, err := env.Server.Store.GetMeeting(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := host.WaitText(item+" [data-testid=passcode]", grouped(m.Passcode))
+	if strings.ContainsAny(shown, "0O1IL2Z5S8BUVDQG") {
+		t.Fatalf("the dashboard shows the passcode %q with look-alike characters", shown)
+	}
+
+	guest := newUser(t, env, "guest")
+	phone(guest)
+	guest.Navigate("/join?id=" + host.Attr(item, "data-meeting-id"))
+	heard := strings.ToLower(strings.ReplaceAll(grouped(m.Passcode), "-", " "))
+	guest.Type("[name=passcode]", heard)
+	guest.Click("[name=display_name]") // leaving the passcode field
+	guest.WaitText("h1", "Quarterly call")
+	guest.WaitText("[data-testid=invite-host]", "Hester Host")
+	guest.WaitVisible(`[data-testid=meeting-status][data-status=scheduled]`)
+	guest.Fill("display_name", "Grace Guest")
+	guest.Click("[data-testid=join-button]")
+	guest.WaitText("[data-testid=waiting-room]", "Waiting for the host")
+
+	host.Click(item + " [data-testid=cancel-meeting]")
+	host.Click("[data-testid=cancel-confirm]")
+	host.WaitText(item, "Cancelled")
+	guest.WaitText(`[data-testid=error][data-code=meeting_cancelled]`, "cancelled")
+	guest.WaitGone("[data-testid=waiting-room]")
+	guest.WaitFor("the Join button disabled", `document.querySelector("[data-testid=join-button]").disabled`)
+}
+
+// grouped is a passcode as the pages show it: in groups of four, joined by dashes.
+func grouped(p string) string {
+	var b strings.Builder
+	for i, r := range p {
+		if i > 0 && i%4 == 0 {
+			b.WriteByte('-')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // On a phone the chat takes the stage's place, not the controls': with it open, Mute and

@@ -87,6 +87,7 @@ type meetingOut struct {
 	Status         string     `json:"status"`
 	StartsAt       *time.Time `json:"starts_at"`
 	NextStart      *time.Time `json:"next_start"`
+	Duration       int        `json:"duration_minutes"`
 	TimeZone       string     `json:"time_zone"`
 	Recurrence     string     `json:"recurrence"`
 	Passcode       string     `json:"passcode"`

@@ -34,19 +34,32 @@ func TestUpdateAndCancelOverHTTP(t *testing.T) {
 		!again.StartsAt.Equal(*got.StartsAt) || again.Recurrence != got.Recurrence || again.Passcode != "" {
 		t.Fatalf("GET after PATCH: %+v, want %+v", again, got)
 	}
+	// Each refusal has its stable code and changes nothing, not even the valid fields
+	// sent beside the bad one.
 	for name, c := range map[string]struct {
 		body string
 		code string
 	}{
-		"bad time":      {`{"starts_at":"next tuesday"}`, "invalid_input"},
-		"past":          {`{"starts_at":"2001-01-01T09:00:00Z"}`, "invalid_input"},
-		"empty topic":   {`{"topic":""}`, "invalid_input"},
-		"time zone":     {`{"time_zone":"Atlantis/Capital"}`, "invalid_input"},
-		"unknown field": {`{"pin":"1"}`, "unknown_field"},
+		"bad time":         {`{"topic":"Renamed","starts_at":"next tuesday"}`, "invalid_input"},
+		"time, no offset":  {`{"topic":"Renamed","starts_at":"2030-03-18T09:00:00"}`, "invalid_input"},
+		"past":             {`{"topic":"Renamed","starts_at":"2001-01-01T09:00:00Z"}`, "invalid_input"},
+		"too far ahead":    {`{"topic":"Renamed","starts_at":"2099-01-01T09:00:00Z"}`, "invalid_input"},
+		"zero duration":    {`{"topic":"Renamed","duration_minutes":0}`, "invalid_input"},
+		"empty topic":      {`{"topic":""}`, "invalid_input"},
+		"control in topic": {`{"topic":"Bud\u0007get"}`, "invalid_input"},
+		"bidi in topic":    {`{"topic":"Budget \u202eweiver","duration_minutes":30}`, "invisible_characters"},
+		"zero width":       {`{"topic":"Bud\u200bget"}`, "invisible_characters"},
+		"time zone":        {`{"topic":"Renamed","time_zone":"Atlantis/Capital"}`, "invalid_input"},
+		"recurrence":       {`{"topic":"Renamed","recurrence":"hourly"}`, "invalid_input"},
+		"unknown field":    {`{"topic":"Renamed","pin":"1"}`, "unknown_field"},
 	} {
 		if r := f.call(t, "PATCH", path, c.body, s.auth(true)...); r.status != http.StatusBadRequest || r.code(t) != c.code {
 			t.Errorf("PATCH with %s: %d %s", name, r.status, r.body)
 		}
+	}
+	if after := decodeAs[meetingOut](t, f.call(t, "GET", path, "", s.auth(false)...), http.StatusOK); after.Topic != got.Topic ||
+		!after.StartsAt.Equal(*got.StartsAt) || after.Duration != 90 || after.TimeZone != got.TimeZone || after.Recurrence != got.Recurrence {
+		t.Fatalf("refused PATCHes changed the meeting: %+v, was %+v", after, got)
 	}
 
 	// Another account cannot tell the meeting exists; a read-only key may not change it.
@@ -79,12 +92,22 @@ func TestUpdateAndCancelOverHTTP(t *testing.T) {
 		}
 	}
 
-	live := f.schedule(t, s, `{}`)
+	live := f.schedule(t, s, `{"topic":"Standup"}`)
 	f.startMeeting(t, s, live.ID)
 	for _, c := range []struct{ method, path, body string }{{"PATCH", "/api/meetings/" + live.ID, `{"topic":"x"}`}, {"POST", "/api/meetings/" + live.ID + "/cancel", ""}} {
 		if r := f.call(t, c.method, c.path, c.body, s.auth(true)...); r.status != http.StatusConflict || r.code(t) != "meeting_live" {
 			t.Errorf("%s %s of a live meeting: %d %s", c.method, c.path, r.status, r.body)
 		}
+	}
+	// Once it has ended it is over: 410 meeting_ended, and it stays as it was.
+	decodeAs[meetingOut](t, f.call(t, "POST", "/api/meetings/"+live.ID+"/end", "", s.auth(true)...), http.StatusOK)
+	for _, c := range []struct{ method, path, body string }{{"PATCH", "/api/meetings/" + live.ID, `{"topic":"x"}`}, {"POST", "/api/meetings/" + live.ID + "/cancel", ""}} {
+		if r := f.call(t, c.method, c.path, c.body, s.auth(true)...); r.status != http.StatusGone || r.code(t) != "meeting_ended" {
+			t.Errorf("%s %s of an ended meeting: %d %s", c.method, c.path, r.status, r.body)
+		}
+	}
+	if after := decodeAs[meetingOut](t, f.call(t, "GET", "/api/meetings/"+live.ID, "", s.auth(false)...), http.StatusOK); after.Topic != "Standup" || after.Status != "ended" {
+		t.Fatalf("the ended meeting after refused changes: %+v", after)
 	}
 
 	es, err := f.st.ListAudit(t.Context(), store.AuditQuery{Subject: m.ID})
@@ -97,7 +120,7 @@ func TestUpdateAndCancelOverHTTP(t *testing.T) {
 			actions = append(actions, e.Action+":"+e.Outcome)
 		}
 	}
-	for _, want := range []string{"meeting.update:ok", "meeting.cancel:ok", "meeting.update:meeting_cancelled", "meeting.update:invalid_input"} {
+	for _, want := range []string{"meeting.update:ok", "meeting.cancel:ok", "meeting.update:meeting_cancelled", "meeting.update:invalid_input", "meeting.update:invisible_characters"} {
 		if !strings.Contains(strings.Join(actions, " "), want) {
 			t.Errorf("audit %v lacks %s", actions, want)
 		}

@@ -122,7 +122,9 @@ func (s *Service) invitation(ctx context.Context, in LookupInput) (store.Meeting
 	if err != nil {
 		return store.Meeting{}, err
 	}
-	if in.LinkToken == "" && sm.Passcode != "" && !SecretsEqual(in.Passcode, sm.Passcode) {
+	// Compared as Join compares it (case-blind, grouping ignored): a passcode that lets
+	// its holder in must also tell them which meeting it is.
+	if in.LinkToken == "" && sm.Passcode != "" && !PasscodesEqual(in.Passcode, sm.Passcode) {
 		return guess(CodeWrongPasscode, ErrWrongPasscode)
 	}
 	return sm, nil

@@ -52,7 +52,9 @@ func (s *Service) Update(ctx context.Context, p account.Principal, id string, in
 	}
 	next, err := s.plan(sm, in)
 	if err != nil {
-		s.audit(ctx, p.Actor(), "meeting.update", sm.ID, CodeInvalidInput, err.Error())
+		// The refusal's own code (invalid_input, invisible_characters), as the caller got it.
+		code, _ := CodeOf(err)
+		s.audit(ctx, p.Actor(), "meeting.update", sm.ID, code, err.Error())
 		return Meeting{}, err
 	}
 	if err := s.store.UpdateMeetingPlan(ctx, next); err != nil {

@@ -75,8 +75,19 @@ func TestUpdateRefusesWhatScheduleRefuses(t *testing.T) {
 			t.Errorf("%s: %v, want invalid_input", name, err)
 		}
 	}
+	// A topic that would not read as it is shown is refused with its own code, before
+	// anything changes, even beside a valid change.
+	for name, topic := range map[string]string{"bidi override": "Budget \u202eweiver", "zero width": "Bud\u200bget", "isolate": "\u2066Budget\u2069"} {
+		_, err := f.svc.Update(t.Context(), f.host, m.ID, UpdateInput{Topic: ptr(topic), DurationMinutes: ptr(30)})
+		if code, _ := CodeOf(err); code != CodeInvisibleCharacters {
+			t.Errorf("%s in the topic: %v, want %s", name, err, CodeInvisibleCharacters)
+		}
+	}
 	if got, _ := f.st.GetMeeting(t.Context(), m.ID); got != m.Meeting {
 		t.Fatalf("a refused change changed the meeting: %+v", got)
+	}
+	if got := f.outcomes(t, m.ID, "meeting.update"); !slices.Contains(got, CodeInvisibleCharacters) || slices.Contains(got, "ok") {
+		t.Fatalf("refused changes audited as %v", got)
 	}
 	// A meeting whose start has passed, not started by its host yet, can still have its
 	// topic changed: the start it keeps is not refused for being past.
@@ -197,6 +208,8 @@ func TestLookup(t *testing.T) {
 	for name, in := range map[string]LookupInput{
 		"link":        {LinkToken: m.JoinToken, ClientIP: "192.0.2.1"},
 		"id+passcode": {MeetingID: FormatID(m.ID), Passcode: m.Passcode, ClientIP: "192.0.2.1"},
+		// As a person types what was read out to them: lower case, in groups.
+		"id+passcode as typed": {MeetingID: m.ID, Passcode: strings.ToLower(m.Passcode[:4] + "-" + m.Passcode[4:8] + " " + m.Passcode[8:]), ClientIP: "192.0.2.1"},
 	} {
 		if got, err := f.svc.Lookup(t.Context(), in); err != nil || got != want {
 			t.Errorf("by %s: %+v, %v; want %+v", name, got, err, want)

@@ -4,7 +4,7 @@
 
 import { api, currentUser } from './api.js';
 import { titled } from './brand.js';
-import { copyText, h, icon, toast } from './dom.js';
+import { copyText, groupPasscode, h, icon, toast } from './dom.js';
 import { showError } from './errors.js';
 import { busy, checkbox, field, formValues, joinBox, page, validate } from './layout.js';
 import { loadPrefs, openMedia, stopAll } from './media.js';
@@ -204,7 +204,7 @@ function meetingItem(m, actions) {
       h('span', { class: `badge badge-${shown}` }, STATUS[shown] ?? shown)),
     h('p', { class: 'mi-when' }, when(m)),
     // A meeting that is over has no invitation to pass on.
-    h('p', { class: 'mi-meta muted' }, `Meeting ID ${m.display_id}`, !over && m.passcode ? ` · Passcode ${m.passcode}` : ''),
+    h('p', { class: 'mi-meta muted' }, `Meeting ID ${m.display_id}`, !over && m.passcode ? [' · Passcode ', h('span', { class: 'passcode', 'data-testid': 'passcode' }, groupPasscode(m.passcode))] : ''),
     !over && h('div', { class: 'mi-invite' }, link, copy),
     (startButton || edit) && h('div', { class: 'mi-actions' }, startButton, edit, cancel));
   return item;

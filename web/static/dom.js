@@ -77,6 +77,14 @@ export function initials(name) {
   return letters.map((w) => Array.from(w)[0]).join('').toUpperCase() || '?';
 }
 
+/**
+ * groupPasscode shows a passcode in groups of four (7KXM-3PAH-NTWC), to read out and type
+ * a piece at a time. The server ignores the dashes (and case) when it compares.
+ */
+export function groupPasscode(passcode) {
+  return String(passcode ?? '').match(/.{1,4}/g)?.join('-') ?? '';
+}
+
 /** toast shows a short message in the page's live region for a few seconds. */
 export function toast(message, { action, timeout = 6000, tone = 'info' } = {}) {
   const box = document.getElementById('toasts');

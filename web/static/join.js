@@ -42,7 +42,10 @@ async function joinPage(view, { linkToken, meetingId }) {
     !linkToken && field('Meeting ID', {
       name: 'meeting_id', value: meetingId, required: true, autocomplete: 'off', inputmode: 'numeric', placeholder: '123 4567 8901',
     }),
-    !linkToken && field('Passcode', { name: 'passcode', autocomplete: 'off' }, 'From the invitation. Leave it empty if there is none.'),
+    // Typed as read out: capitals or not, with or without the dashes.
+    !linkToken && field('Passcode', {
+      name: 'passcode', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false',
+    }, 'From the invitation, in capitals or not. Leave it empty if there is none.'),
     field('Your name', {
       name: 'display_name', required: !me, maxlength: 100, autocomplete: 'name',
       value: me?.user.display_name || localStorage.getItem(NAME_KEY) || '',

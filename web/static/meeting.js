@@ -4,7 +4,7 @@
 // chat and people panels. It ends on the screen that says why (ended.js).
 
 import { titled } from './brand.js';
-import { h, icon, toast, copyText } from './dom.js';
+import { h, icon, toast, copyText, groupPasscode } from './dom.js';
 import { endedPage } from './ended.js';
 import { describe } from './errors.js';
 import { brand } from './layout.js';
@@ -638,7 +638,7 @@ class Meeting {
       h('p', null, 'Send this link to the people you want to meet. It lets them in without a passcode.'),
       h('div', { class: 'invite-row' }, input, copy),
       m.display_id && h('p', { class: 'hint', 'data-testid': 'invite-passcode' },
-        `Joining by meeting ID instead: ${m.display_id}`, m.passcode ? `, passcode ${m.passcode}` : ', no passcode needed', '.'));
+        `Joining by meeting ID instead: ${m.display_id}`, m.passcode ? `, passcode ${groupPasscode(m.passcode)}` : ', no passcode needed', '.'));
   }
 
   #refreshControls() {
