@@ -116,3 +116,47 @@ func TestWHEPBeforeTheStream(t *testing.T) {
 	pub.PublishWHIP("early", mint(t, env, "early", "pub", token.Grants{Publish: true}), map[string]any{"audio": true, "video": true})
 	viewer.VideoPlaying("#watch")
 }
+
+// A page playing a stream over WHEP keeps playing, on the same session, while the encoder
+// reconnects: the encoder's page goes away (its stream ends in the room), then publishes
+// anew with the same token and another picture size, and the player shows the new picture
+// without a new peer connection or a renegotiation.
+func TestWHEPAcrossEncoderReconnect(t *testing.T) {
+	env := newEnv(t)
+	encoderToken := mint(t, env, "obs", "encoder", token.Grants{Publish: true})
+	pub := newUser(t, env, "encoder")
+	pub.Navigate("/healthz")
+	pub.PublishWHIP("obs", encoderToken, map[string]any{"audio": true, "video": map[string]int{"width": 320, "height": 180}})
+
+	viewer := newUser(t, env, "viewer")
+	viewer.Navigate("/healthz")
+	viewer.WatchWHEP("obs", mint(t, env, "obs", "viewer", token.Grants{Subscribe: true}), "audio", "video")
+	viewer.VideoPlaying("#watch")
+	viewer.WaitFor("the first encoder's picture", `document.querySelector("#watch").videoWidth === 320`)
+
+	// The encoder goes away: leaving the page closes its connection, and its tracks leave
+	// the room.
+	pub.Navigate("/healthz")
+	tracks := func() int {
+		r, ok := env.Server.SFU.LookupRoom("obs")
+		if !ok {
+			return 0
+		}
+		return r.TrackCount()
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for tracks() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the gone encoder's %d tracks are still in the room", tracks())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	pub.PublishWHIP("obs", encoderToken, map[string]any{"audio": true, "video": map[string]int{"width": 640, "height": 360}})
+	viewer.WaitFor("the reconnected encoder's picture", `document.querySelector("#watch").videoWidth === 640`)
+	viewer.VideoPlaying("#watch")
+	pcs := viewer.RTCStats()
+	if len(pcs) != 1 || pcs[0].ConnectionState != "connected" || pcs[0].SignalingState != "stable" {
+		t.Fatalf("the player's peer connections after the reconnect: %+v, want its one, connected", pcs)
+	}
+}

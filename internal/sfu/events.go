@@ -6,8 +6,10 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// Sink receives a participant's events. Send must not block: the SFU calls it from its
-// forwarding and negotiation paths. A sink that cannot keep up should drop its participant.
+// Sink receives a participant's events. Send must not block, nor call into the room: the
+// SFU calls it from its forwarding and negotiation paths, and with the room's lock held
+// (for events whose order matters). A sink that cannot keep up should drop its
+// participant (later, not from Send).
 type Sink interface {
 	Send(Event)
 }

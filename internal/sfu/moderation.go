@@ -139,12 +139,12 @@ func (r *Room) admitLocked(i int) {
 	r.waiting = slices.Delete(r.waiting, i, i+1)
 	r.admitted[w.info.Identity] = true
 	w.held.Store(false)
-	snap, others, tracks := r.enterLocked(w)
+	snap, tracks := r.enterLocked(w)
 	w.sink.Send(Admitted{Snapshot: snap})
 	lobby, mods := r.lobbyLocked()
+	sendAll(mods, lobby) // under the lock: see enterLocked
 	r.mu.Unlock()
-	sendAll(mods, lobby)
-	r.entered(w, others, tracks)
+	r.entered(w, tracks)
 	r.mu.Lock()
 }
 

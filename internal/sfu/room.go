@@ -141,13 +141,13 @@ func (r *Room) Join(info ParticipantInfo, opts JoinOptions, sink Sink) (*Partici
 		p.held.Store(true)
 		r.waiting = append(r.waiting, p)
 		lobby, mods := r.lobbyLocked()
-		r.mu.Unlock()
 		sendAll(mods, lobby)
+		r.mu.Unlock()
 		return p, Snapshot{Held: true, Participants: []ParticipantInfo{}, Tracks: []TrackInfo{}}, nil
 	}
-	snap, others, tracks := r.enterLocked(p)
+	snap, tracks := r.enterLocked(p)
 	r.mu.Unlock()
-	r.entered(p, others, tracks)
+	r.entered(p, tracks)
 	return p, snap, nil
 }
 
@@ -220,10 +220,15 @@ func (r *Room) emptyLocked() bool {
 	return !r.closed && len(r.participants) == 0 && len(r.waiting) == 0 && r.replacing == 0
 }
 
-// enterLocked makes p a member of the room and returns what it sees of it, who must hear
-// of it, and the tracks it subscribes to; entered does the rest without the lock. Called
-// with r.mu held.
-func (r *Room) enterLocked(p *Participant) (Snapshot, []*Participant, []*PublishedTrack) {
+// enterLocked makes p a member of the room, tells the others, and returns what it sees of
+// the room and the tracks it subscribes to; entered does the rest without the lock.
+// Called with r.mu held.
+//
+// Arrivals, departures and the waiting room are told under r.mu (sinks do not block), so
+// that everyone hears them in the order they happened: told after the lock was released,
+// a session replaced at once by its identity's next could be announced after its
+// departure, and stay in everyone's list of participants.
+func (r *Room) enterLocked(p *Participant) (Snapshot, []*PublishedTrack) {
 	snap := Snapshot{Participants: []ParticipantInfo{}, Tracks: []TrackInfo{}, Locked: r.locked}
 	if p.Role().Moderates() {
 		snap.Waiting = r.waitingInfoLocked()
@@ -239,12 +244,12 @@ func (r *Room) enterLocked(p *Participant) (Snapshot, []*Participant, []*Publish
 		tracks = append(tracks, t)
 	}
 	r.participants[p.info.ID] = p
-	return snap, others, tracks
+	sendAll(others, ParticipantJoined{Participant: p.Info()})
+	return snap, tracks
 }
 
-func (r *Room) entered(p *Participant, others []*Participant, tracks []*PublishedTrack) {
+func (r *Room) entered(p *Participant, tracks []*PublishedTrack) {
 	r.sfu.metrics.Participants.Inc()
-	sendAll(others, ParticipantJoined{Participant: p.Info()})
 	if p.opts.CanSubscribe && !p.opts.ClientOffers && len(tracks) > 0 {
 		for _, t := range tracks {
 			p.subscribe(t)
@@ -391,12 +396,12 @@ func (r *Room) leave(p *Participant) {
 		r.mu.Unlock()
 		return
 	}
+	sendAll(tell, left) // under the lock: see enterLocked
 	empty := r.emptyLocked()
 	if empty {
 		r.closed = true
 	}
 	r.mu.Unlock()
-	sendAll(tell, left)
 	if empty {
 		close(r.stop)
 		r.sfu.removeRoom(r)

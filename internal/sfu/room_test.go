@@ -2,6 +2,10 @@ package sfu
 
 import (
 	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -145,5 +149,84 @@ func TestLockedOptionRefusesAndLeavesNoRoom(t *testing.T) {
 	mustJoin(t, r, "host", JoinOptions{Role: RoleHost, Locked: true})
 	if _, _, err := joinAs(t, r, "guest", JoinOptions{CanSubscribe: true}); !errors.Is(err, ErrLocked) {
 		t.Fatalf("a room made for a locked meeting does not start locked: %v", err)
+	}
+}
+
+// roster is a sink that keeps who its participant has been told is in the room and in
+// the waiting room, as a client's participant list and lobby do.
+type roster struct {
+	mu      sync.Mutex
+	in      map[string]string // participant id -> identity
+	waiting []ParticipantInfo
+}
+
+func (r *roster) Send(ev Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch e := ev.(type) {
+	case ParticipantJoined:
+		r.in[e.Participant.ID] = e.Participant.Identity
+	case ParticipantLeft:
+		delete(r.in, e.ParticipantID)
+	case LobbyChanged:
+		r.waiting = e.Waiting
+	}
+}
+
+type discard struct{}
+
+func (discard) Send(Event) {}
+
+// However many sessions of one identity join at once, each replacing the one before, the
+// others are told of one participant per identity in the room: a replaced session's
+// arrival never reaches them after its departure (which left it in their list for good).
+// The same holds for the waiting room the moderators are shown.
+func TestOthersSeeOneSessionPerIdentity(t *testing.T) {
+	r := testSFU(t).Room("crowd")
+	seen := &roster{in: map[string]string{}}
+	if _, _, err := r.Join(ParticipantInfo{ID: newID(), Identity: "host", Name: "host"}, JoinOptions{Role: RoleHost}, seen); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			identity := fmt.Sprintf("guest-%d", i%4)
+			opts := JoinOptions{CanSubscribe: true, Seats: 100}
+			if i%2 == 1 {
+				identity, opts.Waiting = fmt.Sprintf("waiting-%d", i%6), true
+			}
+			_, _, err := r.Join(ParticipantInfo{ID: newID(), Identity: identity, Name: identity}, opts, discard{})
+			if err != nil {
+				t.Errorf("%s: %v", identity, err)
+			}
+		}()
+	}
+	wg.Wait()
+
+	want := map[string]string{}
+	for _, p := range r.Participants() {
+		if p.Identity != "host" {
+			want[p.ID] = p.Identity
+		}
+	}
+	seen.mu.Lock()
+	defer seen.mu.Unlock()
+	if !maps.Equal(seen.in, want) {
+		t.Errorf("the host was told the room holds %d sessions %v; it holds %d: %v", len(seen.in), seen.in, len(want), want)
+	}
+	var lobby []string
+	for _, w := range seen.waiting {
+		lobby = append(lobby, w.ID)
+	}
+	r.mu.Lock()
+	var waiting []string
+	for _, w := range r.waiting {
+		waiting = append(waiting, w.info.ID)
+	}
+	r.mu.Unlock()
+	if !slices.Equal(lobby, waiting) {
+		t.Errorf("the host was shown the waiting room %v; it holds %v", lobby, waiting)
 	}
 }
