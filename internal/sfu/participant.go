@@ -48,6 +48,7 @@ type Participant struct {
 	slots            []*downTrack               // a client offerer's sending slots (slots.go)
 	mutedSources     map[string]bool            // sources the participant has turned off
 	closed           bool
+	closeReason      string // why it closed, once closed
 
 	role atomic.Value // Role
 	held atomic.Bool  // in the waiting room
@@ -379,7 +380,7 @@ func (p *Participant) Close(reason string) {
 		p.mu.Unlock()
 		return
 	}
-	p.closed = true
+	p.closed, p.closeReason = true, reason
 	pub, sub := p.pub, p.sub
 	published := make([]*PublishedTrack, 0, len(p.published))
 	for _, t := range p.published {
@@ -412,6 +413,15 @@ func (p *Participant) Close(reason string) {
 	if reason != "" {
 		p.sink.Send(Closed{Reason: reason})
 	}
+}
+
+// Ended reports whether the session has been closed, and the reason it was closed with
+// ("" if none was told): a transport whose session ends while it answers the client's
+// offer tells the client why rather than blaming the offer.
+func (p *Participant) Ended() (reason string, ended bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closeReason, p.closed
 }
 
 func (p *Participant) publisherPC() (*webrtc.PeerConnection, error) {

@@ -18,6 +18,10 @@ const speakingThreshold = 127 - 50
 // MaxChatLength bounds a chat message, in bytes.
 const MaxChatLength = 4096
 
+// ReasonReplaced is the reason a session is closed with when a new session of its
+// identity takes its place (see Join).
+const ReasonReplaced = "replaced by a new session"
+
 // Room is a set of participants exchanging media.
 type Room struct {
 	sfu  *SFU
@@ -129,7 +133,7 @@ func (r *Room) Join(info ParticipantInfo, opts JoinOptions, sink Sink) (*Partici
 		// close be under way already, this goes round until it has left.
 		r.replacing++
 		r.mu.Unlock()
-		old.Close("replaced by a new session")
+		old.Close(ReasonReplaced)
 		r.mu.Lock()
 		r.replacing--
 	}

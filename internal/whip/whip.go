@@ -159,8 +159,12 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, kind, room stri
 		answer, err = p.HandleSubscriberOffer(string(body))
 	}
 	if err != nil {
+		status, code, msg := http.StatusBadRequest, "bad_sdp", err.Error()
+		if reason, ended := p.Ended(); ended {
+			status, code, msg = endedWhileAnswering(reason)
+		}
 		h.end(id)
-		writeError(w, http.StatusBadRequest, "bad_sdp", err.Error())
+		writeError(w, status, code, msg)
 		return
 	}
 	h.log.Info(kind+" session started", "room", room, "identity", claims.Identity)
@@ -234,6 +238,22 @@ func refusal(err error) (status int, code, msg string) {
 	}
 	// wrong_room, not_allowed, waiting, denied, removed, locked, full
 	return http.StatusForbidden, e.Code, e.Message
+}
+
+// endedWhileAnswering is the answer to an offer whose session was closed before its answer
+// was made: not the offer's fault, so not bad_sdp. The same token opened again at once
+// (its new session replaced this one), the host removing the identity or ending the
+// meeting, or the room closing.
+func endedWhileAnswering(reason string) (status int, code, msg string) {
+	switch reason {
+	case sfu.ReasonReplaced:
+		return http.StatusConflict, "replaced", "a newer session with this token took this one's place"
+	case admission.CodeRemoved:
+		return http.StatusForbidden, admission.ErrRemoved.Code, admission.ErrRemoved.Message
+	case "ended", "time_limit": // meeting.EndedByHost, meeting.EndedByTimeLimit
+		return http.StatusGone, admission.ErrEnded.Code, admission.ErrEnded.Message
+	}
+	return http.StatusServiceUnavailable, admission.CodeRoomClosed, "the room closed as the offer was answered; try again"
 }
 
 func newResourceID() string {
