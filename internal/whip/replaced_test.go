@@ -41,14 +41,7 @@ func (g replacingGate) Enter(ctx context.Context, req admission.Request) (*admis
 // A WHEP session replaced by a newer one of its token while its offer is answered is told
 // so (409 replaced), not that its offer was bad.
 func TestReplacedWhileAnsweringIsNotBadSDP(t *testing.T) {
-	node := sfu.New(sfu.Config{LoopbackOnly: true}, slog.New(slog.DiscardHandler), nil)
-	t.Cleanup(node.Close)
-	key, err := token.GenerateKey("local")
-	if err != nil {
-		t.Fatal(err)
-	}
-	iss := token.NewIssuer(key, nil)
-	gate := &admission.Gate{SFU: node, Tokens: iss, Rooms: admission.NoLastingState{}, Log: slog.New(slog.DiscardHandler)}
+	gate, iss := newGate(t)
 	h := New(replacingGate{gate}, iss, slog.New(slog.DiscardHandler))
 	tok, err := iss.Mint("twice", "viewer", "viewer", token.Grants{Subscribe: true}, time.Hour)
 	if err != nil {
@@ -75,7 +68,7 @@ func TestReplacedWhileAnsweringIsNotBadSDP(t *testing.T) {
 	if w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), `"code":"replaced"`) {
 		t.Fatalf("the replaced session's offer: %d %s, want 409 replaced", w.Code, w.Body)
 	}
-	r, ok := node.LookupRoom("twice")
+	r, ok := gate.SFU.LookupRoom("twice")
 	if !ok || len(r.Participants()) != 1 {
 		t.Fatal("the newer session is not the one in the room")
 	}

@@ -14,14 +14,7 @@ import (
 
 // WHIP and WHEP refusals are JSON with a stable code, marked nosniff.
 func TestRefusalsAreJSONWithNosniff(t *testing.T) {
-	node := sfu.New(sfu.Config{LoopbackOnly: true}, slog.New(slog.DiscardHandler), nil)
-	t.Cleanup(node.Close)
-	key, err := token.GenerateKey("local")
-	if err != nil {
-		t.Fatal(err)
-	}
-	iss := token.NewIssuer(key, nil)
-	gate := &admission.Gate{SFU: node, Tokens: iss, Rooms: admission.NoLastingState{}, Log: slog.New(slog.DiscardHandler)}
+	gate, iss := newGate(t)
 	h := New(gate, iss, slog.New(slog.DiscardHandler))
 	for _, c := range []struct{ method, path, code string }{
 		{"POST", "/whip/room", "token_missing"},
@@ -36,4 +29,17 @@ func TestRefusalsAreJSONWithNosniff(t *testing.T) {
 			t.Errorf("%s %s: %d %v %s", c.method, c.path, res.StatusCode, res.Header, w.Body)
 		}
 	}
+}
+
+// newGate is an admission gate on a loopback SFU with a fresh region key, as a node has.
+func newGate(t *testing.T) (*admission.Gate, *token.Issuer) {
+	t.Helper()
+	node := sfu.New(sfu.Config{LoopbackOnly: true}, slog.New(slog.DiscardHandler), nil)
+	t.Cleanup(node.Close)
+	key, err := token.GenerateKey("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := token.NewIssuer(key, nil)
+	return &admission.Gate{SFU: node, Tokens: iss, Rooms: admission.NoLastingState{}, Log: slog.New(slog.DiscardHandler)}, iss
 }
